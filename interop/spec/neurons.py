@@ -1,0 +1,210 @@
+"""Canonical neuron models with every convention an explicit parameter.
+
+One discrete-time update covers IF, LIF, current-based LIF, the leaky integrator and the
+adaptive-threshold LIF. Per step t, with input x[t] (see :func:`snn_interop.spec.oracle.step`):
+
+    synaptic current (CUBA_LIF only), CURRENT_FIRST:  i[t] = alpha i[t-1] + g_syn x[t];  drive = i[t]
+                                      MEMBRANE_FIRST: drive = i[t-1];  i[t] = alpha i[t-1] + g_syn x[t]
+    charge:   v' = v_leak + beta (v[t-1] - v_leak) + g drive          (IF: beta = 1)
+    NEXT_STEP reset:  v' = reset(v', s[t-1])                            (snntorch's default)
+    fire:     s[t] = spike(v' - theta[t]),  theta[t] = threshold + adapt_scale a[t-1]
+    SAME_STEP reset:  v[t] = reset(v', s[t])                            (spikingjelly, norse, sinabs)
+    bound:    v[t] = max(v[t], v_min)   when v_min is set
+    adapt:    a[t] = rho a[t-1] + (1 - rho) s[t]                        (ADAPTIVE_LIF only)
+
+g is the input gain from ``input_scale`` and ``r``; the leaky integrator (LI) never fires.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from snn_interop.spec.schema import SpecError, SurrogateConfig
+
+
+class Model(str, Enum):
+    IF = "if"
+    LIF = "lif"
+    CUBA_LIF = "cuba_lif"
+    LI = "li"
+    ADAPTIVE_LIF = "adaptive_lif"
+
+    @property
+    def doc(self) -> str:
+        return _MODEL_DOCS[self]
+
+
+_MODEL_DOCS = {
+    Model.IF: "integrate-and-fire: beta = 1, no leak",
+    Model.LIF: "leaky integrate-and-fire",
+    Model.CUBA_LIF: "current-based LIF: a decaying synaptic current drives the membrane (snntorch Synaptic)",
+    Model.LI: "leaky integrator: a LIF membrane that never fires",
+    Model.ADAPTIVE_LIF: "LIF whose threshold rises with its own recent spikes",
+}
+
+
+class Discretisation(str, Enum):
+    """How the per-step decay ``beta`` relates to a time constant ``tau`` and step ``dt``."""
+
+    DIRECT = "direct"  #: beta given as a number (snntorch, sinabs' alpha)
+    EXACT = "exact"  #: beta = exp(-dt / tau), the exact solution for constant input over a step
+    EULER = "euler"  #: beta = 1 - dt / tau, forward Euler (spikingjelly, norse)
+
+
+class InputScale(str, Enum):
+    """The gain g on the input drive, times the resistance ``r``."""
+
+    NONE = "none"  #: g = r (snntorch, sinabs without norm_input)
+    ONE_MINUS_BETA = "one_minus_beta"  #: g = (1 - beta) r (spikingjelly decay_input, sinabs norm_input)
+    DT_OVER_TAU = "dt_over_tau"  #: g = dt / tau r (norse, NIR's ODE under Euler)
+
+
+class Compare(str, Enum):
+    """Threshold comparison: does v == theta fire?"""
+
+    GE = ">="  #: H(0) = 1 (spikingjelly, snntorch)
+    GT = ">"  #: H(0) = 0 (norse)
+
+
+class SpikeFn(str, Enum):
+    SINGLE = "single"  #: s = H(v - theta), one spike per step
+    MULTI = "multi"  #: s = max(floor(v / theta), 0), several spikes per step (sinabs MultiSpike)
+    MAX = "max"  #: s = min(max(floor(v / theta), 0), max_spikes) (sinabs MaxSpike)
+
+
+class ResetMode(str, Enum):
+    SUBTRACT = "subtract"  #: v - s theta ("soft" reset)
+    TO_VALUE = "to_value"  #: v_reset where s > 0 ("hard" reset; to zero when v_reset = 0)
+    NONE = "none"  #: no reset
+
+
+class ResetTiming(str, Enum):
+    SAME_STEP = "same_step"  #: this step's spike resets this step's membrane
+    NEXT_STEP = "next_step"  #: the previous step's spike resets after this step's charge (snntorch)
+
+
+class SynapseOrder(str, Enum):
+    CURRENT_FIRST = "current_first"  #: the input reaches the membrane in the same step (snntorch)
+    MEMBRANE_FIRST = "membrane_first"  #: the membrane sees last step's current (norse)
+
+
+@dataclass(frozen=True)
+class Decay:
+    """Per-step decay ``beta`` and, when derived, the time constant and rule it came from."""
+
+    beta: float
+    method: Discretisation = Discretisation.DIRECT
+    tau: float | None = None
+    dt: float | None = None
+
+    @classmethod
+    def from_tau(cls, tau: float, dt: float, method: Discretisation = Discretisation.EXACT) -> Decay:
+        """beta = exp(-dt/tau) (EXACT) or 1 - dt/tau (EULER)."""
+        if not (tau > 0 and dt > 0):
+            raise SpecError(f"tau and dt must be positive, got tau={tau}, dt={dt}")
+        beta = math.exp(-dt / tau) if method is Discretisation.EXACT else 1.0 - dt / tau
+        return cls(beta, method, tau, dt)
+
+
+NO_DECAY = Decay(1.0)
+
+
+@dataclass(frozen=True)
+class Neuron:
+    """A canonical neuron: the model plus every convention of its discrete update.
+
+    Build with the named constructors (:meth:`if_`, :meth:`lif`, :meth:`cuba_lif`,
+    :meth:`li`, :meth:`adaptive_lif`) and vary with :meth:`with_`.
+    """
+
+    model: Model
+    surrogate: SurrogateConfig | None
+    decay: Decay = NO_DECAY  #: membrane decay beta
+    syn_decay: Decay = NO_DECAY  #: synaptic current decay alpha (CUBA_LIF)
+    input_scale: InputScale = InputScale.NONE
+    r: float = 1.0  #: resistance: input gain factor
+    syn_input_scale: InputScale = InputScale.NONE  #: gain on the input into the synaptic current
+    synapse_order: SynapseOrder = SynapseOrder.CURRENT_FIRST
+    v_leak: float = 0.0
+    threshold: float = 1.0
+    compare: Compare = Compare.GE
+    spike_fn: SpikeFn = SpikeFn.SINGLE
+    max_spikes: int = 1  #: cap for SpikeFn.MAX
+    reset: ResetMode = ResetMode.SUBTRACT
+    v_reset: float = 0.0  #: target of ResetMode.TO_VALUE
+    reset_timing: ResetTiming = ResetTiming.SAME_STEP
+    detach_reset: bool = False  #: True: no gradient flows through the reset term
+    v_min: float | None = None  #: membrane lower bound (sinabs min_v_mem)
+    v_init: float = 0.0  #: initial membrane
+    adapt_decay: Decay = field(default_factory=lambda: Decay(0.9))  #: rho (ADAPTIVE_LIF)
+    adapt_scale: float = 1.8  #: threshold increase per unit of adaptation (ADAPTIVE_LIF)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.model is Model.IF and self.decay.beta != 1.0:
+            problems.append("IF has no leak: decay.beta must be 1 (use LIF)")
+        if not 0.0 <= self.decay.beta <= 1.0:
+            problems.append(f"decay.beta={self.decay.beta} must lie in [0, 1]")
+        if not 0.0 <= self.syn_decay.beta <= 1.0:
+            problems.append(f"syn_decay.beta={self.syn_decay.beta} must lie in [0, 1]")
+        if self.spikes and self.surrogate is None:
+            problems.append(f"{self.model.value} fires and needs a surrogate")
+        if self.spikes and not self.threshold > 0 and self.spike_fn is not SpikeFn.SINGLE:
+            problems.append("multi-spike functions need threshold > 0")
+        if self.spike_fn is SpikeFn.MAX and self.max_spikes < 1:
+            problems.append("max_spikes must be >= 1")
+        for name in ("input_scale", "syn_input_scale"):
+            scale, decay = getattr(self, name), self.decay if name == "input_scale" else self.syn_decay
+            if scale is InputScale.DT_OVER_TAU and (decay.tau is None or decay.dt is None):
+                problems.append(f"{name}=dt_over_tau needs a decay built with Decay.from_tau")
+        if problems:
+            raise SpecError(f"invalid {self.model.value} neuron: " + "; ".join(problems))
+
+    # -- named constructors ------------------------------------------------------------
+    @classmethod
+    def if_(cls, surrogate: SurrogateConfig, **conventions: object) -> Neuron:
+        return cls(Model.IF, surrogate, **conventions)
+
+    @classmethod
+    def lif(cls, surrogate: SurrogateConfig, decay: Decay, **conventions: object) -> Neuron:
+        return cls(Model.LIF, surrogate, decay=decay, **conventions)
+
+    @classmethod
+    def cuba_lif(cls, surrogate: SurrogateConfig, decay: Decay, syn_decay: Decay, **conventions: object) -> Neuron:
+        return cls(Model.CUBA_LIF, surrogate, decay=decay, syn_decay=syn_decay, **conventions)
+
+    @classmethod
+    def li(cls, decay: Decay, **conventions: object) -> Neuron:
+        return cls(Model.LI, None, decay=decay, reset=ResetMode.NONE, **conventions)
+
+    @classmethod
+    def adaptive_lif(cls, surrogate: SurrogateConfig, decay: Decay, adapt_decay: Decay, adapt_scale: float, **conventions: object) -> Neuron:
+        return cls(Model.ADAPTIVE_LIF, surrogate, decay=decay, adapt_decay=adapt_decay, adapt_scale=adapt_scale, **conventions)
+
+    def with_(self, **changes: object) -> Neuron:
+        """A copy with some conventions changed (validated again)."""
+        return replace(self, **changes)
+
+    # -- derived quantities ----------------------------------------------------------
+    @property
+    def spikes(self) -> bool:
+        return self.model is not Model.LI
+
+    @property
+    def input_gain(self) -> float:
+        """g: the factor on the membrane drive."""
+        return _gain(self.input_scale, self.decay) * self.r
+
+    @property
+    def syn_input_gain(self) -> float:
+        return _gain(self.syn_input_scale, self.syn_decay)
+
+
+def _gain(scale: InputScale, decay: Decay) -> float:
+    if scale is InputScale.NONE:
+        return 1.0
+    if scale is InputScale.ONE_MINUS_BETA:
+        return 1.0 - decay.beta
+    assert decay.tau is not None and decay.dt is not None  # checked in Neuron.__post_init__
+    return decay.dt / decay.tau

@@ -1,0 +1,21 @@
+"""Shared test settings: hypothesis profile and the shared corpus location."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+CORPUS = ROOT / "tests" / "data" / "nir-paper"  # a copy of ../shared/corpus/nir-paper (BSD-3, see LICENSE-NIR)
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    return CORPUS
