@@ -5,6 +5,7 @@ x = v - v_threshold; ``spiking=True`` gives the Heaviside forward.
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 
 import torch
@@ -27,5 +28,8 @@ def spike_function(native: str, kwargs: Mapping[str, float], threshold: float = 
     """SpikingJelly's surrogate module ``native`` (e.g. "surrogate.ATan") applied to x."""
     from spikingjelly.activation_based import surrogate
 
-    module = getattr(surrogate, native.removeprefix("surrogate."))(**kwargs, spiking=True)
+    cls = getattr(surrogate, native.removeprefix("surrogate."))
+    # FakeNumericalGradient takes no `spiking` argument: it always spikes
+    spiking = {"spiking": True} if "spiking" in inspect.signature(cls.__init__).parameters else {}
+    module = cls(**kwargs, **spiking)
     return lambda x: module(x)

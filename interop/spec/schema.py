@@ -76,6 +76,13 @@ class Kind(str, Enum):
     NON_DIFFERENTIABLE = "non-differentiable"  #: backward is not a function of x alone
 
 
+class Forward(str, Enum):
+    """A native spike function's forward pass."""
+
+    HEAVISIDE = "heaviside"  #: H(x), deterministic
+    BERNOULLI = "bernoulli"  #: a random spike with probability g(x), the primitive (global torch RNG)
+
+
 @dataclass(frozen=True)
 class Alias:
     """A framework's own name for a canonical surrogate and the exact parameter maps.
@@ -91,6 +98,8 @@ class Alias:
     to_canonical: Mapping[str, str]
     from_canonical: Mapping[str, str]
     note: str = ""  #: quirks, and where the framework's docs and code disagree
+    h0: float = 1.0  #: the forward Heaviside at x == 0: 1 fires (x >= 0), 0 does not (x > 0)
+    forward: Forward = Forward.HEAVISIDE
 
     def canonical_params(self, native_kwargs: Mapping[str, float]) -> dict[str, float]:
         return {k: evaluate(e, native_kwargs) for k, e in self.to_canonical.items()}

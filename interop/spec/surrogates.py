@@ -5,18 +5,25 @@ Each entry gives the primitive g(x) and its derivative g'(x) in a math namespace
 (NumPy or torch, :mod:`.mathns`), with their LaTeX, and each framework's own function as an
 :class:`Alias` with exact parameter maps. x is v - threshold. Where a framework's normalisation
 differs by a constant, the alias sets the canonical ``scale``; where it ignores a parameter,
-the alias pins it. Aliases may use ``threshold`` (sinabs scales widths by it). Read from the
+the alias pins it. Alias expressions may use ``theta``, the neuron's threshold (sinabs scales widths by it). Read from the
 installed source; where docs and code disagree the code wins and the alias ``note`` says so.
 """
 from __future__ import annotations
 
 import math
 
-from snn_interop.spec.schema import Alias, Kind, Param, Surrogate
+from functools import partial
+
+from snn_interop.spec.schema import Alias, Forward, Kind, Param, Surrogate
 
 POS = dict(low=0.0, high=math.inf)  # open (0, inf)
-SNNTORCH_GT = "snntorch's forward is (x > 0): no spike at x == 0 (Compare.GT)"
-NORSE_GT = "norse's forward is heaviside(x) = (x > 0) (Compare.GT)"
+
+# One alias constructor per framework, carrying its Heaviside convention at x == 0:
+# spikingjelly and sinabs fire at x >= 0; snntorch (x > 0) and norse (heaviside: x > 0) do not.
+_spikingjelly = partial(Alias, "spikingjelly", h0=1.0)
+_sinabs = partial(Alias, "sinabs", h0=1.0)
+_snntorch = partial(Alias, "snntorch", h0=0.0)
+_norse = partial(Alias, "norse", h0=0.0)
 
 
 def _pos(m, x):  # noqa: ANN001
@@ -74,12 +81,15 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"\alpha\,\sigma(\alpha x)\,(1-\sigma(\alpha x))",
         cite="Zenke & Vogels 2021, doi:10.1162/neco_a_01367",
         aliases=(
-            Alias("spikingjelly", "surrogate.Sigmoid", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"},
+            _spikingjelly("surrogate.Sigmoid", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"},
                   "spikingjelly's default surrogate (alpha 4); one instance is shared by every node built with the default"),
-            Alias("snntorch", "surrogate.sigmoid", {"alpha": "slope", "scale": "1"}, {"slope": "alpha"}, SNNTORCH_GT),
-            Alias("norse", "threshold:tanh", {"alpha": "2 * alpha", "scale": "2 / alpha"}, {"alpha": "alpha / 2"},
+            _snntorch("surrogate.sigmoid", {"alpha": "slope", "scale": "1"}, {"slope": "alpha"}),
+            _norse("threshold:tanh", {"alpha": "2 * alpha", "scale": "2 / alpha"}, {"alpha": "alpha / 2"},
                   "norse 'tanh': gradient 1 - tanh(k x)^2, not multiplied by k as its docstring's 0.5 + 0.5 tanh(k x) "
-                  "implies; 0.5 + 0.5 tanh(k x) = sigmoid(2 k x). " + NORSE_GT),
+                  "implies; 0.5 + 0.5 tanh(k x) = sigmoid(2 k x)."),
+            _norse("logistic_fn", {"alpha": "2 * alpha", "scale": "2 / alpha"}, {"alpha": "alpha / 2"},
+                   "not selectable through threshold(); spikes ~ Bernoulli(0.5 + 0.5 tanh(k x)), backward as 'tanh'",
+                   forward=Forward.BERNOULLI),
         ),
     ),
     Surrogate(
@@ -92,13 +102,13 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         cite="Zenke & Ganguli 2018 (SuperSpike), doi:10.1162/neco_a_01086",
         note="also called softsign; SuperSpike is this family at alpha = 1",
         aliases=(
-            Alias("spikingjelly", "surrogate.SoftSign", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),
-            Alias("spikingjelly", "surrogate.SuperSpike", {"alpha": "1", "scale": "2 * alpha"}, {"alpha": "scale / 2"},
+            _spikingjelly("surrogate.SoftSign", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),
+            _spikingjelly("surrogate.SuperSpike", {"alpha": "1", "scale": "2 * alpha"}, {"alpha": "scale / 2"},
                   "spikingjelly's SuperSpike alpha is an amplitude, not a width; its spiking=False primitive raises NotImplementedError"),
-            Alias("snntorch", "surrogate.fast_sigmoid", {"alpha": "slope", "scale": "2 / slope"}, {"slope": "alpha"},
-                  "gradient 1 / (slope |x| + 1)^2. " + SNNTORCH_GT),
-            Alias("norse", "threshold:super", {"alpha": "1", "scale": "2"}, {"alpha": "100"},
-                  "norse ignores alpha (gradient 1 / (|x| + 1)^2 whatever alpha, default 100). " + NORSE_GT),
+            _snntorch("surrogate.fast_sigmoid", {"alpha": "slope", "scale": "2 / slope"}, {"slope": "alpha"},
+                  "gradient 1 / (slope |x| + 1)^2."),
+            _norse("threshold:super", {"alpha": "1", "scale": "2"}, {"alpha": "100"},
+                  "norse ignores alpha (gradient 1 / (|x| + 1)^2 whatever alpha, default 100)."),
         ),
     ),
     Surrogate(
@@ -110,8 +120,8 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"\frac{\alpha/2}{1+\left(\frac\pi2\alpha x\right)^2}",
         cite="Fang et al. 2021, arXiv:2007.05785",
         aliases=(
-            Alias("spikingjelly", "surrogate.ATan", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),
-            Alias("snntorch", "surrogate.atan", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}, SNNTORCH_GT),
+            _spikingjelly("surrogate.ATan", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),
+            _snntorch("surrogate.atan", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),
         ),
     ),
     Surrogate(
@@ -124,7 +134,7 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"\left(1+\frac{2|x|}{\alpha-1}\right)^{-\alpha}",
         cite="Sun et al. 2022, arXiv:2205.xxxx (Q-PseudoSpike)",
         note="alpha = 2 equals fast_sigmoid(alpha=2); spikingjelly does not check alpha > 1 (alpha = 1 divides by zero)",
-        aliases=(Alias("spikingjelly", "surrogate.QPseudoSpike", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),),
+        aliases=(_spikingjelly("surrogate.QPseudoSpike", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),),
     ),
     Surrogate(
         name="gaussian", version=1, kind=Kind.SMOOTH,
@@ -135,14 +145,14 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"\frac{1}{\sigma\sqrt{2\pi}}e^{-(x-\mu)^2/2\sigma^2}",
         cite="Yin et al. 2021, doi:10.1038/s42256-021-00397-w",
         aliases=(
-            Alias("spikingjelly", "surrogate.Erf", {"sigma": "1 / (alpha * sqrt(2))", "mu": "0", "scale": "1"},
+            _spikingjelly("surrogate.Erf", {"sigma": "1 / (alpha * sqrt(2))", "mu": "0", "scale": "1"},
                   {"alpha": "1 / (sigma * sqrt(2))"}, "Erf(alpha): gradient alpha / sqrt(pi) exp(-alpha^2 x^2)"),
-            Alias("sinabs", "activation.Gaussian", {"sigma": "sigma", "mu": "mu", "scale": "grad_scale"},
+            _sinabs("activation.Gaussian", {"sigma": "sigma", "mu": "mu", "scale": "grad_scale"},
                   {"sigma": "sigma", "mu": "mu", "grad_scale": "scale"}),
-            Alias("norse", "threshold:heavi_erfc", {"sigma": "1 / (alpha * sqrt(2))", "mu": "0", "scale": "2 / alpha"},
+            _norse("threshold:heavi_erfc", {"sigma": "1 / (alpha * sqrt(2))", "mu": "0", "scale": "2 / alpha"},
                   {"alpha": "1 / (sigma * sqrt(2))"},
                   "gradient 2 / sqrt(pi) exp(-(k x)^2): the derivative of erf(k x) / k, not of its docstring's "
-                  "0.5 + 0.5 erfc(k x). " + NORSE_GT),
+                  "0.5 + 0.5 erfc(k x)."),
         ),
     ),
     Surrogate(
@@ -155,7 +165,7 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"(1+h)\,\mathcal N(x;\mu,\sigma)-h\,\mathcal N(x;\sigma,s\sigma)-h\,\mathcal N(x;-\sigma,s\sigma)",
         cite="Yin et al. 2021, doi:10.1038/s42256-021-00397-w",
         note="the side lobes are centred at +-sigma whatever mu is (as sinabs codes it)",
-        aliases=(Alias("sinabs", "activation.MultiGaussian", {"sigma": "sigma", "h": "h", "s": "s", "mu": "mu", "scale": "grad_scale"},
+        aliases=(_sinabs("activation.MultiGaussian", {"sigma": "sigma", "h": "h", "s": "s", "mu": "mu", "scale": "grad_scale"},
                        {"sigma": "sigma", "h": "h", "s": "s", "mu": "mu", "grad_scale": "scale"}),),
     ),
     Surrogate(
@@ -169,13 +179,13 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         cite="Shrestha & Orchard 2018 (SLAYER), NeurIPS",
         note="Laplace density; kink at the centre",
         aliases=(
-            Alias("spikingjelly", "surrogate.PiecewiseExp", {"alpha": "alpha", "center": "0", "scale": "1"}, {"alpha": "alpha"}),
-            Alias("sinabs", "activation.SingleExponential", {"alpha": "1 / (grad_width * threshold)", "center": "0", "scale": "2 * grad_scale"},
-                  {"grad_width": "1 / (alpha * threshold)", "grad_scale": "scale / 2"},
+            _spikingjelly("surrogate.PiecewiseExp", {"alpha": "alpha", "center": "0", "scale": "1"}, {"alpha": "alpha"}),
+            _sinabs("activation.SingleExponential", {"alpha": "1 / (grad_width * theta)", "center": "0", "scale": "2 * grad_scale"},
+                  {"grad_width": "1 / (alpha * theta)", "grad_scale": "scale / 2"},
                   "the width is relative to the threshold: grad_scale / (thr w) exp(-|x| / (thr w))"),
-            Alias("snntorch", "surrogate.spike_rate_escape", {"alpha": "beta", "center": "1", "scale": "2 * slope / beta"},
+            _snntorch("surrogate.spike_rate_escape", {"alpha": "beta", "center": "1", "scale": "2 * slope / beta"},
                   {"beta": "alpha", "slope": "scale * alpha / 2"},
-                  "gradient slope exp(-beta |x - 1|): centred one unit above the threshold, x being mem - threshold. " + SNNTORCH_GT),
+                  "gradient slope exp(-beta |x - 1|): centred one unit above the threshold, x being mem - threshold."),
         ),
     ),
     Surrogate(
@@ -187,7 +197,7 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"e^{-|z(x)|/w},\quad z=\begin{cases}x&x<0\\ \theta\,(2\,\mathrm{frac}(x/\theta+\frac12)-1)&x\ge0\end{cases}",
         cite="Weidel & Sheik 2021, arXiv:2111.01456",
         note="made for multi-spike neurons: peaks at every multiple of the threshold above it; period = threshold",
-        aliases=(Alias("sinabs", "activation.PeriodicExponential", {"width": "grad_width", "period": "threshold", "scale": "grad_scale"},
+        aliases=(_sinabs("activation.PeriodicExponential", {"width": "grad_width", "period": "theta", "scale": "grad_scale"},
                        {"grad_width": "width", "grad_scale": "scale"}, "unlike SingleExponential, grad_width here is absolute"),),
     ),
     Surrogate(
@@ -200,9 +210,9 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"\max(0,\ \alpha-\alpha^2|x|)",
         cite="Esser et al. 2016, doi:10.1073/pnas.1604850113; Bellec et al. 2018",
         aliases=(
-            Alias("spikingjelly", "surrogate.PiecewiseQuadratic", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),
-            Alias("norse", "threshold:triangle", {"alpha": "1", "scale": "alpha"}, {"alpha": "scale"},
-                  "gradient alpha relu(1 - |x|): alpha is an amplitude, the half-width is fixed at 1. " + NORSE_GT),
+            _spikingjelly("surrogate.PiecewiseQuadratic", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),
+            _norse("threshold:triangle", {"alpha": "1", "scale": "alpha"}, {"alpha": "scale"},
+                  "gradient alpha relu(1 - |x|): alpha is an amplitude, the half-width is fixed at 1."),
         ),
     ),
     Surrogate(
@@ -217,26 +227,51 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         cite="Wu et al. 2018, doi:10.3389/fnins.2018.00331",
         note="the window is open: at |x| = 1/(2 alpha) the gradient is the leak",
         aliases=(
-            Alias("spikingjelly", "surrogate.Rect", {"alpha": "alpha", "leak": "0", "scale": "1"}, {"alpha": "alpha"}),
-            Alias("spikingjelly", "surrogate.PiecewiseLeakyReLU", {"alpha": "1 / (2 * w)", "leak": "c", "scale": "1"},
+            _spikingjelly("surrogate.Rect", {"alpha": "alpha", "leak": "0", "scale": "1"}, {"alpha": "alpha"}),
+            _spikingjelly("surrogate.PiecewiseLeakyReLU", {"alpha": "1 / (2 * w)", "leak": "c", "scale": "1"},
                   {"w": "0.5 / alpha", "c": "leak"},
                   "docstring: 1/(2w) for -w <= x <= w; code: strict |x| < w, so at |x| == w the gradient is c"),
         ),
     ),
     Surrogate(
         name="step", version=1, kind=Kind.PIECEWISE,
-        params=(Param("window", 1.0, 0.0, math.inf, (True, False), doc="gradient 1 for x >= -window"),),
-        primitive=lambda m, x, window: m.where(x >= -window, x + window, 0 * x),
-        derivative=lambda m, x, window: m.where(x >= -window, 0 * x + 1, 0 * x),
+        params=(Param("window", 1.0, 0.0, math.inf, (True, False), doc="gradient 1 for x > -window"),
+                Param("at_edge", 1.0, 0.0, 1.0, (True, True), doc="gradient at x == -window exactly (0 or 1)", integer=True)),
+        primitive=lambda m, x, window, at_edge: m.where(x > -window, x + window, at_edge * (x + window) * (x == -window)),
+        derivative=lambda m, x, window, at_edge: m.where(x > -window, 0 * x + 1, at_edge * (x == -window) + 0 * x),
         latex_primitive=r"\max(0,\ x+w)",
-        latex_derivative=r"[x\ge -w]",
+        latex_derivative=r"[x> -w]\ \text{(and } e \text{ at } x=-w)",
         cite="sinabs documentation (Heaviside surrogate)",
         aliases=(
-            Alias("sinabs", "activation.Heaviside", {"window": "window", "scale": "1 / threshold"}, {"window": "window"},
-                  "docstring: window relative to the threshold; code: absolute (v >= thr - window), divided by thr"),
-            Alias("snntorch", "surrogate.heaviside", {"window": "0", "scale": "1"}, {},
-                  "gradient = the spike itself, (x > 0): at x == 0 exactly snntorch gives 0, this entry 1. " + SNNTORCH_GT),
+            _sinabs("activation.Heaviside", {"window": "window", "at_edge": "1", "scale": "1 / theta"}, {"window": "window"},
+                    "docstring: window relative to the threshold; code: absolute (v >= thr - window), divided by thr"),
+            _snntorch("surrogate.heaviside", {"window": "0", "at_edge": "0", "scale": "1"}, {},
+                      "gradient = the spike itself, (x > 0): 0 at x == 0"),
         ),
+    ),
+    Surrogate(
+        name="negative_abs", version=1, kind=Kind.PIECEWISE,
+        params=(),
+        primitive=lambda m, x: m.where(x >= 0, -x, x),
+        derivative=lambda m, x: m.where(x >= 0, 0 * x - 1, 0 * x + 1),
+        latex_primitive=r"-|x|",
+        latex_derivative=r"\begin{cases}1&x<0\\-1&x\ge0\end{cases}",
+        cite="snntorch (Triangular)",
+        note="snntorch's 'triangular' is not a triangle surrogate: the gradient is negative for every x >= 0 and never decays",
+        aliases=(_snntorch("surrogate.triangular", {"scale": "threshold"}, {"threshold": "scale"},
+                           "its 'threshold' argument is the amplitude, not the neuron threshold"),),
+    ),
+    Surrogate(
+        name="sparse_fast_sigmoid", version=1, kind=Kind.PIECEWISE,
+        params=(Param("alpha", 2.0, **POS, doc="slope"), Param("B", 1.0, doc="gradient only for x > B")),
+        primitive=lambda m, x, alpha, B: m.where(
+            x > B, 0.5 * alpha * x / (1 + alpha * m.abs(x)) - 0.5 * alpha * B / (1 + alpha * abs(B)), 0 * x),
+        derivative=lambda m, x, alpha, B: m.where(x > B, alpha / (2 * (1 + alpha * m.abs(x)) ** 2), 0 * x),
+        latex_primitive=r"[x>B]\,\frac12\left(\frac{\alpha x}{1+\alpha|x|}-\frac{\alpha B}{1+\alpha|B|}\right)",
+        latex_derivative=r"[x>B]\,\frac{\alpha}{2(1+\alpha|x|)^2}",
+        cite="Perez-Nieves & Goodman 2021, arXiv:2105.08810",
+        note="B is a cut on x = v - threshold: with snntorch's default B = 1 there is no gradient at or just above the threshold",
+        aliases=(_snntorch("surrogate.SFS", {"alpha": "slope", "B": "B", "scale": "2 / slope"}, {"slope": "alpha", "B": "B"}),),
     ),
     Surrogate(
         name="straight_through", version=1, kind=Kind.STRAIGHT_THROUGH,
@@ -247,8 +282,11 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"1",
         cite="Bengio et al. 2013, arXiv:1308.3432",
         aliases=(
-            Alias("spikingjelly", "surrogate.DeterministicPass", {"scale": "1"}, {}),
-            Alias("snntorch", "surrogate.straight_through_estimator", {"scale": "1"}, {}, SNNTORCH_GT),
+            _spikingjelly("surrogate.DeterministicPass", {"scale": "1"}, {}),
+            _snntorch("surrogate.straight_through_estimator", {"scale": "1"}, {}),
+            _spikingjelly("surrogate.PoissonPass", {"scale": "1"}, {},
+                          "x is a firing probability in [0, 1]; spikes are float32 whatever the input dtype",
+                          forward=Forward.BERNOULLI),
         ),
     ),
     Surrogate(
@@ -260,7 +298,7 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"k\,[x\ge0]+c\,[x<0]",
         cite="spikingjelly",
         note="not localised around the threshold",
-        aliases=(Alias("spikingjelly", "surrogate.LeakyKReLU", {"leak": "leak", "k": "k", "scale": "1"}, {"leak": "leak", "k": "k"}),),
+        aliases=(_spikingjelly("surrogate.LeakyKReLU", {"leak": "leak", "k": "k", "scale": "1"}, {"leak": "leak", "k": "k"}),),
     ),
     Surrogate(
         name="nonzero_sign_log_abs", version=1, kind=Kind.SMOOTH,
@@ -271,7 +309,7 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"\frac{1}{1/\alpha+|x|}",
         cite="spikingjelly",
         note="unbounded primitive (not a smoothed step); gradient not integrable",
-        aliases=(Alias("spikingjelly", "surrogate.NonzeroSignLogAbs", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),),
+        aliases=(_spikingjelly("surrogate.NonzeroSignLogAbs", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),),
     ),
     Surrogate(
         name="squarewave_fourier", version=1, kind=Kind.SMOOTH,
@@ -283,7 +321,7 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"\frac4T\sum_{i=1}^{n-1}\cos((2i-1)\omega x)",
         cite="spikingjelly",
         note="periodic, not localised; n = 1 gives a zero gradient",
-        aliases=(Alias("spikingjelly", "surrogate.SquarewaveFourierSeries", {"n": "n", "T_period": "T_period", "scale": "1"},
+        aliases=(_spikingjelly("surrogate.SquarewaveFourierSeries", {"n": "n", "T_period": "T_period", "scale": "1"},
                        {"n": "int(n)", "T_period": "T_period"}),),
     ),
     Surrogate(
@@ -295,7 +333,7 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"\begin{cases}\alpha\sigma(\alpha x)(1-\sigma(\alpha x))&x<0\\\frac{\beta}{x+1}&x\ge0\end{cases}",
         cite="Suetake et al. 2023, doi:10.1016/j.neunet.2022.12.008",
         note="continuous at 0 only when beta = alpha / 4",
-        aliases=(Alias("spikingjelly", "surrogate.S2NN", {"alpha": "alpha", "beta": "beta", "scale": "1"}, {"alpha": "alpha", "beta": "beta"},
+        aliases=(_spikingjelly("surrogate.S2NN", {"alpha": "alpha", "beta": "beta", "scale": "1"}, {"alpha": "alpha", "beta": "beta"},
                        "docstring primitive for x >= 0 is beta ln(x+1) + 1; code has + 0.5 and ln(|x+1| + 1e-5) in its spiking=False primitive"),),
     ),
     Surrogate(
@@ -308,7 +346,7 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"\min(1/|x|,\ \alpha)",
         cite="Wang et al. 2023 (FakeNumericalGradient), spikingjelly",
         note="spikingjelly computes clamp_max(((x >= 0) 2 - 1) / x, alpha): at x = -0.0 that is -inf (this entry: alpha)",
-        aliases=(Alias("spikingjelly", "surrogate.FakeNumericalGradient", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"},
+        aliases=(_spikingjelly("surrogate.FakeNumericalGradient", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"},
                        "no spiking argument and no primitive (NotImplementedError)"),),
     ),
     Surrogate(
@@ -320,7 +358,7 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_derivative=r"\begin{cases}\alpha&x\le0\\1&0<x\le1\\1/x&x>1\end{cases}",
         cite="Cai et al. 2017, arXiv:1702.00953",
         note="not localised around the threshold",
-        aliases=(Alias("spikingjelly", "surrogate.LogTailedReLU", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),),
+        aliases=(_spikingjelly("surrogate.LogTailedReLU", {"alpha": "alpha", "scale": "1"}, {"alpha": "alpha"}),),
     ),
     Surrogate(
         name="circ", version=1, kind=Kind.SMOOTH,
@@ -330,9 +368,41 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         latex_primitive=r"\frac12+\frac{x}{2\sqrt{x^2+\alpha^2}}",
         latex_derivative=r"\frac{\alpha^2}{2(x^2+\alpha^2)^{3/2}}",
         cite="norse (HeaviCirc)",
-        aliases=(Alias("norse", "threshold:circ", {"alpha": "alpha", "scale": "2 * alpha"}, {"alpha": "alpha"},
-                       "gradient alpha^3 / (x^2 + alpha^2)^(3/2): 2 alpha times the derivative of its docstring's primitive. " + NORSE_GT),),
+        aliases=(
+            _norse("threshold:circ", {"alpha": "alpha", "scale": "2 * alpha"}, {"alpha": "alpha"},
+                   "gradient alpha^3 / (x^2 + alpha^2)^(3/2): 2 alpha times the derivative of its docstring's primitive."),
+            _norse("circ_dist_fn", {"alpha": "alpha", "scale": "2 * alpha"}, {"alpha": "alpha"},
+                   "not selectable through threshold(); same backward as circ", forward=Forward.BERNOULLI),
+        ),
     ),
 )
 
+# SSO's backward draws noise per element: declared by its expectation, matched in range only.
+STOCHASTIC_UNIFORM = Surrogate(
+    name="stochastic_uniform", version=1, kind=Kind.STOCHASTIC,
+    params=(Param("mean", 0.0), Param("variance", 0.2, 0.0, math.inf, (True, False), doc="width of the noise (not a variance)")),
+    primitive=None,
+    derivative=lambda m, x, mean, variance: m.where(x > 0, 0 * x + 1, 0 * x + mean * variance),
+    latex_primitive=r"\text{none (random backward)}",
+    latex_derivative=r"\begin{cases}1&x>0\\(u-\frac12+\mu)\,v,\ u\sim U[0,1)&x\le0\end{cases}\ \text{(declared: its mean)}",
+    cite="snntorch (StochasticSpikeOperator)",
+    note="below threshold the gradient is (u - 1/2 + mean) variance with fresh u ~ U[0, 1) per element and call "
+         "(global torch RNG): the declaration is its expectation; a framework matches it in range, not value",
+    aliases=(_snntorch("surrogate.SSO", {"mean": "mean", "variance": "variance", "scale": "1"}, {"mean": "mean", "variance": "variance"}),),
+)
+
+#: Native spike functions deliberately not declared, and why (shown in the catalogue and docs).
+UNDECLARED: dict[str, str] = {
+    "snntorch surrogate.LSO": "broken in 1.0.0: calls StochasticSpikeOperator with too few arguments (TypeError); "
+                              "the intended LeakySpikeOperator is leaky_k_relu(leak=slope, k=1) except at x == 0, and its backward "
+                              "returns one gradient for two inputs (RuntimeError)",
+    "snntorch surrogate.custom_surrogate": "a user-supplied backward: nothing to declare; snn-interop carries such models with its own "
+                                           "autograd spike function",
+    "spikingjelly surrogate.MultiLevelSpikeCount": "forward round(clamp(x, 0, N)) of v / threshold (ILIFNode), not a Heaviside of "
+                                                   "v - threshold; its gradient is 1 on [grad_min, grad_max]",
+    "norse threshold method 'heaviside'": "no gradient at all (the graph is cut)",
+    "norse threshold method 'adjoint'": "raises ValueError in 1.1.0",
+}
+
+SURROGATES_LIST = (*SURROGATES_LIST, STOCHASTIC_UNIFORM)
 SURROGATES: dict[str, Surrogate] = {s.name: s for s in SURROGATES_LIST}
