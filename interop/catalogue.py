@@ -8,7 +8,7 @@ from typing import Any
 from snn_interop import __version__
 from snn_interop.spec import neurons
 from snn_interop.spec.neurons import Model, Neuron
-from snn_interop.spec.surrogates import SURROGATES
+from snn_interop.spec.surrogates import SURROGATES, UNDECLARED
 from snn_interop.spec.schema import Surrogate
 
 
@@ -31,11 +31,18 @@ def surrogate_dict(s: Surrogate) -> dict[str, Any]:
     }
 
 
+def _plain(value: Any) -> Any:
+    """Enums to their values and dataclasses to dicts, recursively: JSON-ready."""
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
 def _convention(f: dataclasses.Field) -> dict[str, Any]:
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-    if dataclasses.is_dataclass(default):
-        default = dataclasses.asdict(default)
-    entry: dict[str, Any] = {"name": f.name, "default": default.value if isinstance(default, Enum) else default}
+    entry: dict[str, Any] = {"name": f.name, "default": _plain(default)}
     enum_type = {e.__name__: e for e in vars(neurons).values() if isinstance(e, type) and issubclass(e, Enum)}.get(str(f.type))
     if enum_type is not None:
         entry["choices"] = [e.value for e in enum_type]
@@ -55,6 +62,7 @@ def as_dict() -> dict[str, Any]:
     return {
         "snn_interop": __version__,
         "surrogates": [surrogate_dict(s) for s in SURROGATES.values()],
+        "undeclared": dict(UNDECLARED),
         "neurons": neuron_dict(),
     }
 
@@ -66,6 +74,8 @@ def as_text() -> str:
         params = ", ".join(f"{p.name}={p.default:g}" for p in s.params) or "-"
         native = "; ".join(f"{a.framework}:{a.native}" for a in s.aliases) or "-"
         lines.append(f"  {s.name:24s} {s.kind.value:18s} {params:34s} {native}")
+    lines += ["", "NATIVE SPIKE FUNCTIONS NOT DECLARED"]
+    lines += [f"  {name}: {why}" for name, why in UNDECLARED.items()]
     lines += ["", "NEURON MODELS"]
     lines += [f"  {m.value:14s} {m.doc}" for m in Model]
     lines += ["", "CONVENTIONS (Neuron fields, with defaults and choices)"]

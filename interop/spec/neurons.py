@@ -7,7 +7,8 @@ adaptive-threshold LIF. Per step t, with input x[t] (see :func:`snn_interop.spec
                                       MEMBRANE_FIRST: drive = i[t-1];  i[t] = alpha i[t-1] + g_syn x[t]
     charge:   v' = v_leak + beta (v[t-1] - v_leak) + g drive          (IF: beta = 1)
     NEXT_STEP reset:  v' = reset(v', s[t-1])                            (snntorch's default)
-    fire:     s[t] = spike(v' - theta[t]),  theta[t] = threshold + adapt_scale a[t-1]
+    fire:     s[t] = spike(v' - theta[t]),  theta[t] = threshold + adapt_scale a'
+              a' = a[t-1] (sinabs ALIF), or rho a[t-1] when adapt_decay_first (norse LSNN)
     SAME_STEP reset:  v[t] = reset(v', s[t])                            (spikingjelly, norse, sinabs)
     bound:    v[t] = max(v[t], v_min)   when v_min is set
     adapt:    a[t] = rho a[t-1] + (1 - rho) s[t]                        (ADAPTIVE_LIF only)
@@ -56,6 +57,7 @@ class InputScale(str, Enum):
     """The gain g on the input drive, times the resistance ``r``."""
 
     NONE = "none"  #: g = r (snntorch, sinabs without norm_input)
+    BETA = "beta"  #: g = beta r: the input decays in the step it arrives (sinabs' synaptic current)
     ONE_MINUS_BETA = "one_minus_beta"  #: g = (1 - beta) r (spikingjelly decay_input, sinabs norm_input)
     DT_OVER_TAU = "dt_over_tau"  #: g = dt / tau r (norse, NIR's ODE under Euler)
 
@@ -139,6 +141,7 @@ class Neuron:
     v_init: float = 0.0  #: initial membrane
     adapt_decay: Decay = field(default_factory=lambda: Decay(0.9))  #: rho (ADAPTIVE_LIF)
     adapt_scale: float = 1.8  #: threshold increase per unit of adaptation (ADAPTIVE_LIF)
+    adapt_decay_first: bool = False  #: the threshold sees the adaptation already decayed this step
 
     def __post_init__(self) -> None:
         problems = []
@@ -206,5 +209,6 @@ def _gain(scale: InputScale, decay: Decay) -> float:
         return 1.0
     if scale is InputScale.ONE_MINUS_BETA:
         return 1.0 - decay.beta
-    assert decay.tau is not None and decay.dt is not None  # checked in Neuron.__post_init__
-    return decay.dt / decay.tau
+    if scale is InputScale.BETA:
+        return decay.beta
+    return decay.dt / decay.tau  # type: ignore[operator]  # both set: checked in Neuron.__post_init__

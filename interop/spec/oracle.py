@@ -82,7 +82,9 @@ def step(neuron: Neuron, x: torch.Tensor, state: State) -> tuple[State, torch.Te
         i_next = n.syn_decay.beta * state.i + n.syn_input_gain * x
         drive, i = (i_next, i_next) if n.synapse_order is SynapseOrder.CURRENT_FIRST else (state.i, i_next)
     v = n.v_leak + n.decay.beta * (state.v - n.v_leak) + n.input_gain * drive
-    theta = n.threshold + n.adapt_scale * state.a if n.model is Model.ADAPTIVE_LIF else torch.full_like(v, n.threshold)
+    rho = n.adapt_decay.beta
+    a_seen = rho * state.a if n.adapt_decay_first else state.a
+    theta = n.threshold + n.adapt_scale * a_seen if n.model is Model.ADAPTIVE_LIF else torch.full_like(v, n.threshold)
     if not n.spikes:
         return State(v, i, state.a, torch.zeros_like(v)), v, theta
     reset = RESETS[n.reset]
@@ -96,7 +98,6 @@ def step(neuron: Neuron, x: torch.Tensor, state: State) -> tuple[State, torch.Te
         v = v.clamp(min=n.v_min)
     a = state.a
     if n.model is Model.ADAPTIVE_LIF:
-        rho = n.adapt_decay.beta
         a = rho * state.a + (1.0 - rho) * s
     return State(v, i, a, s), v_pre, theta
 

@@ -100,6 +100,15 @@ def test_adaptive_threshold_rises_with_spikes():
     assert_trace(trace.v, [0.5, 0.5, 0.25])
 
 
+def test_adaptive_threshold_decayed_first():
+    # as above with adapt_decay_first (norse LSNN): theta sees rho a[t-1]
+    # t0: theta 1, v 1.5 spike -> 0.5, a = 0.5;  t1: theta 1 + 0.25 = 1.25, v 2.0 spike -> 0.75, a = 0.75
+    n = Neuron.adaptive_lif(ATAN, Decay(1.0), Decay(0.5), 1.0, adapt_decay_first=True)
+    trace = run(n, [1.5, 1.5])
+    assert_trace(trace.theta, [1.0, 1.25])
+    assert_trace(trace.v, [0.5, 0.75])
+
+
 def test_leaky_integrator_never_fires_and_leaks_to_v_leak():
     # beta 0.5, v_leak 1, no input: v = 1 + 0.5 (v - 1) from v_init 0 -> 0.5, 0.75
     trace = run(Neuron.li(HALF, v_leak=1.0), [0.0, 0.0])
@@ -120,6 +129,7 @@ def test_membrane_lower_bound():
         (InputScale.DT_OVER_TAU, Discretisation.EULER, 0.2),  # 1/10 * 2
         (InputScale.ONE_MINUS_BETA, Discretisation.EXACT, 2 * (1 - math.exp(-0.1))),
         (InputScale.DT_OVER_TAU, Discretisation.EXACT, 0.2),
+        (InputScale.BETA, Discretisation.EULER, 2 * 0.9),
     ],
 )
 def test_input_scale(scale, method, v):
