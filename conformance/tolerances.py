@@ -20,3 +20,11 @@ FP64_DERIVATIVE = Tolerance(1e-10, 1e-9, "two float64 closed forms of one deriva
 
 #: A framework's float32 function vs the float64 canonical formula on O(1) inputs.
 FP32_VS_FP64 = Tolerance(1e-6, 1e-5, "float32 evaluation (eps 1.2e-7) of exp/atan/erf over |x| <= 4 vs float64")
+
+#: Two float64 simulations of the same update written in a different operation order
+#: (e.g. v + a (i - v) vs (1 - a) v + a i), over up to a few hundred steps.
+FP64_REORDERED = Tolerance(1e-10, 1e-9, "float64 rounding of reordered arithmetic accumulated over <= 256 steps")
+
+#: A gradient that passed through a float32 tensor (snntorch and sinabs return float32 spikes,
+#: so the incoming gradient of the spikes is rounded to float32) vs the float64 oracle.
+FP32_GRADIENT = Tolerance(1e-6, 1e-5, "incoming spike gradients rounded to float32 (eps 1.2e-7), summed over <= 256 steps")

@@ -23,7 +23,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from snn_interop import catalogue  # noqa: E402
+import torch  # noqa: E402
+
+from snn_interop import catalogue, registry  # noqa: E402
+from snn_interop.spec import oracle  # noqa: E402
 from snn_interop.spec.mathns import numpy_math  # noqa: E402
 from snn_interop.spec.surrogates import SURROGATES, UNDECLARED  # noqa: E402
 
@@ -95,6 +98,46 @@ def surrogates_page(out: Path) -> None:
     (out / "surrogates.md").write_text("\n".join(lines) + "\n")
 
 
+FRAMEWORKS = ("snntorch", "spikingjelly", "sinabs", "norse")
+# One input for every framework: two pulses of drive, a silent stretch, then a strong step.
+DRIVE = torch.tensor([0.0] * 3 + [0.6] * 12 + [0.0] * 10 + [1.2] * 15 + [0.0] * 10, dtype=torch.float64).reshape(-1, 1)
+
+
+def _describe(neuron: object) -> str:
+    n = neuron
+    parts = [n.model.value, f"beta={n.decay.beta:.4g}", f"g={n.input_gain:.4g}", f"compare {n.compare.value}",
+             f"{n.spike_fn.value} spike", f"reset {n.reset.value}" + (f" to {n.v_reset:g}" if n.reset.value == "to_value" else ""),
+             n.reset_timing.value.replace("_", " "), "detached" if n.detach_reset else "not detached", repr(n.surrogate)]
+    if n.model.value == "cuba_lif":
+        parts.insert(2, f"alpha={n.syn_decay.beta:.4g}")
+    return ", ".join(parts)
+
+
+def side_by_side(out: Path) -> list[str]:
+    """Each framework's default neuron on DRIVE, run natively through its plugin, plotted together."""
+    fig, axes = plt.subplots(2, 1, figsize=(7.0, 4.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    rows = ["| framework | native layer (defaults) | canonical twin (oracle reproduces it exactly) | spikes on this input |", "|---|---|---|---|"]
+    t = np.arange(DRIVE.shape[0])
+    for k, name in enumerate(FRAMEWORKS):
+        plugin = registry.get(name)
+        module, canonical = plugin.default_neuron()
+        with torch.no_grad():
+            spikes, v = plugin.run(module, DRIVE.unsqueeze(1))
+        assert torch.equal(spikes.to(torch.float64), oracle.simulate(canonical, DRIVE.unsqueeze(1)).spikes)
+        axes[0].plot(t, v.flatten().numpy(), color=f"C{k}", label=f"{name} {plugin.framework_version()}")
+        steps = np.flatnonzero(spikes.flatten().numpy())
+        axes[1].scatter(steps, np.full(steps.shape, k), color=f"C{k}", marker="|", s=120)
+        rows.append(f"| {name} | `{type(module).__module__}.{type(module).__name__}` | {_describe(canonical)} | {int(spikes.sum())} at steps {steps.tolist()} |")
+    axes[0].axhline(1.0, color="0.6", ls="--", lw=0.8)
+    axes[0].set_ylabel("membrane v")
+    axes[0].legend(loc="upper left", fontsize=7)
+    axes[0].set_title("default neuron of each framework, same input")
+    axes[1].set_yticks(range(len(FRAMEWORKS)), FRAMEWORKS)
+    axes[1].set_xlabel("step")
+    _save(fig, out / "img" / "default_neurons.svg")
+    return rows
+
+
 def neurons_page(out: Path) -> None:
     info = catalogue.neuron_dict()
     lines = [HEADER, "# Neuron models and reset conventions", "",
@@ -105,6 +148,14 @@ def neurons_page(out: Path) -> None:
     lines += ["", "## Conventions", "", "| field | default | choices |", "|---|---|---|"]
     for c in info["conventions"]:
         lines.append(f"| `{c['name']}` | `{c['default']}` | {', '.join(c.get('choices', [])) or '-'} |")
+    lines += ["", "## Each framework's default neuron, side by side", "",
+              f"Input: {DRIVE.shape[0]} steps of drive (0.6 for steps 3-14, 1.2 for steps 25-39, else 0), one neuron,",
+              "float64. Where a framework has no default for the membrane time constant, snnTorch gets",
+              "`beta=0.9` and sinabs `tau_mem=10`. Membrane as each framework reports it (after the reset,",
+              "except snnTorch, whose reset comes a step later). `tests/plugins/test_default_neurons.py` checks",
+              "each row's canonical twin against the framework: identical spikes, membrane and gradients.", ""]
+    lines += side_by_side(out)
+    lines += ["", "![default neurons](img/default_neurons.svg)"]
     (out / "neurons.md").write_text("\n".join(lines) + "\n")
 
 

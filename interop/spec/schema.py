@@ -163,5 +163,8 @@ class SurrogateConfig:
         """The surrogate gradient ``scale * g'(x)`` in math namespace ``m``."""
         return self.values["scale"] * self.surrogate.derivative(m, x, **self.own)
 
+    def __repr__(self) -> str:
+        return f"{self.surrogate.name}({', '.join(f'{k}={v:g}' for k, v in self.values.items())})"
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.surrogate.name, "version": self.surrogate.version, "params": dict(self.values)}

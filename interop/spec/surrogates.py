@@ -14,7 +14,7 @@ import math
 
 from functools import partial
 
-from snn_interop.spec.schema import Alias, Forward, Kind, Param, Surrogate
+from snn_interop.spec.schema import Alias, Forward, Kind, Param, SpecError, Surrogate, SurrogateConfig
 
 POS = dict(low=0.0, high=math.inf)  # open (0, inf)
 
@@ -406,3 +406,17 @@ UNDECLARED: dict[str, str] = {
 
 SURROGATES_LIST = (*SURROGATES_LIST, STOCHASTIC_UNIFORM)
 SURROGATES: dict[str, Surrogate] = {s.name: s for s in SURROGATES_LIST}
+
+
+def from_native(framework: str, native: str, kwargs: dict[str, float], theta: float = 1.0) -> SurrogateConfig:
+    """The canonical configuration a framework's spike function computes.
+
+    ``native`` is the framework's name as in the aliases (e.g. "surrogate.atan"), ``kwargs``
+    its keyword arguments (omitted ones must be given: the spec does not guess a framework's
+    defaults), ``theta`` the neuron threshold for maps that depend on it.
+    """
+    for s in SURROGATES.values():
+        for a in s.aliases:
+            if a.framework == framework and a.native == native:
+                return s.configure(**a.canonical_params({**kwargs, "theta": theta}))
+    raise SpecError(f"{framework} has no spike function {native!r} in the spec")
