@@ -42,7 +42,7 @@ def _plain(value: Any) -> Any:
 
 def _convention(f: dataclasses.Field) -> dict[str, Any]:
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-    entry: dict[str, Any] = {"name": f.name, "default": _plain(default)}
+    entry: dict[str, Any] = {"name": f.name, "default": _plain(default), "doc": f.metadata.get("doc", "")}
     enum_type = {e.__name__: e for e in vars(neurons).values() if isinstance(e, type) and issubclass(e, Enum)}.get(str(f.type))
     if enum_type is not None:
         entry["choices"] = [e.value for e in enum_type]
@@ -80,7 +80,7 @@ def as_text() -> str:
     lines += [f"  {m.value:14s} {m.doc}" for m in Model]
     lines += ["", "CONVENTIONS (Neuron fields, with defaults and choices)"]
     for c in neuron_dict()["conventions"]:
-        choices = f"  one of {', '.join(c['choices'])}" if "choices" in c else ""
-        lines.append(f"  {c['name']:16s} default {c['default']!s:28s}{choices}")
+        choices = f"; one of {', '.join(c['choices'])}" if "choices" in c else ""
+        lines.append(f"  {c['name']:17s} {c['doc']}; default {c['default']}{choices}")
     lines += ["", "UPDATE", *("  " + line for line in neurons.__doc__.strip().splitlines()[2:])]
     return "\n".join(lines)

@@ -145,9 +145,9 @@ def neurons_page(out: Path) -> None:
              "float64 oracle (`interop/spec/oracle.py`):", "", "```", info["update"], "```", "",
              "| model | meaning |", "|---|---|"]
     lines += [f"| `{m['name']}` | {m['doc']} |" for m in info["models"]]
-    lines += ["", "## Conventions", "", "| field | default | choices |", "|---|---|---|"]
+    lines += ["", "## Conventions", "", "| field | meaning | default | choices |", "|---|---|---|---|"]
     for c in info["conventions"]:
-        lines.append(f"| `{c['name']}` | `{c['default']}` | {', '.join(c.get('choices', [])) or '-'} |")
+        lines.append(f"| `{c['name']}` | {c['doc']} | `{c['default']}` | {', '.join(c.get('choices', [])) or '-'} |")
     lines += ["", "## Each framework's default neuron, side by side", "",
               f"Input: {DRIVE.shape[0]} steps of drive (0.6 for steps 3-14, 1.2 for steps 25-39, else 0), one neuron,",
               "float64. Where a framework has no default for the membrane time constant, snnTorch gets",

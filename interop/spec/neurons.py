@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from typing import Any
 
 from snn_interop.spec.schema import SpecError, SurrogateConfig
 
@@ -112,6 +113,11 @@ class Decay:
 NO_DECAY = Decay(1.0)
 
 
+def _c(default: object, doc: str) -> Any:
+    """A convention field: its default and its one-line meaning (shown by ``snn-interop spec``)."""
+    return field(default=default, metadata={"doc": doc})
+
+
 @dataclass(frozen=True)
 class Neuron:
     """A canonical neuron: the model plus every convention of its discrete update.
@@ -122,26 +128,26 @@ class Neuron:
 
     model: Model
     surrogate: SurrogateConfig | None
-    decay: Decay = NO_DECAY  #: membrane decay beta
-    syn_decay: Decay = NO_DECAY  #: synaptic current decay alpha (CUBA_LIF)
-    input_scale: InputScale = InputScale.NONE
-    r: float = 1.0  #: resistance: input gain factor
-    syn_input_scale: InputScale = InputScale.NONE  #: gain on the input into the synaptic current
-    synapse_order: SynapseOrder = SynapseOrder.CURRENT_FIRST
-    v_leak: float = 0.0
-    threshold: float = 1.0
-    compare: Compare = Compare.GE
-    spike_fn: SpikeFn = SpikeFn.SINGLE
-    max_spikes: int = 1  #: cap for SpikeFn.MAX
-    reset: ResetMode = ResetMode.SUBTRACT
-    v_reset: float = 0.0  #: target of ResetMode.TO_VALUE
-    reset_timing: ResetTiming = ResetTiming.SAME_STEP
-    detach_reset: bool = False  #: True: no gradient flows through the reset term
-    v_min: float | None = None  #: membrane lower bound (sinabs min_v_mem)
-    v_init: float = 0.0  #: initial membrane
-    adapt_decay: Decay = field(default_factory=lambda: Decay(0.9))  #: rho (ADAPTIVE_LIF)
-    adapt_scale: float = 1.8  #: threshold increase per unit of adaptation (ADAPTIVE_LIF)
-    adapt_decay_first: bool = False  #: the threshold sees the adaptation already decayed this step
+    decay: Decay = _c(NO_DECAY, "membrane decay per step beta, and the tau/dt/rule it came from")
+    syn_decay: Decay = _c(NO_DECAY, "synaptic current decay per step alpha (cuba_lif)")
+    input_scale: InputScale = _c(InputScale.NONE, "gain g on the membrane drive, times r")
+    r: float = _c(1.0, "resistance: factor on the input gain")
+    syn_input_scale: InputScale = _c(InputScale.NONE, "gain on the input into the synaptic current (cuba_lif)")
+    synapse_order: SynapseOrder = _c(SynapseOrder.CURRENT_FIRST, "whether this step's input reaches the membrane this step (cuba_lif)")
+    v_leak: float = _c(0.0, "leak (resting) potential")
+    threshold: float = _c(1.0, "firing threshold theta")
+    compare: Compare = _c(Compare.GE, "threshold comparison: does v == theta fire")
+    spike_fn: SpikeFn = _c(SpikeFn.SINGLE, "one spike per step, or floor(v / theta) of them")
+    max_spikes: int = _c(1, "cap of the max spike function")
+    reset: ResetMode = _c(ResetMode.SUBTRACT, "what a spike does to the membrane")
+    v_reset: float = _c(0.0, "target of the to_value reset")
+    reset_timing: ResetTiming = _c(ResetTiming.SAME_STEP, "which step's spike resets the membrane")
+    detach_reset: bool = _c(False, "True: no gradient flows through the reset term")
+    v_min: float | None = _c(None, "membrane lower bound (none when unset)")
+    v_init: float = _c(0.0, "initial membrane")
+    adapt_decay: Decay = _c(Decay(0.9), "decay rho of the threshold adaptation (adaptive_lif)")
+    adapt_scale: float = _c(1.8, "threshold increase per unit of adaptation (adaptive_lif)")
+    adapt_decay_first: bool = _c(False, "the threshold sees the adaptation already decayed this step (adaptive_lif)")
 
     def __post_init__(self) -> None:
         problems = []
