@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml constraints/cpu.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -c constraints/cpu.txt -e '.[all,dev]'
+	# the current nir release, apart, to prove our files read in plain nir.read (tests/nir)
+	$(PY) -m pip install --quiet --no-deps --target $(VENV)/nir-current nir==1.0.8
 	touch $(STAMP)
 
 demo: $(STAMP)

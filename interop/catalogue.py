@@ -9,7 +9,7 @@ from snn_interop import __version__
 from snn_interop.spec import neurons
 from snn_interop.spec.neurons import Model, Neuron
 from snn_interop.spec.surrogates import SURROGATES, UNDECLARED
-from snn_interop.spec.schema import Surrogate
+from snn_interop.spec.schema import Surrogate, plain
 
 
 
@@ -31,18 +31,9 @@ def surrogate_dict(s: Surrogate) -> dict[str, Any]:
     }
 
 
-def _plain(value: Any) -> Any:
-    """Enums to their values and dataclasses to dicts, recursively: JSON-ready."""
-    if isinstance(value, Enum):
-        return value.value
-    if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return value
-
-
 def _convention(f: dataclasses.Field) -> dict[str, Any]:
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-    entry: dict[str, Any] = {"name": f.name, "default": _plain(default), "doc": f.metadata.get("doc", "")}
+    entry: dict[str, Any] = {"name": f.name, "default": plain(default), "doc": f.metadata.get("doc", "")}
     enum_type = {e.__name__: e for e in vars(neurons).values() if isinstance(e, type) and issubclass(e, Enum)}.get(str(f.type))
     if enum_type is not None:
         entry["choices"] = [e.value for e in enum_type]

@@ -61,6 +61,7 @@ class InputScale(str, Enum):
     BETA = "beta"  #: g = beta r: the input decays in the step it arrives (sinabs' synaptic current)
     ONE_MINUS_BETA = "one_minus_beta"  #: g = (1 - beta) r (spikingjelly decay_input, sinabs norm_input)
     DT_OVER_TAU = "dt_over_tau"  #: g = dt / tau r (norse, NIR's ODE under Euler)
+    DT = "dt"  #: g = dt r (NIR's IF, dv/dt = R I, over one step of dt)
 
 
 class Compare(str, Enum):
@@ -132,7 +133,8 @@ class Neuron:
     syn_decay: Decay = _c(NO_DECAY, "synaptic current decay per step alpha (cuba_lif)")
     input_scale: InputScale = _c(InputScale.NONE, "gain g on the membrane drive, times r")
     r: float = _c(1.0, "resistance: factor on the input gain")
-    syn_input_scale: InputScale = _c(InputScale.NONE, "gain on the input into the synaptic current (cuba_lif)")
+    syn_input_scale: InputScale = _c(InputScale.NONE, "gain on the input into the synaptic current, times w_in (cuba_lif)")
+    w_in: float = _c(1.0, "input weight of the synaptic current: factor on its gain (cuba_lif, NIR's w_in)")
     synapse_order: SynapseOrder = _c(SynapseOrder.CURRENT_FIRST, "whether this step's input reaches the membrane this step (cuba_lif)")
     v_leak: float = _c(0.0, "leak (resting) potential")
     threshold: float = _c(1.0, "firing threshold theta")
@@ -167,6 +169,8 @@ class Neuron:
             scale, decay = getattr(self, name), self.decay if name == "input_scale" else self.syn_decay
             if scale is InputScale.DT_OVER_TAU and (decay.tau is None or decay.dt is None):
                 problems.append(f"{name}=dt_over_tau needs a decay built with Decay.from_tau")
+            if scale is InputScale.DT and decay.dt is None:
+                problems.append(f"{name}=dt needs a decay that records dt")
         if problems:
             raise SpecError(f"invalid {self.model.value} neuron: " + "; ".join(problems))
 
@@ -207,7 +211,7 @@ class Neuron:
 
     @property
     def syn_input_gain(self) -> float:
-        return _gain(self.syn_input_scale, self.syn_decay)
+        return _gain(self.syn_input_scale, self.syn_decay) * self.w_in
 
 
 def _gain(scale: InputScale, decay: Decay) -> float:
@@ -217,4 +221,6 @@ def _gain(scale: InputScale, decay: Decay) -> float:
         return 1.0 - decay.beta
     if scale is InputScale.BETA:
         return decay.beta
+    if scale is InputScale.DT:
+        return decay.dt  # type: ignore[return-value]  # set: checked in Neuron.__post_init__
     return decay.dt / decay.tau  # type: ignore[operator]  # both set: checked in Neuron.__post_init__

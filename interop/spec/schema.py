@@ -10,6 +10,7 @@ one canonical entry.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,15 @@ def evaluate(expression: str, values: Mapping[str, float]) -> float:
     """
     result = eval(expression, dict(_EXPR_NAMESPACE), dict(values))  # noqa: S307 - spec data only
     return result if isinstance(result, int) else float(result)
+
+
+def plain(value: Any) -> Any:
+    """Enums to their values and dataclasses to dicts, recursively: JSON-ready data."""
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
 
 
 class SpecError(ValueError):
