@@ -9,7 +9,10 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from snn_interop.spec.neurons import Compare, Decay, Discretisation, InputScale, Neuron, ResetMode, ResetTiming, SynapseOrder
+from snn_interop.plugin_api import Capabilities, native_alias, require
+from snn_interop.spec.neurons import (
+    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
+)
 from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
 
@@ -65,7 +68,76 @@ def default_neuron() -> tuple[torch.nn.Module, Neuron]:
     return module, canonical
 
 
+def build_neuron(neuron: Neuron) -> torch.nn.Module:
+    """Norse's IAFCell, LIFBoxCell (LIF), LIFCell (current-based) or LIBoxCell (LI).
+
+    Built with dt = 1 and per-step rates tau_inv = 1 - beta as float64 tensors, so the forward
+    Euler step dt tau_inv is exactly the canonical 1 - beta. Norse picks its surrogate by name
+    only, so a surrogate without a norse alias cannot be injected: it is refused.
+    """
+    import norse.torch as nt
+    from norse.torch.functional.reset import reset_subtract, reset_value
+
+    n = neuron
+    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    gain_ok = n.input_scale is InputScale.ONE_MINUS_BETA and n.r == 1.0
+    if n.model is Model.LI:
+        require(NAME, [(gain_ok, f"input gain {n.input_gain:g}", "LIBoxCell scales the input by dt tau_mem_inv = 1 - beta"),
+                       (n.v_init == n.v_leak, f"v_init={n.v_init}", "the membrane starts at v_leak")])
+        return nt.LIBoxCell(nt.LIBoxParameters(tau_mem_inv=f64(1.0 - n.decay.beta), v_leak=f64(n.v_leak)), dt=1.0)
+    found = native_alias(n, NAME)
+    require(NAME, [
+        (n.model in (Model.IF, Model.LIF, Model.CUBA_LIF), f"model={n.model.value}", "LSNN (adaptive) is not wired yet"),
+        (found is not None and found[0].startswith("threshold:"), f"surrogate {n.surrogate!r} with compare {n.compare.value}",
+         "norse selects its surrogate by name (super, tanh, circ, heavi_erfc, triangle) and fires at v > v_th"),
+        (n.reset_timing is ResetTiming.SAME_STEP, f"reset_timing={n.reset_timing.value}", "norse resets with this step's spike"),
+        (not n.detach_reset, "detach_reset", "the feed-forward cells do not detach the reset"),
+        (n.reset is not ResetMode.NONE, "reset=none", "every cell resets"),
+        (n.spike_fn is SpikeFn.SINGLE and n.v_min is None, "spike_fn/v_min", "single spikes, no lower bound"),
+    ])
+    method, alpha = found[0].removeprefix("threshold:"), found[1].get("alpha", 0.0)
+    if n.model is Model.IF:
+        require(NAME, [(n.input_gain == 1.0, f"input gain {n.input_gain:g}", "IAFCell adds the input unscaled"),
+                       (n.reset is ResetMode.TO_VALUE and n.v_init == n.v_reset, "reset/v_init", "IAFCell resets to v_reset and starts there")])
+        return nt.IAFCell(nt.IAFParameters(v_th=f64(n.threshold), v_reset=f64(n.v_reset), method=method, alpha=f64(alpha)))
+    require(NAME, [(gain_ok, f"input gain {n.input_gain:g}", "norse scales the input by dt tau_mem_inv = 1 - beta"),
+                   (n.v_init == n.v_leak, f"v_init={n.v_init}", "the membrane starts at v_leak")])
+    if n.model is Model.CUBA_LIF:
+        require(NAME, [(n.reset is ResetMode.TO_VALUE, "reset=subtract", "LIFCell resets to v_reset"),
+                       (n.syn_input_gain == 1.0, f"synaptic input gain {n.syn_input_gain:g}", "the input jumps the current unscaled"),
+                       (n.synapse_order is SynapseOrder.CURRENT_FIRST, "synapse_order=membrane_first", "LIFCell charges with this step's current")])
+        p = nt.LIFParameters(tau_syn_inv=f64(1.0 - n.syn_decay.beta), tau_mem_inv=f64(1.0 - n.decay.beta), v_leak=f64(n.v_leak),
+                             v_th=f64(n.threshold), v_reset=f64(n.v_reset), method=method, alpha=f64(alpha))
+        return nt.LIFCell(p, dt=1.0)
+    p = nt.LIFBoxParameters(tau_mem_inv=f64(1.0 - n.decay.beta), v_leak=f64(n.v_leak), v_th=f64(n.threshold), v_reset=f64(n.v_reset),
+                            method=method, alpha=f64(alpha), reset_method=reset_value if n.reset is ResetMode.TO_VALUE else reset_subtract)
+    return nt.LIFBoxCell(p, dt=1.0)
+
+
+def capabilities() -> Capabilities:
+    return Capabilities(
+        framework=NAME, version=framework_version(),
+        neurons={"if": "IAFCell", "lif": "LIFBoxCell", "cuba_lif": "LIFCell", "li": "LIBoxCell"},
+        conventions={"reset": "to v_reset (all), subtract (LIFBoxCell); same step; not detached",
+                     "input gain": "1 - beta (dt tau_mem_inv); IAF: 1", "compare": "> only", "spike_fn": "single", "v_min": "none"},
+        surrogates="its own aliases only (method names super, tanh, circ, heavi_erfc, triangle): no injection point",
+        backends={"cpu": ("torch",), "cuda": ("torch",)},
+    )
+
+
 def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run a time-major norse module on ``x`` [T, B, ...]: (spikes, membrane after reset)."""
-    spikes, states = module(x)
-    return spikes, states.v
+    """Run a norse module on time-major ``x`` [T, B, ...]: (spikes, membrane after reset).
+
+    Time-wrapped modules (``LIF(record_states=True)``) take the whole sequence; cells are stepped.
+    """
+    import norse.torch as nt
+
+    if not isinstance(module, (nt.IAFCell, nt.LIFBoxCell, nt.LIFCell, nt.LIBoxCell)):
+        spikes, states = module(x)
+        return spikes, states.v
+    state, spikes, membrane = None, [], []
+    for x_t in x:
+        out, state = module(x_t, state)
+        membrane.append(state.v.expand_as(x_t))
+        spikes.append(torch.zeros_like(x_t) if isinstance(module, nt.LIBoxCell) else out)
+    return torch.stack(spikes), torch.stack(membrane)

@@ -11,7 +11,11 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from snn_interop.spec.neurons import Compare, Decay, Discretisation, InputScale, Neuron, ResetMode, ResetTiming, SpikeFn
+from snn_interop.plugin_api import Capabilities, native_alias, require, surrogate_derivative
+from snn_interop.spec.neurons import (
+    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
+)
+from snn_interop.spec.oracle import HeavisideSurrogate
 from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
 
@@ -60,11 +64,103 @@ def default_neuron() -> tuple[torch.nn.Module, Neuron]:
     return module, canonical
 
 
+class _StrictSpike:
+    """A sinabs spike_fn firing at v > threshold (sinabs' own fire at >=), with the canonical surrogate.
+
+    Sinabs calls ``spike_fn.apply(*states[required_states], threshold, surrogate_grad_fn)``.
+    """
+
+    required_states = ["v_mem"]
+
+    def __init__(self, neuron: Neuron) -> None:
+        self.surrogate, self.compare = neuron.surrogate, neuron.compare
+
+    def apply(self, v_mem: torch.Tensor, threshold: torch.Tensor, surrogate_grad_fn: object) -> torch.Tensor:
+        return HeavisideSurrogate.apply(v_mem - threshold, self.surrogate, self.compare)
+
+
+def _spiking(n: Neuron) -> dict:
+    """spike_fn, reset_fn and surrogate_grad_fn for a canonical neuron."""
+    from sinabs import activation
+
+    require(NAME, [
+        (n.reset_timing is ResetTiming.SAME_STEP, f"reset_timing={n.reset_timing.value}", "sinabs resets with this step's spikes"),
+        (n.reset is not ResetMode.NONE, "reset=none", "every spiking layer resets"),
+        (n.reset is not ResetMode.SUBTRACT or not n.detach_reset, "reset subtract detached", "MembraneSubtract is not detached"),
+        (n.reset is not ResetMode.TO_VALUE or n.detach_reset, "reset to_value not detached", "MembraneReset's (spikes == 0) mask carries no gradient"),
+        (n.reset is not ResetMode.TO_VALUE or n.v_reset == 0.0, f"v_reset={n.v_reset}", "MembraneReset(v) adds v to every neuron, spiking or not (bug): only 0 is exact"),
+        (n.compare is Compare.GE or n.spike_fn is SpikeFn.SINGLE, f"compare > with spike_fn={n.spike_fn.value}", "only single spikes can be made strict"),
+    ])
+    found = native_alias(n, NAME)
+    surrogate = getattr(activation, found[0].removeprefix("activation."))(**found[1]) if found else surrogate_derivative(n.surrogate)
+    if n.compare is Compare.GT:
+        spike_fn = _StrictSpike(n)
+    else:
+        spike_fn = {SpikeFn.SINGLE: activation.SingleSpike, SpikeFn.MULTI: activation.MultiSpike}.get(n.spike_fn) or activation.MaxSpike(n.max_spikes)
+    reset_fn = activation.MembraneSubtract() if n.reset is ResetMode.SUBTRACT else activation.MembraneReset(0.0)
+    return dict(spike_fn=spike_fn, reset_fn=reset_fn, surrogate_grad_fn=surrogate)
+
+
+def build_neuron(neuron: Neuron) -> torch.nn.Module:
+    """Sinabs' IAF, LIF (with tau_syn for current-based) or ExpLeak for a canonical neuron.
+
+    Built with ``train_alphas=True`` and converted to float64, the per-step decays are set to the
+    canonical values exactly (sinabs itself would compute exp(-1/tau) in float32).
+    """
+    import sinabs.layers as sl
+
+    n = neuron
+    cuba = n.model is Model.CUBA_LIF
+    norm_input = n.input_scale is InputScale.ONE_MINUS_BETA and n.r == 1.0
+    require(NAME, [
+        (n.model in (Model.IF, Model.LIF, Model.CUBA_LIF, Model.LI), f"model={n.model.value}", "ALIF is not wired yet"),
+        (n.v_leak == 0.0 and n.v_init == 0.0, "v_leak/v_init", "sinabs leaks to 0 from 0"),
+        (n.model is Model.IF or norm_input or n.input_gain == 1.0, f"input gain {n.input_gain:g}", "LIF scales the input by 1 - beta (norm_input) or not at all"),
+        (n.model is not Model.IF or n.input_gain == 1.0, f"input gain {n.input_gain:g}", "IAF adds the input unscaled"),
+        (not cuba or n.syn_input_gain == n.syn_decay.beta, f"synaptic input gain {n.syn_input_gain:g}",
+         "the synaptic current is alpha (i + x): its input gain is alpha"),
+        (not cuba or n.synapse_order is SynapseOrder.CURRENT_FIRST, "synapse_order=membrane_first", "this step's current reaches the membrane"),
+    ])
+    extra = dict(min_v_mem=n.v_min, record_states=True)
+    if n.model is Model.LI:
+        module = sl.ExpLeak(tau_mem=10.0, train_alphas=True, norm_input=norm_input, **extra)
+    elif n.model is Model.IF:
+        module = sl.IAF(spike_threshold=torch.tensor(n.threshold), **_spiking(n), **extra)
+    else:
+        module = sl.LIF(tau_mem=10.0, tau_syn=10.0 if cuba else None, train_alphas=True, norm_input=norm_input,
+                        spike_threshold=torch.tensor(n.threshold), **_spiking(n), **extra)
+    module = module.double()
+    with torch.no_grad():
+        if n.model is not Model.IF:
+            module.alpha_mem.fill_(n.decay.beta)
+        if cuba:
+            module.alpha_syn.fill_(n.syn_decay.beta)
+        if n.spikes:
+            module.spike_threshold.fill_(n.threshold)
+    return module
+
+
+def capabilities() -> Capabilities:
+    return Capabilities(
+        framework=NAME, version=framework_version(),
+        neurons={"if": "IAF", "lif": "LIF", "cuba_lif": "LIF(tau_syn=...)", "li": "ExpLeak"},
+        conventions={"reset": "subtract (not detached) or to 0 (detached), same step", "spike_fn": "single, multi, max",
+                     "input gain": "1, or 1 - beta (norm_input); synaptic: alpha", "v_min": "any (min_v_mem)",
+                     "compare": ">= natively, > through an injected spike function (single spikes)"},
+        surrogates="its own aliases natively; every other surrogate injected as surrogate_grad_fn",
+        backends={"cpu": ("torch",), "cuda": ("torch", "exodus when installed")},
+    )
+
+
 def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Run a sinabs layer (batch-first [B, T, ...]) on time-major ``x`` [T, B, ...].
 
-    Returns (spikes, membrane after reset) time-major; needs ``record_states=True``.
+    Returns (spikes, membrane after reset and clipping) time-major; needs ``record_states=True``.
+    ExpLeak's output is its membrane: its spikes are reported as zeros.
     """
+    import sinabs.layers as sl
+
     module.reset_states()
-    spikes = module(x.transpose(0, 1)).transpose(0, 1)
-    return spikes.to(x.dtype), module.recordings["v_mem"].transpose(0, 1)
+    out = module(x.transpose(0, 1)).transpose(0, 1)
+    v = module.recordings["v_mem"].transpose(0, 1)
+    return (torch.zeros_like(v) if isinstance(module, sl.ExpLeak) else out.to(x.dtype)), v

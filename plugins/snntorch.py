@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from snn_interop.spec.neurons import Compare, Decay, Neuron, ResetMode, ResetTiming
+from snn_interop.plugin_api import Capabilities, native_alias, require, spike_function as canonical_spike_function
+from snn_interop.spec.neurons import Compare, Decay, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
 from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
 
@@ -56,15 +57,108 @@ def default_neuron() -> tuple[torch.nn.Module, Neuron]:
     return module, neuron
 
 
+# (reset mode, timing, detached) -> (reset_mechanism, reset_delay), per class; measured in
+# tests/plugins/test_build_neuron.py against the oracle. Leaky's "zero" with reset_delay zeroes the
+# stored membrane before the charge, which is a same-step reset whose membrane is reported before it.
+# Not listed, measured inexact: "subtract" with reset_delay=False. Its delayed-reset term still sees
+# the stored membrane, so when a membrane is still >= threshold after its reset, the next step
+# subtracts the threshold a second time (first seen at step 5 of a 60-step run at 1.6x threshold drive).
+_LEAKY_RESETS = {
+    (ResetMode.SUBTRACT, ResetTiming.NEXT_STEP, True): ("subtract", True),
+    (ResetMode.TO_VALUE, ResetTiming.SAME_STEP, True): ("zero", True),
+    (ResetMode.TO_VALUE, ResetTiming.SAME_STEP, False): ("zero", False),
+}
+_SYNAPTIC_RESETS = {
+    (ResetMode.SUBTRACT, ResetTiming.NEXT_STEP, True): ("subtract", True),
+    (ResetMode.TO_VALUE, ResetTiming.NEXT_STEP, True): ("zero", True),
+}
+
+
+def _reset(neuron: Neuron, table: dict) -> tuple[str, bool]:
+    if neuron.reset is ResetMode.NONE or not neuron.spikes:
+        return "none", True
+    key = (neuron.reset, neuron.reset_timing, neuron.detach_reset)
+    combos = "; ".join(f"{m.value} {t.value} {'detached' if d else 'not detached'}" for m, t, d in table)
+    require(NAME, [(neuron.reset is not ResetMode.TO_VALUE or neuron.v_reset == 0.0, f"v_reset={neuron.v_reset}", "snnTorch resets to zero only"),
+                   (key in table, f"reset {neuron.reset.value} {neuron.reset_timing.value} {'detached' if neuron.detach_reset else 'not detached'}",
+                    f"this class offers: {combos}")])
+    return table[key]
+
+
+def build_neuron(neuron: Neuron) -> torch.nn.Module:
+    """snnTorch's own Leaky (IF, LIF, LI) or Synaptic (current-based LIF) for a canonical neuron.
+
+    Parameters are float64 tensors, so nothing is rounded to float32. The spike function is
+    snnTorch's own when the spec has an exact alias for the surrogate and compare, else the
+    canonical spike function is injected as ``spike_grad`` (snnTorch accepts any callable).
+    """
+    import snntorch as snn
+
+    n = neuron
+    cuba = n.model is Model.CUBA_LIF
+    require(NAME, [
+        (n.model in (Model.IF, Model.LIF, Model.LI, Model.CUBA_LIF), f"model={n.model.value}", "snnTorch 1.0.0 has no adaptive-threshold neuron"),
+        (n.input_gain == 1.0, f"input gain {n.input_gain:g}", "Leaky and Synaptic add the input unscaled (gain 1)"),
+        (not cuba or n.syn_input_gain == 1.0, f"synaptic input gain {n.syn_input_gain:g}", "Synaptic adds the input unscaled"),
+        (not cuba or n.synapse_order is SynapseOrder.CURRENT_FIRST, "synapse_order=membrane_first", "Synaptic feeds this step's current"),
+        (n.v_leak == 0.0, f"v_leak={n.v_leak}", "no leak potential"),
+        (n.v_init == 0.0, f"v_init={n.v_init}", "the membrane starts at 0"),
+        (n.v_min is None, f"v_min={n.v_min}", "no membrane lower bound"),
+        (n.spike_fn is SpikeFn.SINGLE, f"spike_fn={n.spike_fn.value}", "one spike per step (graded_spikes_factor scales a spike, it does not count)"),
+    ])
+    mechanism, delay = _reset(n, _SYNAPTIC_RESETS if cuba else _LEAKY_RESETS)
+    surrogate = n.surrogate or from_native(NAME, "surrogate.atan", {"alpha": 2.0})  # LI: never fires, any will do
+    found = native_alias(n.with_(surrogate=surrogate), NAME)
+    if found is not None:
+        import snntorch.surrogate
+
+        spike_grad = getattr(snntorch.surrogate, found[0].removeprefix("surrogate."))(**found[1])
+    else:
+        spike_grad = canonical_spike_function(surrogate, n.compare)
+    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    threshold = f64(n.threshold if n.spikes else float("inf"))
+    common = dict(threshold=threshold, spike_grad=spike_grad, reset_mechanism=mechanism, reset_delay=delay)
+    if cuba:
+        return snn.Synaptic(alpha=f64(n.syn_decay.beta), beta=f64(n.decay.beta), **common)
+    return snn.Leaky(beta=f64(n.decay.beta), **common)
+
+
+def capabilities() -> Capabilities:
+    return Capabilities(
+        framework=NAME, version=framework_version(),
+        neurons={"if": "Leaky(beta=1)", "lif": "Leaky", "li": "Leaky(reset_mechanism='none')", "cuba_lif": "Synaptic"},
+        conventions={
+            "input gain": "1 only", "v_leak, v_init": "0 only", "v_min": "none", "spike_fn": "single",
+            "reset (Leaky)": "; ".join(f"{m.value} {t.value} {'detached' if d else 'not detached'}" for m, t, d in _LEAKY_RESETS) + "; none",
+            "reset (Synaptic)": "; ".join(f"{m.value} {t.value} {'detached' if d else 'not detached'}" for m, t, d in _SYNAPTIC_RESETS) + "; none",
+            "compare": "> natively, >= through an injected spike function",
+        },
+        surrogates="its own aliases natively (H(0) = 0); every other surrogate, and >=, by injecting the canonical spike function",
+        backends={"cpu": ("torch",), "cuda": ("torch",)},
+    )
+
+
 def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Step a stateful snnTorch neuron over time-major ``x`` [T, B, ...]: (spikes, membrane).
 
-    The membrane is what snnTorch returns each step: the value compared with the threshold.
+    The membrane is the canonical end-of-step value. snnTorch returns the value it compared
+    with the threshold; that is the end-of-step value except for Leaky's delayed reset to
+    zero, which zeroes it only at the start of the next step: there it is mem (1 - spike).
     """
-    mem = module.reset_mem()
+    import snntorch as snn
+
+    synaptic = isinstance(module, snn.Synaptic)
+    zero_later = isinstance(module, snn.Leaky) and int(module.reset_mechanism_val) == 1 and module.reset_delay
+    state = module.reset_mem()
     spikes, membrane = [], []
     for x_t in x:
-        spk, mem = module(x_t, mem)
-        spikes.append(spk.to(x.dtype))
-        membrane.append(mem)
+        if synaptic:
+            spk, syn, mem = module(x_t, *state)
+            state = (syn, mem)
+        else:
+            spk, mem = module(x_t, state)
+            state = mem
+        spk = spk.to(x.dtype)
+        spikes.append(spk)
+        membrane.append(mem * (1 - spk.detach()) if zero_later else mem)
     return torch.stack(spikes), torch.stack(membrane)

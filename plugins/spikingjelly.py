@@ -10,7 +10,10 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from snn_interop.spec.neurons import Compare, Decay, Discretisation, InputScale, Neuron, ResetMode, ResetTiming
+from snn_interop.plugin_api import Capabilities, native_alias, require, spike_function as canonical_spike_function
+from snn_interop.spec.neurons import (
+    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
+)
 from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
 
@@ -60,10 +63,81 @@ def default_neuron() -> tuple[torch.nn.Module, Neuron]:
     return module, canonical
 
 
+def _surrogate_function(neuron: Neuron) -> object:
+    found = native_alias(neuron, NAME)
+    if found is None:
+        return canonical_spike_function(neuron.surrogate, neuron.compare)  # BaseNode calls it on H - v_threshold
+    from spikingjelly.activation_based import surrogate
+
+    return getattr(surrogate, found[0].removeprefix("surrogate."))(**found[1], spiking=True)
+
+
+def build_neuron(neuron: Neuron) -> torch.nn.Module:
+    """SpikingJelly's IFNode, LIFNode, CUBALIFNode or NonSpikingLIFNode for a canonical neuron.
+
+    SpikingJelly resets in the same step only and leaks towards v_reset (hard reset) or 0 (soft
+    reset). Its own surrogate module is used when the spec has an exact alias with H(0) = 1;
+    otherwise the canonical spike function is injected (any callable works as surrogate_function).
+    """
+    from spikingjelly.activation_based import neuron as sj
+
+    n = neuron
+    if n.model is Model.LI:
+        require(NAME, [
+            (n.input_scale is InputScale.ONE_MINUS_BETA and n.r == 1.0, f"input gain {n.input_gain:g}", "NonSpikingLIFNode scales the input by 1/tau = 1 - beta"),
+            (n.v_leak == 0.0 and n.v_init == 0.0, "v_leak/v_init", "NonSpikingLIFNode leaks to 0 from 0"),
+            (0.0 < n.decay.beta < 1.0, f"beta={n.decay.beta}", "tau = 1 / (1 - beta) must exceed 1"),
+        ])
+        return sj.NonSpikingLIFNode(tau=1.0 / (1.0 - n.decay.beta))
+    hard = n.reset is ResetMode.TO_VALUE
+    require(NAME, [
+        (n.model in (Model.IF, Model.LIF, Model.CUBA_LIF), f"model={n.model.value}", "no adaptive-threshold LIF in 2.0.0"),
+        (n.reset is not ResetMode.NONE, "reset=none", "every node resets (v_reset=None subtracts)"),
+        (n.reset_timing is ResetTiming.SAME_STEP, f"reset_timing={n.reset_timing.value}", "nodes reset with this step's spike"),
+        (n.spike_fn is SpikeFn.SINGLE, f"spike_fn={n.spike_fn.value}", "one spike per step"),
+        (n.v_min is None, f"v_min={n.v_min}", "no membrane lower bound"),
+        (n.v_init == (n.v_reset if hard else 0.0), f"v_init={n.v_init}", "the membrane starts at v_reset (hard) or 0 (soft)"),
+        (n.model is Model.IF or n.v_leak == (n.v_reset if hard else 0.0), f"v_leak={n.v_leak}", "LIF leaks towards v_reset (hard reset) or 0"),
+    ])
+    common = dict(v_threshold=float(n.threshold), v_reset=float(n.v_reset) if hard else None,
+                  surrogate_function=_surrogate_function(n))
+    if n.model is Model.CUBA_LIF:
+        require(NAME, [(n.input_gain == 1.0 and n.syn_input_gain == 1.0, "input gains", "CUBALIFNode adds the input unscaled"),
+                       (n.synapse_order is SynapseOrder.CURRENT_FIRST, "synapse_order=membrane_first", "CUBALIFNode feeds this step's current")])
+        module = sj.CUBALIFNode(c_decay=n.syn_decay.beta, v_decay=n.decay.beta, **common)
+        module.detach_reset = n.detach_reset
+    elif n.model is Model.IF:
+        require(NAME, [(n.input_gain == 1.0, f"input gain {n.input_gain:g}", "IFNode adds the input unscaled")])
+        module = sj.IFNode(detach_reset=n.detach_reset, **common)
+    else:
+        decay_input = n.input_scale is InputScale.ONE_MINUS_BETA and n.r == 1.0
+        require(NAME, [(decay_input or n.input_gain == 1.0, f"input gain {n.input_gain:g}", "LIFNode scales the input by 1/tau = 1 - beta or not at all"),
+                       (0.0 < n.decay.beta < 1.0, f"beta={n.decay.beta}", "tau = 1 / (1 - beta) must exceed 1")])
+        module = sj.LIFNode(tau=1.0 / (1.0 - n.decay.beta), decay_input=decay_input, detach_reset=n.detach_reset, **common)
+    module.step_mode = "m"
+    module.store_v_seq = True
+    return module
+
+
+def capabilities() -> Capabilities:
+    return Capabilities(
+        framework=NAME, version=framework_version(),
+        neurons={"if": "IFNode", "lif": "LIFNode", "cuba_lif": "CUBALIFNode", "li": "NonSpikingLIFNode"},
+        conventions={"reset": "subtract (v_reset=None) or to v_reset, same step, detach_reset either way",
+                     "input gain": "1, or 1 - beta (LIF decay_input)", "v_leak": "v_reset (hard reset) or 0",
+                     "compare": ">= natively, > through an injected spike function", "spike_fn": "single", "v_min": "none"},
+        surrogates="its own aliases natively (H(0) = 1); every other surrogate, and >, by injecting the canonical spike function",
+        backends={"cpu": ("torch",), "cuda": ("torch", "cuda", "triton")},
+    )
+
+
 def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run a multi-step SpikingJelly node on time-major ``x`` [T, B, ...]: (spikes, membrane after reset)."""
-    from spikingjelly.activation_based import functional
+    """Run a SpikingJelly node on time-major ``x`` [T, B, ...]: (spikes, membrane after reset)."""
+    from spikingjelly.activation_based import functional, neuron as sj
 
     functional.reset_net(module)
+    if isinstance(module, sj.NonSpikingLIFNode):
+        v = torch.stack(list(module(x)))
+        return torch.zeros_like(v), v
     spikes = module(x)
     return spikes, module.v_seq
