@@ -5,6 +5,7 @@ Framework-free: plugins import this; the core never imports a plugin.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 from dataclasses import dataclass, field
 
 import torch
@@ -46,14 +47,35 @@ class Capabilities:
     backends: dict[str, tuple[str, ...]] = field(default_factory=dict)  #: device -> backends
 
 
-def spike_function(surrogate: SurrogateConfig, compare: Compare) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The canonical spike function of x = v - threshold, to inject into a framework that takes a callable."""
-    return lambda x: HeavisideSurrogate.apply(x, surrogate, compare)
+@dataclass(frozen=True)
+class CanonicalSpike:
+    """The canonical spike function of x = v - threshold, injected into frameworks that take a
+    callable; it keeps its configuration readable, so a model carrying it converts back exactly."""
+
+    surrogate: SurrogateConfig
+    compare: Compare
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return HeavisideSurrogate.apply(x, self.surrogate, self.compare)
 
 
-def surrogate_derivative(surrogate: SurrogateConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``(v, threshold) -> scale g'(v - threshold)``: sinabs' surrogate calling convention."""
-    return lambda v, threshold: surrogate.grad(torch_math, v - threshold)
+def spike_function(surrogate: SurrogateConfig, compare: Compare) -> CanonicalSpike:
+    """The canonical spike function to inject (see :class:`CanonicalSpike`)."""
+    return CanonicalSpike(surrogate, compare)
+
+
+@dataclass(frozen=True)
+class CanonicalDerivative:
+    """``(v, threshold) -> scale g'(v - threshold)``: a surrogate in sinabs' calling convention."""
+
+    surrogate: SurrogateConfig
+
+    def __call__(self, v: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+        return self.surrogate.grad(torch_math, v - threshold)
+
+
+def surrogate_derivative(surrogate: SurrogateConfig) -> CanonicalDerivative:
+    return CanonicalDerivative(surrogate)
 
 
 def native_alias(neuron: Neuron, framework: str) -> tuple[str, dict[str, float]] | None:
@@ -70,3 +92,16 @@ def native_alias(neuron: Neuron, framework: str) -> tuple[str, dict[str, float]]
         if all(abs(back[k] - v) <= 1e-12 * max(1.0, abs(v)) for k, v in cfg.values.items()):
             return alias.native, native
     return None
+
+
+Step = Callable[[torch.nn.Module, torch.Tensor, Any], tuple[torch.Tensor, torch.Tensor, Any]]
+
+
+def run_by_steps(step: Step, module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run a neuron over time-major ``x`` [T, B, ...] with a plugin's ``step``: (spikes, membrane)."""
+    state, spikes, membrane = None, [], []
+    for x_t in x:
+        s, v, state = step(module, x_t, state)
+        spikes.append(s)
+        membrane.append(v)
+    return torch.stack(spikes), torch.stack(membrane)

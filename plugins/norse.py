@@ -5,11 +5,14 @@ Norse selects its surrogate by name, ``threshold(x, method, alpha)`` in
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
-from snn_interop.plugin_api import Capabilities, native_alias, require
+from snn_interop.nir import graph as nir_graph
+from snn_interop.plugin_api import Capabilities, NotExpressible, native_alias, require, run_by_steps
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
 )
@@ -125,19 +128,62 @@ def capabilities() -> Capabilities:
     )
 
 
+def _cells() -> tuple[type, ...]:
+    import norse.torch as nt
+
+    return (nt.IAFCell, nt.LIFBoxCell, nt.LIFCell, nt.LIBoxCell)
+
+
+def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """One step of a norse cell: (spikes, membrane after reset, cell state)."""
+    import norse.torch as nt
+
+    out, state = module(x_t, state)
+    spikes = torch.zeros_like(x_t) if isinstance(module, nt.LIBoxCell) else out
+    return spikes, state.v.expand_as(x_t), state
+
+
 def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Run a norse module on time-major ``x`` [T, B, ...]: (spikes, membrane after reset).
 
     Time-wrapped modules (``LIF(record_states=True)``) take the whole sequence; cells are stepped.
     """
-    import norse.torch as nt
+    if isinstance(module, _cells()):
+        return run_by_steps(step, module, x)
+    spikes, states = module(x)
+    return spikes, states.v
 
-    if not isinstance(module, (nt.IAFCell, nt.LIFBoxCell, nt.LIFCell, nt.LIBoxCell)):
-        spikes, states = module(x)
-        return spikes, states.v
-    state, spikes, membrane = None, [], []
-    for x_t in x:
-        out, state = module(x_t, state)
-        membrane.append(state.v.expand_as(x_t))
-        spikes.append(torch.zeros_like(x_t) if isinstance(module, nt.LIBoxCell) else out)
-    return torch.stack(spikes), torch.stack(membrane)
+
+def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
+    """The canonical neuron of an IAFCell, LIFBoxCell, LIFCell or LIBoxCell; None otherwise."""
+    import norse.torch as nt
+    from norse.torch.functional.reset import reset_subtract, reset_value
+
+    if type(layer) not in _cells():
+        return None
+    p, f = layer.p, float
+    if isinstance(layer, nt.LIBoxCell):
+        beta = 1.0 - layer.dt * f(p.tau_mem_inv)
+        return Neuron.li(Decay(beta), input_scale=InputScale.ONE_MINUS_BETA, v_leak=f(p.v_leak), v_init=f(p.v_leak))
+    surrogate = from_native(NAME, "threshold:" + p.method, {"alpha": f(p.alpha)})
+    common = dict(threshold=f(p.v_th), compare=Compare.GT, v_reset=f(p.v_reset), reset_timing=ResetTiming.SAME_STEP, detach_reset=False)
+    if isinstance(layer, nt.IAFCell):
+        return Neuron.if_(surrogate, reset=ResetMode.TO_VALUE, v_init=f(p.v_reset), **common)
+    beta = 1.0 - layer.dt * f(p.tau_mem_inv)
+    membrane = dict(input_scale=InputScale.ONE_MINUS_BETA, v_leak=f(p.v_leak), v_init=f(p.v_leak))
+    if isinstance(layer, nt.LIFCell):
+        return Neuron.cuba_lif(surrogate, Decay(beta), Decay(1.0 - layer.dt * f(p.tau_syn_inv)), reset=ResetMode.TO_VALUE, **membrane, **common)
+    reset = {reset_value: ResetMode.TO_VALUE, reset_subtract: ResetMode.SUBTRACT}.get(p.reset_method)
+    if reset is None:
+        raise NotExpressible(NAME, f"reset_method={p.reset_method!r}", "only reset_value and reset_subtract are described")
+    return Neuron.lif(surrogate, Decay(beta), reset=reset, **membrane, **common)
+
+
+def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
+    """A runnable norse model of a NIR graph (see snn_interop.nir.graph.from_nir)."""
+    return nir_graph.from_nir(graph, sys.modules[__name__], **options)
+
+
+def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
+    """The NIR graph of a norse model (nn.Sequential or a from_nir module); sample: one step [B, ...]."""
+    return nir_graph.to_nir(module, sys.modules[__name__], sample_input)

@@ -7,11 +7,14 @@ depend on the threshold itself, not only on v - threshold. ``import sinabs`` doe
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
-from snn_interop.plugin_api import Capabilities, native_alias, require, surrogate_derivative
+from snn_interop.nir import graph as nir_graph
+from snn_interop.plugin_api import Capabilities, CanonicalDerivative, NotExpressible, native_alias, require, surrogate_derivative
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
 )
@@ -158,9 +161,73 @@ def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.T
     Returns (spikes, membrane after reset and clipping) time-major; needs ``record_states=True``.
     ExpLeak's output is its membrane: its spikes are reported as zeros.
     """
+    module.reset_states()
+    return run_continue(module, x)
+
+
+def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """One step: a sequence of length 1; the layer keeps its state between calls."""
+    if state is None:
+        module.reset_states()
+    spikes, v = run_continue(module, x_t.unsqueeze(0))
+    return spikes[0], v[0], True
+
+
+def run_continue(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Continue a layer from its current state over time-major ``x``."""
     import sinabs.layers as sl
 
-    module.reset_states()
     out = module(x.transpose(0, 1)).transpose(0, 1)
     v = module.recordings["v_mem"].transpose(0, 1)
     return (torch.zeros_like(v) if isinstance(module, sl.ExpLeak) else out.to(x.dtype)), v
+
+
+def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
+    """The canonical neuron of an IAF, LIF or ExpLeak; None for other layers."""
+    import sinabs.layers as sl
+    from sinabs import activation
+
+    if type(layer) not in (sl.IAF, sl.LIF, sl.ExpLeak):
+        return None
+    beta = float(layer.alpha_mem_calculated)
+    scale = InputScale.ONE_MINUS_BETA if getattr(layer, "norm_input", False) else InputScale.NONE
+    v_min = float(layer.min_v_mem) if layer.min_v_mem is not None else None
+    if isinstance(layer, sl.ExpLeak):
+        return Neuron.li(Decay(beta), input_scale=scale, v_min=v_min)
+    threshold = float(layer.spike_threshold)
+    sg = layer.surrogate_grad_fn
+    if isinstance(sg, CanonicalDerivative):
+        surrogate = sg.surrogate
+    else:
+        surrogate = from_native(NAME, "activation." + type(sg).__name__, dict(vars(sg)), theta=threshold)
+    fn = layer.spike_fn
+    if isinstance(fn, _StrictSpike):
+        surrogate, compare, spike_fn, max_spikes = fn.surrogate, fn.compare, SpikeFn.SINGLE, 1
+    else:
+        compare = Compare.GE
+        spike_fn = {activation.SingleSpike: SpikeFn.SINGLE, activation.MultiSpike: SpikeFn.MULTI}.get(fn, SpikeFn.MAX)
+        max_spikes = getattr(fn, "max_num_spikes_per_bin", None) or 1
+    reset_fn = layer.reset_fn
+    if isinstance(reset_fn, activation.MembraneSubtract) and reset_fn.subtract_value is None:
+        reset = dict(reset=ResetMode.SUBTRACT, detach_reset=False)
+    elif isinstance(reset_fn, activation.MembraneReset) and reset_fn.reset_value == 0.0:
+        reset = dict(reset=ResetMode.TO_VALUE, v_reset=0.0, detach_reset=True)
+    else:
+        raise NotExpressible(NAME, f"reset_fn={reset_fn!r}", "only MembraneSubtract() and MembraneReset(0) are exact")
+    common = dict(threshold=threshold, compare=compare, spike_fn=spike_fn, max_spikes=max_spikes, v_min=v_min, **reset)
+    if isinstance(layer, sl.IAF):
+        return Neuron.if_(surrogate, **common)
+    if layer.alpha_syn_calculated is not None:
+        return Neuron.cuba_lif(surrogate, Decay(beta), Decay(float(layer.alpha_syn_calculated)), input_scale=scale,
+                               syn_input_scale=InputScale.BETA, **common)
+    return Neuron.lif(surrogate, Decay(beta), input_scale=scale, **common)
+
+
+def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
+    """A runnable sinabs model of a NIR graph (see snn_interop.nir.graph.from_nir)."""
+    return nir_graph.from_nir(graph, sys.modules[__name__], **options)
+
+
+def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
+    """The NIR graph of a sinabs model (nn.Sequential or a from_nir module); sample: one step [B, ...]."""
+    return nir_graph.to_nir(module, sys.modules[__name__], sample_input)

@@ -5,11 +5,16 @@ input dtype (measured), so :func:`spike_function` casts the result back.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
-from snn_interop.plugin_api import Capabilities, native_alias, require, spike_function as canonical_spike_function
+from snn_interop.nir import graph as nir_graph
+from snn_interop.plugin_api import (
+    Capabilities, CanonicalSpike, NotExpressible, native_alias, require, run_by_steps, spike_function as canonical_spike_function,
+)
 from snn_interop.spec.neurons import Compare, Decay, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
 from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
@@ -138,27 +143,73 @@ def capabilities() -> Capabilities:
     )
 
 
-def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step a stateful snnTorch neuron over time-major ``x`` [T, B, ...]: (spikes, membrane).
+def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """One step of a Leaky or Synaptic: (spikes, canonical end-of-step membrane, state).
 
-    The membrane is the canonical end-of-step value. snnTorch returns the value it compared
-    with the threshold; that is the end-of-step value except for Leaky's delayed reset to
-    zero, which zeroes it only at the start of the next step: there it is mem (1 - spike).
+    snnTorch returns the membrane it compared with the threshold; that is the end-of-step value
+    except for Leaky's delayed reset to zero, which zeroes it only at the start of the next
+    step: there it is mem (1 - spike).
     """
     import snntorch as snn
 
-    synaptic = isinstance(module, snn.Synaptic)
+    if state is None:
+        state = (torch.zeros_like(x_t), torch.zeros_like(x_t)) if isinstance(module, snn.Synaptic) else torch.zeros_like(x_t)
+    if isinstance(module, snn.Synaptic):
+        spk, syn, mem = module(x_t, *state)
+        state = (syn, mem)
+    else:
+        spk, mem = module(x_t, state)
+        state = mem
+    spk = spk.to(x_t.dtype)
     zero_later = isinstance(module, snn.Leaky) and int(module.reset_mechanism_val) == 1 and module.reset_delay
-    state = module.reset_mem()
-    spikes, membrane = [], []
-    for x_t in x:
-        if synaptic:
-            spk, syn, mem = module(x_t, *state)
-            state = (syn, mem)
-        else:
-            spk, mem = module(x_t, state)
-            state = mem
-        spk = spk.to(x.dtype)
-        spikes.append(spk)
-        membrane.append(mem * (1 - spk.detach()) if zero_later else mem)
-    return torch.stack(spikes), torch.stack(membrane)
+    return spk, (mem * (1 - spk.detach()) if zero_later else mem), state
+
+
+def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step a snnTorch neuron over time-major ``x`` [T, B, ...]: (spikes, end-of-step membrane)."""
+    return run_by_steps(step, module, x)
+
+
+def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
+    """The canonical neuron of a Leaky or Synaptic built with any spike function the spec knows;
+    None for a layer that is not a snnTorch neuron."""
+    import snntorch as snn
+
+    if not isinstance(layer, (snn.Leaky, snn.Synaptic)):
+        return None
+    fn = layer.spike_grad
+    if isinstance(fn, CanonicalSpike):
+        surrogate, compare = fn.surrogate, fn.compare
+    else:  # a snntorch.surrogate factory's closure: its free variables are the factory's arguments
+        kwargs = dict(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__ or ())))
+        surrogate, compare = from_native(NAME, "surrogate." + fn.__qualname__.split(".")[0], kwargs), Compare.GT
+    cuba = isinstance(layer, snn.Synaptic)
+    mechanism = ("subtract", "zero", "none")[int(layer.reset_mechanism_val)]
+    threshold = float(layer.threshold)
+    common = dict(threshold=threshold, compare=compare)
+    if mechanism == "none":
+        if threshold == float("inf") and not cuba:
+            return Neuron.li(Decay(float(layer.beta)))
+        common.update(reset=ResetMode.NONE)
+    else:
+        table = _SYNAPTIC_RESETS if cuba else _LEAKY_RESETS
+        found = [k for k, v in table.items() if v == (mechanism, bool(layer.reset_delay))]
+        if not found:
+            raise NotExpressible(NAME, f"reset_mechanism={mechanism!r} reset_delay={layer.reset_delay}",
+                                 "measured inexact against every canonical reset (see _LEAKY_RESETS)")
+        reset, timing, detach = found[0]
+        common.update(reset=reset, reset_timing=timing, detach_reset=detach)
+    if cuba:
+        return Neuron.cuba_lif(surrogate, Decay(float(layer.beta)), Decay(float(layer.alpha)), **common)
+    beta = float(layer.beta)
+    return Neuron(Model.IF if beta == 1.0 else Model.LIF, surrogate, decay=Decay(beta), **common)
+
+
+def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
+    """A runnable snnTorch model of a NIR graph (see snn_interop.nir.graph.from_nir)."""
+    return nir_graph.from_nir(graph, sys.modules[__name__], **options)
+
+
+def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
+    """The NIR graph of a snnTorch model (nn.Sequential or a from_nir module); sample: one step [B, ...]."""
+    return nir_graph.to_nir(module, sys.modules[__name__], sample_input)

@@ -6,11 +6,14 @@ x = v - v_threshold; ``spiking=True`` gives the Heaviside forward.
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
-from snn_interop.plugin_api import Capabilities, native_alias, require, spike_function as canonical_spike_function
+from snn_interop.nir import graph as nir_graph
+from snn_interop.plugin_api import Capabilities, CanonicalSpike, native_alias, require, spike_function as canonical_spike_function
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
 )
@@ -132,12 +135,65 @@ def capabilities() -> Capabilities:
 
 
 def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run a SpikingJelly node on time-major ``x`` [T, B, ...]: (spikes, membrane after reset)."""
+    """Run a SpikingJelly node on time-major ``x`` [T, B, ...] in multi-step mode: (spikes, membrane after reset)."""
     from spikingjelly.activation_based import functional, neuron as sj
 
     functional.reset_net(module)
     if isinstance(module, sj.NonSpikingLIFNode):
         v = torch.stack(list(module(x)))
         return torch.zeros_like(v), v
+    module.step_mode = "m"
     spikes = module(x)
     return spikes, module.v_seq
+
+
+def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """One step in single-step mode; the node keeps its own state (``state`` marks the start)."""
+    from spikingjelly.activation_based import functional, neuron as sj
+
+    if isinstance(module, sj.NonSpikingLIFNode):
+        module.v = torch.zeros_like(x_t) if state is None else state
+        module.neuronal_charge(x_t)
+        return torch.zeros_like(x_t), module.v, module.v
+    if state is None:
+        functional.reset_net(module)
+        module.step_mode = "s"
+    spikes = module(x_t)
+    return spikes, module.v, True
+
+
+def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
+    """The canonical neuron of an IFNode, LIFNode, CUBALIFNode or NonSpikingLIFNode; None otherwise."""
+    from spikingjelly.activation_based import neuron as sj
+
+    if isinstance(layer, sj.NonSpikingLIFNode):
+        return Neuron.li(Decay(1.0 - 1.0 / layer.tau), input_scale=InputScale.ONE_MINUS_BETA)
+    if not isinstance(layer, (sj.IFNode, sj.LIFNode, sj.CUBALIFNode)) or type(layer) not in (sj.IFNode, sj.LIFNode, sj.CUBALIFNode):
+        return None
+    fn = layer.surrogate_function
+    if isinstance(fn, CanonicalSpike):
+        surrogate, compare = fn.surrogate, fn.compare
+    else:
+        surrogate = from_native(NAME, "surrogate." + type(fn).__name__, {k: getattr(fn, k) for k in fn._sg_param_names}, theta=layer.v_threshold)
+        compare = Compare.GE
+    hard = layer.v_reset is not None
+    common = dict(threshold=float(layer.v_threshold), compare=compare, reset=ResetMode.TO_VALUE if hard else ResetMode.SUBTRACT,
+                  v_reset=float(layer.v_reset) if hard else 0.0, v_init=float(layer.v_reset) if hard else 0.0,
+                  reset_timing=ResetTiming.SAME_STEP, detach_reset=bool(layer.detach_reset))
+    if isinstance(layer, sj.CUBALIFNode):
+        return Neuron.cuba_lif(surrogate, Decay(float(layer.v_decay)), Decay(float(layer.c_decay)), v_leak=common["v_reset"], **common)
+    if isinstance(layer, sj.IFNode):
+        return Neuron.if_(surrogate, **common)
+    beta = 1.0 - 1.0 / layer.tau
+    scale = InputScale.ONE_MINUS_BETA if layer.decay_input else InputScale.NONE
+    return Neuron.lif(surrogate, Decay(beta), input_scale=scale, v_leak=common["v_reset"], **common)
+
+
+def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
+    """A runnable SpikingJelly model of a NIR graph (see snn_interop.nir.graph.from_nir)."""
+    return nir_graph.from_nir(graph, sys.modules[__name__], **options)
+
+
+def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
+    """The NIR graph of a SpikingJelly model (nn.Sequential or a from_nir module); sample: one step [B, ...]."""
+    return nir_graph.to_nir(module, sys.modules[__name__], sample_input)

@@ -70,7 +70,8 @@ def spike(neuron: Neuron, v: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 
 def initial_state(neuron: Neuron, like: torch.Tensor) -> State:
-    zeros = torch.zeros_like(like, dtype=torch.float64)
+    """The state before the first step, shaped and typed like one input step."""
+    zeros = torch.zeros_like(like)
     return State(zeros + neuron.v_init, zeros, zeros, zeros)
 
 

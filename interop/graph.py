@@ -1,0 +1,127 @@
+"""A NIR graph as a runnable torch module: layers and framework neurons wired by NIR edges.
+
+:class:`GraphModule` runs time-major input ``[T, B, ...]`` one step at a time in topological
+order; an edge that closes a cycle (recurrence) delivers its source's output of the previous
+step (nothing at the first step). Neuron nodes are a framework's own layer stepped by its
+plugin, or :class:`CanonicalNeuron`, the oracle's update as a thin torch module, used where a
+framework cannot express a neuron natively (exact by construction).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from snn_interop.plugin_api import Step
+from snn_interop.spec import oracle
+from snn_interop.spec.neurons import Neuron
+
+
+class CanonicalNeuron(nn.Module):
+    """The canonical update (:func:`snn_interop.spec.oracle.step`) in the input's dtype."""
+
+    def __init__(self, neuron: Neuron) -> None:
+        super().__init__()
+        self.neuron = neuron
+
+    def step(self, x_t: torch.Tensor, state: oracle.State | None) -> tuple[torch.Tensor, torch.Tensor, oracle.State]:
+        state = oracle.initial_state(self.neuron, x_t) if state is None else state
+        state, _, _ = oracle.step(self.neuron, x_t, state)
+        return state.s, state.v, state
+
+
+def canonical_step(module: nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    return module.step(x_t, state)
+
+
+@dataclass
+class NeuronInfo:
+    """How a neuron node was built: its canonical neuron and whether the layer is the framework's own."""
+
+    neuron: Neuron
+    framework: str
+    native: bool
+    why_not_native: str = ""
+
+
+def _order(nodes: list[str], edges: list[tuple[str, str]], start: str) -> tuple[list[str], set[tuple[str, str]]]:
+    """Topological order from ``start`` and the edges that close cycles (recurrent edges)."""
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
+        succ[a].append(b)
+    back: set[tuple[str, str]] = set()
+    done: set[str] = set()
+    active: set[str] = set()
+    post: list[str] = []
+
+    def visit(n: str) -> None:
+        active.add(n)
+        for m in sorted(succ[n]):
+            if m in active:
+                back.add((n, m))
+            elif m not in done:
+                visit(m)
+        active.discard(n)
+        done.add(n)
+        post.append(n)
+
+    visit(start)
+    for n in sorted(nodes):  # nodes not reachable from the input (e.g. bias-only branches)
+        if n not in done:
+            visit(n)
+    return post[::-1], back
+
+
+class GraphModule(nn.Module):
+    """Runs a NIR-shaped graph of torch layers and neurons over time-major input."""
+
+    def __init__(self, layers: dict[str, nn.Module], neurons: dict[str, tuple[nn.Module, Step, NeuronInfo]],
+                 edges: list[tuple[str, str]], input_name: str, output_name: str) -> None:
+        super().__init__()
+        self.layers = nn.ModuleDict(layers)
+        self.neuron_layers = nn.ModuleDict({k: v[0] for k, v in neurons.items()})
+        self.steps = {k: v[1] for k, v in neurons.items()}
+        self.neuron_info = {k: v[2] for k, v in neurons.items()}
+        self.edges = list(edges)
+        self.input_name, self.output_name = input_name, output_name
+        names = [input_name, output_name, *layers, *neurons]
+        self.order, self.recurrent = _order(names, self.edges, input_name)
+        self.preds = {n: [a for a, b in self.edges if b == n] for n in names}
+
+    def forward(self, x: torch.Tensor, record: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[str, dict[str, torch.Tensor]]]:
+        """Output sequence ``[T, B, ...]``; with ``record``, also every node's outputs (and
+        neurons' membranes) per step, keyed by NIR node name."""
+        states: dict[str, Any] = {}
+        previous: dict[str, torch.Tensor] = {}
+        outputs: list[torch.Tensor] = []
+        recorded: dict[str, dict[str, list[torch.Tensor]]] = {}
+        for x_t in x:
+            now: dict[str, torch.Tensor] = {}
+            for name in self.order:
+                if name == self.input_name:
+                    now[name] = x_t
+                    continue
+                parts = [previous[a] if (a, name) in self.recurrent else now[a] for a in self.preds[name]
+                         if not ((a, name) in self.recurrent and a not in previous)]
+                if not parts:
+                    raise ValueError(f"node {name!r} has no input at this step")
+                inp = parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
+                if name in self.layers:
+                    now[name] = self.layers[name](inp)
+                elif name in self.neuron_layers:
+                    spikes, v, states[name] = self.steps[name](self.neuron_layers[name], inp, states.get(name))
+                    now[name] = v if not self.neuron_info[name].neuron.spikes else spikes
+                    if record:
+                        recorded.setdefault(name, {}).setdefault("v", []).append(v)
+                else:
+                    now[name] = inp  # the output node
+                if record:
+                    recorded.setdefault(name, {}).setdefault("out", []).append(now[name])
+            outputs.append(now[self.output_name])
+            previous = now
+        y = torch.stack(outputs)
+        if not record:
+            return y
+        return y, {n: {k: torch.stack(v) for k, v in d.items()} for n, d in recorded.items()}

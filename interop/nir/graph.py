@@ -1,0 +1,118 @@
+"""Whole models through NIR: a NIR graph into a framework, and a framework model into NIR.
+
+The walk is generic; the framework knowledge comes from the plugin passed in (its
+``build_neuron``, ``step`` and ``describe_neuron``). A neuron a framework cannot express
+natively becomes a :class:`~snn_interop.graph.CanonicalNeuron`, exact by construction, and the
+module's ``neuron_info`` says so and why, unless ``native_only`` asks for an error instead.
+"""
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import nir
+import numpy as np
+import torch
+from torch import nn
+
+from snn_interop.graph import CanonicalNeuron, GraphModule, NeuronInfo, canonical_step
+from snn_interop.nir.layers import layer_from_node, node_from_layer
+from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node, node_from_neuron
+from snn_interop.plugin_api import NotExpressible
+from snn_interop.spec.schema import SpecError
+
+
+def _io_names(graph: nir.NIRGraph) -> tuple[str, str]:
+    inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
+    outputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Output)]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise SpecError(f"a graph needs exactly one Input and one Output node, found inputs {inputs} and outputs {outputs}")
+    return inputs[0], outputs[0]
+
+
+def check_graph(graph: nir.NIRGraph) -> None:
+    """Dangling edges and unknown node types, named."""
+    for a, b in graph.edges:
+        for end in (a, b):
+            if end not in graph.nodes:
+                raise SpecError(f"edge ({a!r}, {b!r}) refers to {end!r}, which is not a node of the graph")
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            raise SpecError(f"node {name!r} is a nested subgraph; flatten it first (nested graphs are not supported yet)")
+
+
+def from_nir(graph: nir.NIRGraph, plugin: ModuleType, defaults: NirDefaults = NirDefaults(), dtype: torch.dtype | None = None,
+             native_only: bool = False) -> GraphModule:
+    """A runnable module of ``plugin``'s framework for ``graph`` (time-major input [T, B, ...])."""
+    check_graph(graph)
+    input_name, output_name = _io_names(graph)
+    layers: dict[str, nn.Module] = {}
+    neurons: dict[str, tuple[nn.Module, Any, NeuronInfo]] = {}
+    for name, node in graph.nodes.items():
+        if name in (input_name, output_name):
+            continue
+        if isinstance(node, NEURON_NODES):
+            neuron = neuron_from_node(node, defaults)
+            try:
+                neurons[name] = (plugin.build_neuron(neuron), plugin.step, NeuronInfo(neuron, plugin.NAME, True))
+            except NotExpressible as exc:
+                if native_only:
+                    raise NotExpressible(plugin.NAME, f"{exc.semantic} (node {name!r})", exc.reason) from exc
+                neurons[name] = (CanonicalNeuron(neuron), canonical_step, NeuronInfo(neuron, plugin.NAME, False, str(exc)))
+        else:
+            layers[name] = layer_from_node(node, dtype)
+    return GraphModule(layers, neurons, list(graph.edges), input_name, output_name)
+
+
+def _shapes(module: GraphModule, sample: torch.Tensor) -> dict[str, tuple[int, ...]]:
+    """Each node's output shape without the batch, from one step of ``sample`` [B, ...]."""
+    with torch.no_grad():
+        _, rec = module(sample.unsqueeze(0), record=True)
+    return {name: tuple(r["out"].shape[2:]) for name, r in rec.items()} | {module.input_name: tuple(sample.shape[1:])}
+
+
+def _neuron_node(neuron: Any, shape: tuple[int, ...]) -> Any:
+    return node_from_neuron(neuron, shape)
+
+
+def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.NIRGraph:
+    """The NIR graph of a framework model: an ``nn.Sequential`` of layers and ``plugin``'s
+    neurons, or a :class:`GraphModule`. ``sample`` is one step of input, [B, ...]."""
+    if isinstance(module, GraphModule):
+        shapes = _shapes(module, sample)
+        preds = {n: [a for a, b in module.edges if b == n] for n in module.order}
+        nodes: dict[str, Any] = {module.input_name: nir.Input(input_type={"input": np.array(shapes[module.input_name])}),
+                                 module.output_name: nir.Output(output_type={"output": np.array(shapes[module.output_name])})}
+        for name, layer in module.layers.items():
+            in_shape = shapes[preds[name][0]] if preds[name] else None
+            node = node_from_layer(layer, in_shape)
+            if node is None:
+                raise SpecError(f"layer {name!r} ({type(layer).__name__}) has no NIR node")
+            nodes[name] = node
+        for name, info in module.neuron_info.items():
+            nodes[name] = _neuron_node(info.neuron, shapes[name])
+        return nir.NIRGraph(nodes=nodes, edges=list(module.edges))
+    if not isinstance(module, nn.Sequential):
+        raise SpecError(f"to_nir takes an nn.Sequential or a GraphModule, got {type(module).__name__}; "
+                        "wrap a custom model's layers in nn.Sequential")
+    nodes, edges, prev = {"input": nir.Input(input_type={"input": np.array(sample.shape[1:])})}, [], "input"
+    x = sample
+    for index, layer in enumerate(module):
+        name = str(index)
+        neuron = plugin.describe_neuron(layer)
+        if neuron is not None:
+            nodes[name] = _neuron_node(neuron, tuple(x.shape[1:]))
+        else:
+            node = node_from_layer(layer, tuple(x.shape[1:]))
+            if node is None:
+                raise SpecError(f"layer {index} ({type(layer).__module__}.{type(layer).__name__}) is not supported: "
+                                f"not a {plugin.NAME} neuron snn-interop describes, nor Linear, Conv1d, Conv2d, "
+                                "SumPool2d, AvgPool2d, Flatten or Scale")
+            nodes[name] = node
+            with torch.no_grad():
+                x = layer(x)
+        edges.append((prev, name))
+        prev = name
+    nodes["output"] = nir.Output(output_type={"output": np.array(x.shape[1:])})
+    edges.append((prev, "output"))
+    return nir.NIRGraph(nodes=nodes, edges=edges)

@@ -1,0 +1,140 @@
+"""NIR's stateless nodes <-> torch modules (every framework builds its layers from torch.nn).
+
+NIR shapes exclude the batch dimension, so NIR's ``Flatten(start_dim=0)`` is torch's
+``Flatten(start_dim=1)``. Conversions copy parameters bit for bit (float64 NIR arrays keep
+float64; float32 stays float32 unless a dtype is asked for).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import nir
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snn_interop.spec.schema import SpecError
+
+
+class SumPool2d(nn.Module):
+    """Sum pooling as a depthwise convolution with ones: exact sums and a gradient everywhere.
+
+    (sinabs' SumPool2d is LPPool2d(p=1), whose gradient is zero wherever a window sums to 0.)
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+        super().__init__()
+        self.kernel_size = tuple(np.broadcast_to(np.asarray(kernel_size), (2,)).tolist())
+        self.stride = tuple(np.broadcast_to(np.asarray(stride if stride is not None else kernel_size), (2,)).tolist())
+        self.padding = tuple(np.broadcast_to(np.asarray(padding), (2,)).tolist())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        channels = x.shape[-3]
+        ones = torch.ones(channels, 1, *self.kernel_size, dtype=x.dtype, device=x.device)
+        return F.conv2d(x, ones, stride=self.stride, padding=self.padding, groups=channels)
+
+
+class Scale(nn.Module):
+    """Elementwise multiplication by a fixed vector (NIR's Scale)."""
+
+    def __init__(self, scale: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("scale", scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+def _tensor(array: Any, dtype: torch.dtype | None) -> torch.Tensor:
+    t = torch.from_numpy(np.array(array, copy=True))
+    return t.to(dtype) if dtype is not None else t
+
+
+def _ints(value: Any, n: int) -> tuple[int, ...]:
+    return tuple(int(v) for v in np.broadcast_to(np.asarray(value), (n,)))
+
+
+def _linear(node: Any, dtype: torch.dtype | None) -> nn.Module:
+    weight = _tensor(node.weight, dtype)
+    bias = getattr(node, "bias", None)
+    layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None, dtype=weight.dtype)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        if bias is not None:
+            layer.bias.copy_(_tensor(bias, dtype))
+    return layer
+
+
+def _conv(node: Any, dtype: torch.dtype | None) -> nn.Module:
+    weight = _tensor(node.weight, dtype)
+    dims = weight.ndim - 2
+    cls = {1: nn.Conv1d, 2: nn.Conv2d}[dims]
+    padding = node.padding if isinstance(node.padding, str) else _ints(node.padding, dims)
+    bias = getattr(node, "bias", None)
+    has_bias = bias is not None and np.asarray(bias).size > 0
+    layer = cls(weight.shape[1] * int(node.groups), weight.shape[0], tuple(weight.shape[2:]), stride=_ints(node.stride, dims),
+                padding=padding, dilation=_ints(node.dilation, dims), groups=int(node.groups), bias=has_bias, dtype=weight.dtype)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        if has_bias:
+            layer.bias.copy_(_tensor(bias, dtype))
+    return layer
+
+
+TO_TORCH: dict[type, Callable[[Any, torch.dtype | None], nn.Module]] = {
+    nir.Affine: _linear,
+    nir.Linear: _linear,
+    nir.Conv1d: _conv,
+    nir.Conv2d: _conv,
+    nir.SumPool2d: lambda n, d: SumPool2d(_ints(n.kernel_size, 2), _ints(n.stride, 2), _ints(n.padding, 2)),
+    nir.AvgPool2d: lambda n, d: nn.AvgPool2d(_ints(n.kernel_size, 2), _ints(n.stride, 2), _ints(n.padding, 2)),
+    nir.Flatten: lambda n, d: nn.Flatten(int(n.start_dim) + 1 if int(n.start_dim) >= 0 else int(n.start_dim), int(n.end_dim)),
+    nir.Scale: lambda n, d: Scale(_tensor(n.scale, d)),
+}
+
+
+def layer_from_node(node: Any, dtype: torch.dtype | None = None) -> nn.Module:
+    """The torch module for a stateless NIR node."""
+    convert = TO_TORCH.get(type(node))
+    if convert is None:
+        raise SpecError(f"NIR node type {type(node).__name__} has no torch layer; supported: {', '.join(t.__name__ for t in TO_TORCH)}")
+    return convert(node, dtype)
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().copy()
+
+
+def node_from_layer(layer: nn.Module, input_shape: tuple[int, ...] | None = None) -> Any | None:
+    """The NIR node for a stateless torch layer (``input_shape`` without batch), or None if not a layer we know.
+
+    Pooling is recognised by type name so that a framework's own SumPool2d (sinabs) maps too.
+    """
+    if isinstance(layer, nn.Linear):
+        if layer.bias is None:
+            return nir.Linear(weight=_np(layer.weight))
+        return nir.Affine(weight=_np(layer.weight), bias=_np(layer.bias))
+    if isinstance(layer, (nn.Conv1d, nn.Conv2d)):
+        dims = 1 if isinstance(layer, nn.Conv1d) else 2
+        bias = _np(layer.bias) if layer.bias is not None else np.zeros(layer.out_channels, dtype=_np(layer.weight).dtype)
+        spatial = None if input_shape is None else tuple(input_shape[-dims:])
+        kwargs = dict(weight=_np(layer.weight), stride=layer.stride if dims == 2 else layer.stride[0],
+                      padding=layer.padding if isinstance(layer.padding, str) else (layer.padding if dims == 2 else layer.padding[0]),
+                      dilation=layer.dilation if dims == 2 else layer.dilation[0], groups=layer.groups, bias=bias)
+        if dims == 1:
+            return nir.Conv1d(input_shape=None if spatial is None else spatial[0], **kwargs)
+        return nir.Conv2d(input_shape=spatial, **kwargs)
+    if isinstance(layer, SumPool2d) or (type(layer).__name__ == "SumPool2d" and isinstance(layer, nn.LPPool2d)):
+        k, s = layer.kernel_size, layer.stride if layer.stride is not None else layer.kernel_size
+        return nir.SumPool2d(kernel_size=np.array(_ints(k, 2)), stride=np.array(_ints(s, 2)), padding=np.array(_ints(getattr(layer, "padding", 0), 2)))
+    if isinstance(layer, nn.AvgPool2d):
+        return nir.AvgPool2d(kernel_size=np.array(_ints(layer.kernel_size, 2)), stride=np.array(_ints(layer.stride, 2)), padding=np.array(_ints(layer.padding, 2)))
+    if isinstance(layer, nn.Flatten):
+        start = layer.start_dim - 1 if layer.start_dim > 0 else layer.start_dim
+        return nir.Flatten(input_type={"input": np.array(input_shape)} if input_shape is not None else {"input": None},
+                           start_dim=start, end_dim=layer.end_dim if layer.end_dim < 0 else layer.end_dim - 1)
+    if isinstance(layer, Scale):
+        return nir.Scale(scale=_np(layer.scale))
+    return None
