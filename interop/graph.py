@@ -74,14 +74,23 @@ def _order(nodes: list[str], edges: list[tuple[str, str]], start: str) -> tuple[
     return post[::-1], back
 
 
+def _key(name: str) -> str:
+    """A ModuleDict key for a NIR node name (which may contain '.', as in 'lif1.w_rec')."""
+    return name.replace(".", "\u00b7")
+
+
 class GraphModule(nn.Module):
-    """Runs a NIR-shaped graph of torch layers and neurons over time-major input."""
+    """Runs a NIR-shaped graph of torch layers and neurons over time-major input.
+
+    ``layer(name)`` and ``neuron_layer(name)`` give the modules by NIR node name.
+    """
 
     def __init__(self, layers: dict[str, nn.Module], neurons: dict[str, tuple[nn.Module, Step, NeuronInfo]],
                  edges: list[tuple[str, str]], input_name: str, output_name: str) -> None:
         super().__init__()
-        self.layers = nn.ModuleDict(layers)
-        self.neuron_layers = nn.ModuleDict({k: v[0] for k, v in neurons.items()})
+        self.layer_names = list(layers)
+        self.layers = nn.ModuleDict({_key(k): v for k, v in layers.items()})
+        self.neuron_layers = nn.ModuleDict({_key(k): v[0] for k, v in neurons.items()})
         self.steps = {k: v[1] for k, v in neurons.items()}
         self.neuron_info = {k: v[2] for k, v in neurons.items()}
         self.edges = list(edges)
@@ -89,6 +98,12 @@ class GraphModule(nn.Module):
         names = [input_name, output_name, *layers, *neurons]
         self.order, self.recurrent = _order(names, self.edges, input_name)
         self.preds = {n: [a for a, b in self.edges if b == n] for n in names}
+
+    def layer(self, name: str) -> nn.Module:
+        return self.layers[_key(name)]
+
+    def neuron_layer(self, name: str) -> nn.Module:
+        return self.neuron_layers[_key(name)]
 
     def forward(self, x: torch.Tensor, record: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[str, dict[str, torch.Tensor]]]:
         """Output sequence ``[T, B, ...]``; with ``record``, also every node's outputs (and
@@ -108,15 +123,15 @@ class GraphModule(nn.Module):
                 if not parts:
                     raise ValueError(f"node {name!r} has no input at this step")
                 inp = parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
-                if name in self.layers:
-                    now[name] = self.layers[name](inp)
-                elif name in self.neuron_layers:
-                    spikes, v, states[name] = self.steps[name](self.neuron_layers[name], inp, states.get(name))
+                if name in self.steps:
+                    spikes, v, states[name] = self.steps[name](self.neuron_layers[_key(name)], inp, states.get(name))
                     now[name] = v if not self.neuron_info[name].neuron.spikes else spikes
                     if record:
                         recorded.setdefault(name, {}).setdefault("v", []).append(v)
+                elif name == self.output_name:
+                    now[name] = inp
                 else:
-                    now[name] = inp  # the output node
+                    now[name] = self.layer(name)(inp)
                 if record:
                     recorded.setdefault(name, {}).setdefault("out", []).append(now[name])
             outputs.append(now[self.output_name])

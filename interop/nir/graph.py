@@ -83,7 +83,8 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
         preds = {n: [a for a, b in module.edges if b == n] for n in module.order}
         nodes: dict[str, Any] = {module.input_name: nir.Input(input_type={"input": np.array(shapes[module.input_name])}),
                                  module.output_name: nir.Output(output_type={"output": np.array(shapes[module.output_name])})}
-        for name, layer in module.layers.items():
+        for name in module.layer_names:
+            layer = module.layer(name)
             in_shape = shapes[preds[name][0]] if preds[name] else None
             node = node_from_layer(layer, in_shape)
             if node is None:

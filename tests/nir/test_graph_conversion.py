@@ -53,7 +53,7 @@ def run_with_grads(model, x: torch.Tensor):
     y, rec = model(x, record=True)
     w = torch.randn(y.shape, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
     loss = (y * w).sum() + sum((r["v"] * 0.1).sum() for r in rec.values() if "v" in r)
-    params = dict(model.layers.named_parameters())
+    params = {f"{n}.{k}": p for n in model.layer_names for k, p in model.layer(n).named_parameters()}
     grads = torch.autograd.grad(loss, [x, *params.values()])
     return y.detach(), {k: r["v"].detach() for k, r in rec.items() if "v" in r}, grads[0], dict(zip(params, grads[1:]))
 
