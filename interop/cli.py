@@ -50,6 +50,13 @@ def _cmd_plugins(args: argparse.Namespace) -> ExitCode:
         state = f"{i.name} {i.version}" if i.unavailable is None else f"unavailable: {i.unavailable}"
         hint = f"  (pip install 'snn-interop[{i.extra}]')" if i.unavailable and i.extra else ""
         print(f"{i.name:14s} {i.target:32s} {state}{hint}")
+        if args.verbose and i.capabilities:
+            caps = i.capabilities
+            print("    neurons:    " + ", ".join(f"{k} -> {v}" for k, v in caps["neurons"].items()))
+            for k, v in caps["conventions"].items():
+                print(f"    {k}: {v}")
+            print(f"    surrogates: {caps['surrogates']}")
+            print("    backends:   " + "; ".join(f"{d}: {', '.join(b)}" for d, b in caps["backends"].items()))
     return ExitCode.OK
 
 
@@ -90,7 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(run=_cmd_spec)
 
     s = sub.add_parser("plugins", help="list registered framework plugins and their availability")
-    s.add_argument("--json", action="store_true", help="machine-readable list")
+    s.add_argument("--json", action="store_true", help="machine-readable list, with capabilities")
+    s.add_argument("-v", "--verbose", action="store_true", help="also what each plugin expresses natively")
     s.set_defaults(run=_cmd_plugins)
 
     s = sub.add_parser("convert", help=f"convert a model (not built yet: {NOT_BUILT['convert']})")

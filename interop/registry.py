@@ -4,25 +4,19 @@ Names are listed without importing anything; a plugin module is imported on firs
 and an import failure becomes ``Unavailable(reason)``, never a crash of the caller.
 Built-in plugins are registered in pyproject.toml exactly as a third party would.
 
-A plugin is a module exposing (see docs/plugins.md):
-
-- ``NAME: str`` -- the framework name, equal to the entry-point name;
-- ``EXTRA: str`` -- the pip extra that installs the framework;
-- ``available() -> str | None`` -- ``None`` when the framework imports, else the reason;
-- ``framework_version() -> str``;
-- ``spike_function(alias, kwargs) -> Callable[[Tensor], Tensor]`` -- the framework's own
-  spike function for a native surrogate alias of the spec, applied to ``x = v - threshold``.
+A plugin is a module exposing the names in ``REQUIRED`` (documented in docs/plugins.md).
 """
 from __future__ import annotations
 
-import importlib
+import dataclasses
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 
 GROUP = "snn_interop.plugins"
-REQUIRED = ("NAME", "EXTRA", "available", "framework_version", "spike_function")
+REQUIRED = ("NAME", "EXTRA", "available", "framework_version", "capabilities", "spike_function",
+            "build_neuron", "describe_neuron", "step", "run", "to_nir", "from_nir")
 
 
 class PluginError(Exception):
@@ -39,6 +33,7 @@ class PluginInfo:
     version: str | None  # framework version when available
     unavailable: str | None  # reason when the plugin or its framework cannot be used
     extra: str | None
+    capabilities: dict | None = None  # what its native layers express, when available
 
 
 def _entry_points() -> dict[str, EntryPoint]:
@@ -93,5 +88,6 @@ def info(name: str) -> PluginInfo:
     except Exception as exc:  # noqa: BLE001 - any import failure makes the plugin unavailable
         return PluginInfo(name, target, False, None, f"plugin import failed: {exc}", None)
     reason = plugin.available()
-    version = None if reason else plugin.framework_version()
-    return PluginInfo(name, target, True, version, reason, plugin.EXTRA)
+    if reason:
+        return PluginInfo(name, target, True, None, reason, plugin.EXTRA)
+    return PluginInfo(name, target, True, plugin.framework_version(), None, plugin.EXTRA, dataclasses.asdict(plugin.capabilities()))

@@ -77,7 +77,10 @@ def _neuron_node(neuron: Any, shape: tuple[int, ...]) -> Any:
 
 def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.NIRGraph:
     """The NIR graph of a framework model: an ``nn.Sequential`` of layers and ``plugin``'s
-    neurons, or a :class:`GraphModule`. ``sample`` is one step of input, [B, ...]."""
+    neurons, or a :class:`GraphModule`. ``sample`` is one step of input, [B, ...] (only its
+    shape matters; it is cast to the model's parameter dtype)."""
+    dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), sample.dtype)
+    sample = sample.to(dtype)
     if isinstance(module, GraphModule):
         shapes = _shapes(module, sample)
         preds = {n: [a for a, b in module.edges if b == n] for n in module.order}
