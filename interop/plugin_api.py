@@ -105,3 +105,13 @@ def run_by_steps(step: Step, module: torch.nn.Module, x: torch.Tensor) -> tuple[
         spikes.append(s)
         membrane.append(v)
     return torch.stack(spikes), torch.stack(membrane)
+
+
+def seeded_linear(n_in: int, n_out: int, gain: float, seed: int, dtype: torch.dtype = torch.float32) -> torch.nn.Linear:
+    """A Linear layer with seeded N(0, gain^2 / n_in) weights and bias 0.1 gain (example models)."""
+    layer = torch.nn.Linear(n_in, n_out, dtype=dtype)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(n_out, n_in, generator=gen, dtype=dtype) * gain / n_in**0.5)
+        layer.bias.fill_(0.1 * gain)
+    return layer

@@ -16,7 +16,7 @@ from types import ModuleType
 
 GROUP = "snn_interop.plugins"
 REQUIRED = ("NAME", "EXTRA", "available", "framework_version", "capabilities", "spike_function",
-            "build_neuron", "describe_neuron", "step", "run", "to_nir", "from_nir")
+            "build_neuron", "describe_neuron", "step", "run", "run_model", "to_nir", "from_nir")
 
 
 class PluginError(Exception):

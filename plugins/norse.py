@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import Capabilities, NotExpressible, native_alias, require, run_by_steps
+from snn_interop.plugin_api import Capabilities, native_alias, NotExpressible, require, run_by_steps, seeded_linear
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
 )
@@ -187,3 +187,21 @@ def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
 def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
     """The NIR graph of a norse model (nn.Sequential or a from_nir module); sample: one step [B, ...]."""
     return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
+
+
+def run_model(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A norse ``SequentialState`` of layers and cells, stepped over time-major ``x``."""
+    state, outputs = None, []
+    for x_t in x:
+        out, state = model(x_t, state)
+        outputs.append(out)
+    return torch.stack(outputs)
+
+
+def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """A 12 -> 16 -> 5 network as norse users write it: a SequentialState of LIFBoxCells with the
+    'tanh' surrogate (alpha 4). Seeded weights; used by tests and the NIR matrix."""
+    import norse.torch as nt
+
+    p = nt.LIFBoxParameters(tau_mem_inv=torch.tensor(125.0, dtype=dtype), method="tanh", alpha=torch.tensor(4.0, dtype=dtype))
+    return nt.SequentialState(seeded_linear(12, 16, 12.0, 0, dtype), nt.LIFBoxCell(p), seeded_linear(16, 5, 12.0, 1, dtype), nt.LIFBoxCell(p))

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import Capabilities, CanonicalDerivative, NotExpressible, native_alias, require, surrogate_derivative
+from snn_interop.plugin_api import CanonicalDerivative, Capabilities, native_alias, NotExpressible, require, seeded_linear, surrogate_derivative
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
 )
@@ -231,3 +231,21 @@ def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
 def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
     """The NIR graph of a sinabs model (nn.Sequential or a from_nir module); sample: one step [B, ...]."""
     return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
+
+
+def run_model(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A sinabs network of batch-first layers ([B, T, ...]) on time-major ``x``."""
+    for m in model.modules():
+        if hasattr(m, "reset_states"):
+            m.reset_states()
+    return model(x.transpose(0, 1)).transpose(0, 1).to(x.dtype)
+
+
+def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """A 12 -> 16 -> 5 network as sinabs users write it: LIF(tau_mem=8) with
+    SingleExponential(grad_width=0.3). Seeded weights; used by tests and the NIR matrix."""
+    import sinabs.layers as sl
+    from sinabs.activation import SingleExponential
+
+    return torch.nn.Sequential(seeded_linear(12, 16, 20.0, 0, dtype), sl.LIF(tau_mem=8.0, surrogate_grad_fn=SingleExponential(grad_width=0.3)),
+                               seeded_linear(16, 5, 20.0, 1, dtype), sl.LIF(tau_mem=8.0, surrogate_grad_fn=SingleExponential(grad_width=0.3)))

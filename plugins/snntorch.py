@@ -13,7 +13,8 @@ import torch
 
 from snn_interop.nir import graph as nir_graph
 from snn_interop.plugin_api import (
-    Capabilities, CanonicalSpike, NotExpressible, native_alias, require, run_by_steps, spike_function as canonical_spike_function,
+    Capabilities, CanonicalSpike, NotExpressible, native_alias, require, run_by_steps, seeded_linear,
+    spike_function as canonical_spike_function,
 )
 from snn_interop.spec.neurons import Compare, Decay, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
 from snn_interop.spec.surrogates import from_native
@@ -213,3 +214,27 @@ def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
 def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
     """The NIR graph of a snnTorch model (nn.Sequential or a from_nir module); sample: one step [B, ...]."""
     return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
+
+
+def run_model(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A snnTorch network as users write it (an ``nn.Sequential`` whose neurons have
+    ``init_hidden=True``), on time-major ``x``: the output per step, stacked."""
+    import snntorch.utils
+
+    snntorch.utils.reset(model)
+    outputs = []
+    for x_t in x:
+        out = model(x_t)
+        outputs.append((out[0] if isinstance(out, tuple) else out).to(x.dtype))
+    return torch.stack(outputs)
+
+
+def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """A 12 -> 16 -> 5 network as snnTorch users write it: Leaky neurons with init_hidden in an
+    nn.Sequential, fast_sigmoid(slope=10). Seeded weights; used by tests and the NIR matrix."""
+    import snntorch as snn
+    from snntorch import surrogate
+
+    sg = surrogate.fast_sigmoid(slope=10)
+    return torch.nn.Sequential(seeded_linear(12, 16, 3.0, 0, dtype), snn.Leaky(beta=0.875, spike_grad=sg, init_hidden=True),
+                               seeded_linear(16, 5, 3.0, 1, dtype), snn.Leaky(beta=0.875, spike_grad=sg, init_hidden=True, output=True))

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import Capabilities, CanonicalSpike, native_alias, require, spike_function as canonical_spike_function
+from snn_interop.plugin_api import CanonicalSpike, Capabilities, native_alias, require, seeded_linear, spike_function as canonical_spike_function
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
 )
@@ -197,3 +197,24 @@ def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
 def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
     """The NIR graph of a SpikingJelly model (nn.Sequential or a from_nir module); sample: one step [B, ...]."""
     return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
+
+
+def run_model(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A SpikingJelly network on time-major ``x``, in multi-step mode."""
+    from spikingjelly.activation_based import functional
+
+    functional.reset_net(model)
+    functional.set_step_mode(model, "m")
+    return model(x)
+
+
+def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """A 12 -> 16 -> 5 network as SpikingJelly users write it: layer.Linear and LIFNode(tau=8)
+    with ATan(alpha=3). Seeded weights; used by tests and the NIR matrix."""
+    from spikingjelly.activation_based import layer, neuron, surrogate
+
+    first, second = layer.Linear(12, 16), layer.Linear(16, 5)
+    first.load_state_dict(seeded_linear(12, 16, 12.0, 0, dtype).state_dict())
+    second.load_state_dict(seeded_linear(16, 5, 12.0, 1, dtype).state_dict())
+    return torch.nn.Sequential(first.to(dtype), neuron.LIFNode(tau=8.0, surrogate_function=surrogate.ATan(alpha=3.0)),
+                               second.to(dtype), neuron.LIFNode(tau=8.0, surrogate_function=surrogate.ATan(alpha=3.0)))

@@ -51,6 +51,10 @@ def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return run_by_steps(step, module, x)
 
 
+def run_model(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return model(x)  # a from_nir GraphModule runs time-major input itself
+
+
 def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
     return nir_graph.from_nir(graph, sys.modules[__name__], **options)
 
