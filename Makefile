@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.snn-interop-installed
 
-.PHONY: setup demo test docs clean
+.PHONY: setup demo test docs native-nir-matrix clean
 
 setup: $(STAMP)
 
@@ -28,5 +28,18 @@ test: $(STAMP)
 docs: $(STAMP)
 	$(PY) scripts/gen_spec_docs.py
 
+# The frameworks' own NIR code needs nir >= 1.0.7, which sinabs' package pin refuses: measure it
+# in an environment of its own (sinabs installed without its pins; samna left out).
+NATIVE := .venv-nir-native
+$(NATIVE)/.stamp: constraints/native-nir.txt pyproject.toml
+	python3 -m venv $(NATIVE)
+	$(NATIVE)/bin/python -m pip install --quiet torch==2.13.0
+	$(NATIVE)/bin/python -m pip install --quiet -c constraints/native-nir.txt snntorch==1.0.0 spikingjelly==2.0.0 norse==1.1.0 nir nirtorch pbr scipy h5py
+	$(NATIVE)/bin/python -m pip install --quiet --no-deps sinabs==3.1.3 -e .
+	touch $@
+
+native-nir-matrix: $(NATIVE)/.stamp
+	$(NATIVE)/bin/python scripts/native_nir_matrix.py
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(NATIVE)
