@@ -19,8 +19,11 @@ $(STAMP): pyproject.toml constraints/cpu.txt
 	$(PY) -m pip install --quiet --no-deps --target $(VENV)/nir-current nir==1.0.8
 	touch $(STAMP)
 
+# The main job on the included example: a trained SpikingJelly network (examples/sj_mlp) to
+# snnTorch, verified on the same input (spikes, gradients), written to build/demo-snntorch.
 demo: $(STAMP)
-	$(VENV)/bin/snn-interop spec
+	$(VENV)/bin/snn-convert --from spikingjelly --to snntorch examples.sj_mlp.model:build \
+		--weights examples/sj_mlp/weights.pt -o build/demo-snntorch --verify --force
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -10,4 +10,12 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "convert"]
+
+
+def __getattr__(name: str):  # noqa: ANN202 - lazy: `import snn_interop` stays light
+    if name == "convert":
+        from snn_interop.convert import convert
+
+        return convert
+    raise AttributeError(name)

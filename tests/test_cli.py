@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from snn_interop import cli
-from snn_interop.cli import ExitCode
+from snn_interop.errors import ExitCode
 from snn_interop.spec.surrogates import SURROGATES
 
 
@@ -37,7 +37,7 @@ def test_plugins_lists_the_four_builtins(capsys):
     assert {"snntorch", "spikingjelly", "sinabs", "norse"} <= names
 
 
-@pytest.mark.parametrize(("main", "argv"), [(cli.main, ["convert"]), (cli.main, ["conformance"]), (cli.convert_main, []), (cli.conformance_main, [])])
+@pytest.mark.parametrize(("main", "argv"), [(cli.main, ["conformance"]), (cli.conformance_main, [])])
 def test_unbuilt_commands_say_so_and_fail(main, argv, capsys):
     assert main(argv) is ExitCode.NOT_BUILT
     assert "not built yet" in capsys.readouterr().err
@@ -53,3 +53,5 @@ def test_help_works_everywhere(script):
 
 def test_usage_error_exits_2(capsys):
     assert cli.main(["no-such-command"]) is ExitCode.USAGE
+    assert cli.convert_main([]) is ExitCode.USAGE  # snn-convert without --from/--to/SOURCE/-o
+    assert "needs --from, --to, SOURCE, -o" in capsys.readouterr().err

@@ -41,9 +41,11 @@ def check_graph(graph: nir.NIRGraph) -> None:
             raise SpecError(f"node {name!r} is a nested subgraph; flatten it first (nested graphs are not supported yet)")
 
 
-def from_nir(graph: nir.NIRGraph, plugin: ModuleType, defaults: NirDefaults = NirDefaults(), dtype: torch.dtype | None = None,
+def from_nir(graph: nir.NIRGraph, plugin: ModuleType | None, defaults: NirDefaults = NirDefaults(), dtype: torch.dtype | None = None,
              native_only: bool = False) -> GraphModule:
-    """A runnable module of ``plugin``'s framework for ``graph`` (time-major input [T, B, ...])."""
+    """A runnable module of ``plugin``'s framework for ``graph`` (time-major input [T, B, ...]).
+
+    With ``plugin=None`` every neuron is a CanonicalNeuron: the graph's reference semantics."""
     check_graph(graph)
     input_name, output_name = _io_names(graph)
     layers: dict[str, nn.Module] = {}
@@ -53,6 +55,9 @@ def from_nir(graph: nir.NIRGraph, plugin: ModuleType, defaults: NirDefaults = Ni
             continue
         if isinstance(node, NEURON_NODES):
             neuron = neuron_from_node(node, defaults)
+            if plugin is None:
+                neurons[name] = (CanonicalNeuron(neuron), canonical_step, NeuronInfo(neuron, "reference", True))
+                continue
             try:
                 neurons[name] = (plugin.build_neuron(neuron), plugin.step, NeuronInfo(neuron, plugin.NAME, True))
             except NotExpressible as exc:

@@ -1,0 +1,365 @@
+"""Conversion between frameworks through NIR, with verification: the Python API of snn-convert.
+
+    converted, report = snn_interop.convert(model, source="spikingjelly", target="sinabs")
+
+``source``/``target`` name an installed plugin, or "nir" (then the model is, or the result is,
+a ``nir.NIRGraph``). Verification runs one seeded input through both and compares output
+spikes, membranes where both sides expose them, and input and weight gradients.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+import nir
+import torch
+from torch import nn
+
+from snn_interop import registry
+from snn_interop.errors import (
+    BadNir, BadSource, BadWeights, InvalidGraph, OutputExists, PluginUnavailable, UnknownFramework, Unsupported,
+)
+from snn_interop.graph import GraphModule
+from snn_interop.nir import graph as nir_graph
+from snn_interop.plugin_api import NotExpressible
+from snn_interop.spec.schema import SpecError
+
+NIR = "nir"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    membrane_abs: float
+    gradient_rel: float
+    reason: str
+
+
+# float64: the issue's exactness bar; float32: the same arithmetic in float32 (eps 1.2e-7)
+# accumulated over a few hundred steps and layers.
+TOLERANCES = {
+    torch.float64: Tolerance(1e-6, 1e-6, "float64: identical semantics, different operation order"),
+    torch.float32: Tolerance(1e-4, 1e-4, "float32 (eps 1.2e-7): identical semantics, different operation order, over T steps"),
+}
+
+
+@dataclass
+class Report:
+    """What ``convert`` measured; ``to_dict()`` is the JSON of ``snn-convert --report``."""
+
+    source: str
+    target: str
+    exact: bool | None  #: None when not verified
+    steps: int
+    seed: int
+    dtype: str
+    forward: dict[str, Any] = field(default_factory=dict)
+    gradient: dict[str, Any] = field(default_factory=dict)
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    tolerance: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def table(self) -> str:
+        """The verification table snn-convert prints."""
+        f, g = self.forward, self.gradient
+        membrane = "n/a (source exposes none)" if f.get("max_membrane_abs_err") is None else f"{f['max_membrane_abs_err']:.3g}"
+        rows = [
+            ("output spike mismatches", f"{f['spike_mismatches']} of {f['outputs']} ({f['spikes_source']} source spikes)"),
+            ("first mismatch", "none" if f["first_mismatch"] is None else f"step {f['first_mismatch']['step']}, output {f['first_mismatch']['index']}"),
+            ("max membrane abs error", membrane),
+            ("input gradient rel error", f"{g['input_rel_err']:.3g}"),
+            ("max weight gradient rel error", f"{g['max_weight_rel_err']:.3g}"),
+            ("verdict", ("EXACT" if self.exact else "NOT EXACT") + f" within tolerance ({self.tolerance['membrane_abs']:g} abs, {self.tolerance['gradient_rel']:g} rel)"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        head = f"{self.source} -> {self.target}: {self.steps} steps, seed {self.seed}, {self.dtype}"
+        return "\n".join([head, *(f"  {k:<{width}}  {v}" for k, v in rows)])
+
+
+# -- loading ---------------------------------------------------------------------------------
+def resolve(framework: str) -> ModuleType | None:
+    """The plugin for ``framework``, or None for "nir"."""
+    if framework == NIR:
+        return None
+    names = registry.names()
+    if framework not in names:
+        raise UnknownFramework(f"unknown framework {framework!r}: installed plugins are {', '.join(names) or 'none'}, or 'nir'.")
+    try:
+        return registry.get(framework)
+    except registry.PluginError as exc:
+        raise PluginUnavailable(str(exc)) from exc
+
+
+def read_nir(path: str | Path) -> nir.NIRGraph:
+    """A NIR file, checked: unreadable files and malformed graphs get their own errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadNir(f"{path} does not exist or is not a file.")
+    try:
+        graph = nir.read(path)
+    except Exception as exc:  # noqa: BLE001 - h5py/nir raise many kinds for a bad file
+        raise BadNir(f"{path} is not a readable NIR file ({type(exc).__name__}: {exc}). "
+                     "Is it an HDF5 file written by nir.write, and complete?") from exc
+    if not isinstance(graph, nir.NIRGraph):
+        raise BadNir(f"{path} holds a single {type(graph).__name__} node, not a NIR graph.")
+    try:
+        nir_graph.check_graph(graph)
+    except SpecError as exc:
+        raise InvalidGraph(f"{path}: {exc}") from exc
+    return graph
+
+
+def load_callable(spec: str, weights: str | Path | None = None) -> nn.Module:
+    """``module:callable`` (importable from the working directory or PYTHONPATH) returning a
+    torch module, with an optional state dict loaded with ``weights_only=True``."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise BadSource(f"source {spec!r} is neither a .nir file nor module:callable (e.g. mypkg.models:build).")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - the user's module may fail in any way
+        raise BadSource(f"cannot import {module_name!r} ({type(exc).__name__}: {exc}); it must be importable from "
+                        "the working directory or PYTHONPATH.") from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise BadSource(f"{module_name!r} has no callable {attr!r}.")
+    try:
+        model = factory()
+    except Exception as exc:  # noqa: BLE001
+        raise BadSource(f"{spec}() raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(model, nn.Module):
+        raise BadSource(f"{spec}() returned a {type(model).__name__}, not a torch.nn.Module.")
+    if weights is not None:
+        try:
+            state = torch.load(weights, weights_only=True, map_location="cpu")
+            model.load_state_dict(state)
+        except Exception as exc:  # noqa: BLE001
+            raise BadSource(f"cannot load weights {weights} into {spec}() ({type(exc).__name__}: {exc}). The file must be a "
+                            "state dict saved with torch.save(model.state_dict(), ...); whole pickled models are not loaded.") from exc
+    return model
+
+
+def check_finite(named: Any) -> None:
+    """NaN or Inf in any parameter (a module's, or a NIR graph's arrays), named."""
+    if isinstance(named, nir.NIRGraph):
+        import numpy as np
+
+        for name, node in named.nodes.items():
+            for key, value in vars(node).items():
+                arr = np.asarray(value) if not isinstance(value, (dict, str)) else None
+                if arr is not None and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                    raise BadWeights(f"node {name!r} has non-finite values in {key!r}; fix or retrain the model before converting.")
+        return
+    for name, p in named.named_parameters():
+        if p.is_floating_point() and not torch.isfinite(p).all():
+            raise BadWeights(f"parameter {name!r} has NaN or Inf values; fix or retrain the model before converting.")
+
+
+# -- converting -----------------------------------------------------------------------------
+def _export(model: Any, plugin: ModuleType | None, sample: torch.Tensor) -> nir.NIRGraph:
+    if isinstance(model, nir.NIRGraph):
+        return model
+    if plugin is None:
+        raise BadSource("--from nir needs a .nir file as source.")
+    try:
+        return plugin.to_nir(model, sample)
+    except (SpecError, NotExpressible) as exc:
+        raise Unsupported(f"{plugin.NAME} model cannot be exported: {exc}") from exc
+
+
+def _import(graph: nir.NIRGraph, plugin: ModuleType | None, dtype: torch.dtype) -> GraphModule:
+    try:
+        return nir_graph.from_nir(graph, plugin, dtype=dtype)
+    except (SpecError, NotExpressible) as exc:
+        raise InvalidGraph(f"cannot build the graph{'' if plugin is None else ' in ' + plugin.NAME}: {exc}") from exc
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError) as exc:
+        raise InvalidGraph(f"the graph's nodes are inconsistent ({type(exc).__name__}: {exc})") from exc
+
+
+def input_shape(model: Any, given: tuple[int, ...] | None) -> tuple[int, ...]:
+    """One step's input shape without batch: given, the NIR Input node's, or the first layer's."""
+    if given:
+        return tuple(given)
+    if isinstance(model, nir.NIRGraph):
+        node = next(n for n in model.nodes.values() if isinstance(n, nir.Input))
+        return tuple(int(s) for s in node.input_type["input"])
+    first = next((m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))), None)
+    if isinstance(first, nn.Linear):
+        return (first.in_features,)
+    raise BadSource("cannot infer the input shape of this model: give --input-shape (one step, without batch), e.g. --input-shape 2 34 34")
+
+
+def _dtype(model: Any) -> torch.dtype:
+    if isinstance(model, nir.NIRGraph):
+        return torch.float64
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
+def _runner(model: Any, plugin: ModuleType | None, dtype: torch.dtype) -> tuple[Callable[[torch.Tensor], Any], nn.Module]:
+    """How to run the source: a NIR graph by its reference semantics (or its framework's from_nir),
+    a framework model by its plugin's run_model."""
+    if isinstance(model, nir.NIRGraph):
+        module = _import(model, plugin, dtype)
+        return (lambda x: module(x, record=True)), module
+    return (lambda x: (plugin.run_model(model, x), None)), model
+
+
+def _params(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Layer parameters keyed by NIR node name and field ('fc1.weight')."""
+    if isinstance(module, GraphModule):
+        return {f"{n}.{k}": p for n in module.layer_names for k, p in module.layer(n).named_parameters()}
+    return {k: p for k, p in module.named_parameters() if k.rsplit(".", 1)[-1] in ("weight", "bias")}
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    scale = b.abs().max().item()
+    return (a - b).abs().max().item() / scale if scale > 0 else (a - b).abs().max().item()
+
+
+def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, x: torch.Tensor, seed: int) -> dict[str, Any]:
+    """Forward and gradient comparison of source and target on ``x``."""
+    results = []
+    for run, module in ((run_source, source_module), (lambda x: target(x, record=True), target)):
+        xi = x.clone().requires_grad_(True)
+        y, rec = run(xi)
+        proj = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed + 1), dtype=y.dtype)
+        params = _params(module)
+        grads = torch.autograd.grad((y * proj).sum(), [xi, *params.values()], allow_unused=True)
+        results.append((y.detach(), rec, grads[0], dict(zip(params, grads[1:]))))
+    (ys, rec_s, gx_s, gw_s), (yt, rec_t, gx_t, gw_t) = results
+    diff = (ys.to(yt.dtype) != yt) if ys.shape == yt.shape else torch.ones(1, dtype=torch.bool)
+    first = None
+    if diff.any() and ys.shape == yt.shape:
+        idx = diff.nonzero()[0].tolist()
+        first = {"step": idx[0], "index": idx[1:]}
+    membrane = None
+    if rec_s is not None:
+        membrane = max(((rec_s[n]["v"] - rec_t[n]["v"]).abs().max().item() for n in rec_s if "v" in rec_s[n] and n in rec_t), default=0.0)
+    names = [n for n in gw_s if n in gw_t and gw_s[n] is not None and gw_t[n] is not None]
+    weight_err = {n: _rel(gw_t[n], gw_s[n]) for n in names}
+    return {
+        "forward": {"spike_mismatches": int(diff.sum()), "outputs": ys.numel(), "spikes_source": int(ys.sum()),
+                    "first_mismatch": first, "max_membrane_abs_err": membrane},
+        "gradient": {"input_rel_err": _rel(gx_t, gx_s), "weight_rel_err": weight_err,
+                     "max_weight_rel_err": max(weight_err.values(), default=0.0),
+                     "max_rel_err": max([_rel(gx_t, gx_s), *weight_err.values()])},
+    }
+
+
+def convert(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
+            verify_result: bool = True, input_shape_: tuple[int, ...] | None = None,
+            progress: Callable[[str], None] = lambda message: None) -> tuple[Any, Report]:
+    """Convert ``model`` (a framework model, or a NIR graph when ``source="nir"`` or a file was
+    read) from ``source`` to ``target``; returns the converted model (a ``nir.NIRGraph`` when
+    ``target="nir"``) and the :class:`Report`. ``sample`` is one step of input [B, ...]
+    (else ``input_shape_`` or the shape inferred from the model)."""
+    graph, converted, report = convert_full(model, source, target, sample, steps=steps, seed=seed, verify_result=verify_result,
+                                            input_shape_=input_shape_, progress=progress)
+    return (graph if target == NIR else converted), report
+
+
+def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
+                 verify_result: bool = True, input_shape_: tuple[int, ...] | None = None,
+                 progress: Callable[[str], None] = lambda message: None) -> tuple[nir.NIRGraph, GraphModule, Report]:
+    """:func:`convert`, also returning the NIR graph and the built module for a NIR target."""
+    src, dst = resolve(source), resolve(target)
+    check_finite(model)
+    shape = tuple(sample.shape[1:]) if sample is not None else input_shape(model, input_shape_)
+    dtype = _dtype(model)
+    one_step = sample if sample is not None else torch.zeros(1, *shape, dtype=dtype)
+    if not isinstance(model, nir.NIRGraph):
+        progress(f"exporting the {source} model to NIR")
+    graph = _export(model, src, one_step)
+    progress(f"building the {target} model" if dst is not None else "checking the NIR graph")
+    converted = _import(graph, dst, dtype)
+    layers = [{"name": n, "type": type(converted.neuron_layer(n)).__name__, "native": i.native, "note": i.why_not_native}
+              for n, i in converted.neuron_info.items()]
+    layers += [{"name": n, "type": type(converted.layer(n)).__name__, "native": True, "note": ""} for n in converted.layer_names]
+    tol = TOLERANCES.get(dtype, TOLERANCES[torch.float32])
+    report = Report(source, target, None, steps, seed, str(dtype).removeprefix("torch."), layers=layers, tolerance=asdict(tol))
+    if verify_result:
+        progress(f"verifying on {steps} steps of seeded input")
+        x = (torch.rand(steps, 2, *shape, generator=torch.Generator().manual_seed(seed)) < 0.3).to(dtype)
+        run_source, source_module = _runner(model, src, dtype)
+        try:
+            measured = verify(run_source, source_module, converted, x, seed)
+        except (RuntimeError, ValueError) as exc:
+            raise InvalidGraph(f"the converted model does not run on input of shape {tuple(x.shape)} ({exc}); "
+                               "check --input-shape and the graph's shapes") from exc
+        report.forward, report.gradient = measured["forward"], measured["gradient"]
+        membrane = report.forward["max_membrane_abs_err"]
+        report.exact = (report.forward["spike_mismatches"] == 0 and (membrane is None or membrane <= tol.membrane_abs)
+                        and report.gradient["max_rel_err"] <= tol.gradient_rel)
+    return graph, converted, report
+
+
+# -- writing --------------------------------------------------------------------------------
+LOADER = '''"""{target} model converted by snn-convert from {source}. Rebuild it without unpickling anything:
+
+    import sys; sys.path.insert(0, "{out}")
+    from model import load
+    net = load()                      # a {target} model; run it on time-major input [T, B, ...]
+
+model.nir holds the graph with the exact neuron semantics; weights.pt the state dict
+(loaded with weights_only=True). snn-interop and {target} must be installed.
+"""
+from pathlib import Path
+
+import nir
+import torch
+
+from snn_interop import registry
+
+HERE = Path(__file__).resolve().parent
+
+
+def load() -> torch.nn.Module:
+    net = registry.get("{target}").from_nir(nir.read(HERE / "model.nir"), dtype=torch.{dtype})
+    net.load_state_dict(torch.load(HERE / "weights.pt", weights_only=True))
+    return net
+'''
+
+
+def write_output(result: Any, graph: nir.NIRGraph, out: str | Path, report: Report, force: bool = False) -> Path:
+    """Write atomically: a .nir file for a NIR target, else a directory with model.nir,
+    weights.pt and a readable model.py loader. Never overwrites without ``force``."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise OutputExists(f"{out} exists; pass --force to replace it (nothing was written).")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(result, nir.NIRGraph):
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        try:
+            nir.write(tmp, result)
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return out
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        nir.write(tmp_dir / "model.nir", graph)
+        torch.save(result.state_dict(), tmp_dir / "weights.pt")
+        (tmp_dir / "model.py").write_text(LOADER.format(target=report.target, source=report.source, out=out.resolve(), dtype=report.dtype))
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+            os.replace(tmp_dir, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp_dir, out)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return out

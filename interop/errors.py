@@ -1,0 +1,64 @@
+"""Exit codes and the errors that carry them: one class per kind of bad input.
+
+Every error's message is one paragraph naming the culprit and the way out; the CLI prints it
+and exits with the error's code (docs/cli.md), without a traceback unless --debug.
+"""
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit statuses, stable and documented in docs/cli.md."""
+
+    OK = 0  #: success
+    FAILED = 1  #: the command ran and found a problem: a conversion not exact within tolerance
+    USAGE = 2  #: bad command line (argparse's own convention)
+    NOT_BUILT = 3  #: the subcommand is planned but not built yet
+    PLUGIN = 4  #: a plugin is missing or broken, or its framework is not installed
+    UNKNOWN_FRAMEWORK = 5  #: --from/--to names no installed plugin (nor nir)
+    UNSUPPORTED = 6  #: a layer or semantic the conversion cannot carry
+    BAD_NIR = 7  #: the .nir file is not readable NIR (not HDF5, truncated, unknown structure)
+    INVALID_GRAPH = 8  #: a readable NIR graph that is wrong: unknown node types, dangling edges, inconsistent shapes
+    BAD_WEIGHTS = 9  #: NaN or Inf in the model's parameters
+    BAD_SOURCE = 10  #: the source cannot be loaded: module:callable missing, raising, or not returning a module
+    OUTPUT_EXISTS = 11  #: the output exists and --force was not given
+    INTERNAL = 70  #: an unexpected error; rerun with --debug
+
+
+class InteropError(Exception):
+    """A user-facing error with its exit code."""
+
+    code: ExitCode = ExitCode.INTERNAL
+
+
+class UnknownFramework(InteropError):
+    code = ExitCode.UNKNOWN_FRAMEWORK
+
+
+class Unsupported(InteropError):
+    code = ExitCode.UNSUPPORTED
+
+
+class BadNir(InteropError):
+    code = ExitCode.BAD_NIR
+
+
+class InvalidGraph(InteropError):
+    code = ExitCode.INVALID_GRAPH
+
+
+class BadWeights(InteropError):
+    code = ExitCode.BAD_WEIGHTS
+
+
+class BadSource(InteropError):
+    code = ExitCode.BAD_SOURCE
+
+
+class OutputExists(InteropError):
+    code = ExitCode.OUTPUT_EXISTS
+
+
+class PluginUnavailable(InteropError):
+    code = ExitCode.PLUGIN

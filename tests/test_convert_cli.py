@@ -1,0 +1,171 @@
+"""snn-convert end to end, and every kind of bad input: a distinct exit code, a message, nothing lost."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from snn_interop import cli, registry
+from snn_interop.errors import ExitCode
+from tests.conftest import CORPUS, ROOT
+
+MODELS = '''
+import torch
+from torch import nn
+from snn_interop import registry
+
+def sj():
+    return registry.get("spikingjelly").example_mlp()
+
+def snt():
+    return registry.get("snntorch").example_mlp()
+
+def with_dropout():
+    model = registry.get("spikingjelly").example_mlp()
+    return nn.Sequential(*model[:2], nn.Dropout(0.1), *model[2:])
+
+def with_nan():
+    model = registry.get("spikingjelly").example_mlp()
+    with torch.no_grad():
+        model[0].weight[0, 0] = float("nan")
+    return model
+
+def not_a_module():
+    return 42
+
+def raises():
+    raise RuntimeError("boom")
+'''
+
+
+@pytest.fixture()
+def workdir(tmp_path, monkeypatch):
+    (tmp_path / "usermodels.py").write_text(MODELS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("usermodels", None)
+    return tmp_path
+
+
+def convert(*argv: str) -> ExitCode:
+    return cli.convert_main([*argv, "--quiet"])
+
+
+def test_convert_with_verify_writes_a_loadable_model_and_a_report(workdir, capsys):
+    code = cli.convert_main(["--from", "spikingjelly", "--to", "snntorch", "usermodels:sj", "-o", "out", "--verify", "--report", "r.json"])
+    assert code is ExitCode.OK
+    assert "EXACT" in capsys.readouterr().out
+    report = json.loads((workdir / "r.json").read_text())
+    assert report["source"] == "spikingjelly" and report["target"] == "snntorch" and report["exact"] is True
+    assert report["forward"]["spike_mismatches"] == 0 and report["forward"]["spikes_source"] > 0
+    assert report["gradient"]["max_rel_err"] <= 1e-4 and len(report["layers"]) == 4
+    assert sorted(p.name for p in (workdir / "out").iterdir()) == ["model.nir", "model.py", "weights.pt"]
+    check = "import sys, torch; sys.path.insert(0, 'out'); from model import load; net = load(); print(net(torch.zeros(3, 1, 12)).shape)"
+    done = subprocess.run([sys.executable, "-c", check], cwd=workdir, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "torch.Size([3, 1, 5])" in done.stdout, done.stderr[-500:]
+
+
+@pytest.mark.parametrize("target", ["snntorch", "spikingjelly", "sinabs", "norse"])
+def test_nir_file_converts_into_every_framework_exactly(workdir, target):
+    assert convert("--from", "snntorch", "--to", "nir", "usermodels:snt", "-o", "m.nir", "--verify") is ExitCode.OK
+    nir.read(workdir / "m.nir")
+    assert convert("--from", "nir", "--to", target, "m.nir", "-o", f"out_{target}", "--verify") is ExitCode.OK
+
+
+def test_existing_output_is_kept_without_force(workdir):
+    (workdir / "m.nir").write_bytes(b"precious")
+    assert convert("--from", "spikingjelly", "--to", "nir", "usermodels:sj", "-o", "m.nir") is ExitCode.OUTPUT_EXISTS
+    assert (workdir / "m.nir").read_bytes() == b"precious"
+    assert convert("--from", "spikingjelly", "--to", "nir", "usermodels:sj", "-o", "m.nir", "--force") is ExitCode.OK
+    assert isinstance(nir.read(workdir / "m.nir"), nir.NIRGraph)
+    assert not [p for p in workdir.iterdir() if p.name.startswith(".m.nir")], "no temporary file left behind"
+
+
+@pytest.mark.parametrize(("argv", "code", "words"), [
+    (["--from", "tensorflow", "--to", "nir", "usermodels:sj"], ExitCode.UNKNOWN_FRAMEWORK, "installed plugins are"),
+    (["--from", "spikingjelly", "--to", "nir", "usermodels:with_dropout"], ExitCode.UNSUPPORTED, "layer 2 (torch.nn.modules.dropout.Dropout)"),
+    (["--from", "spikingjelly", "--to", "nir", "usermodels:with_nan"], ExitCode.BAD_WEIGHTS, "'0.weight'"),
+    (["--from", "spikingjelly", "--to", "nir", "usermodels:not_a_module"], ExitCode.BAD_SOURCE, "returned a int"),
+    (["--from", "spikingjelly", "--to", "nir", "usermodels:raises"], ExitCode.BAD_SOURCE, "boom"),
+    (["--from", "spikingjelly", "--to", "nir", "nosuchmodule:build"], ExitCode.BAD_SOURCE, "cannot import"),
+    (["--from", "nir", "--to", "snntorch", "missing.nir"], ExitCode.BAD_NIR, "does not exist"),
+])
+def test_bad_input_gets_its_exit_code_and_a_message(workdir, capsys, argv, code, words):
+    assert cli.convert_main([*argv, "-o", "out"]) is code
+    err = capsys.readouterr().err
+    assert words in err and f"exit {int(code)}" in err and "Traceback" not in err
+    assert not (workdir / "out").exists()
+
+
+def test_weights_must_be_a_state_dict(workdir):
+    torch.save(registry.get("spikingjelly").example_mlp(), workdir / "whole.pt")  # a pickled model, not a state dict
+    assert convert("--from", "spikingjelly", "--to", "nir", "usermodels:sj", "--weights", "whole.pt", "-o", "m.nir") is ExitCode.BAD_SOURCE
+    torch.save(registry.get("spikingjelly").example_mlp().state_dict(), workdir / "state.pt")
+    assert convert("--from", "spikingjelly", "--to", "nir", "usermodels:sj", "--weights", "state.pt", "-o", "m.nir") is ExitCode.OK
+
+
+def test_plugin_without_its_framework_names_the_extra(workdir, capsys, monkeypatch):
+    plugin = registry.load("sinabs")
+    monkeypatch.setattr(plugin, "available", lambda: "sinabs is not installed")
+    assert cli.convert_main(["--from", "spikingjelly", "--to", "sinabs", "usermodels:sj", "-o", "out"]) is ExitCode.PLUGIN
+    assert "pip install 'snn-interop[sinabs]'" in capsys.readouterr().err
+
+
+def _graph(edges=None, **nodes) -> nir.NIRGraph:
+    base = {"input": nir.Input(input_type={"input": np.array([3])}), "fc": nir.Affine(weight=np.eye(3), bias=np.zeros(3)),
+            "lif": nir.LIF(tau=np.full(3, 1e-3), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3)),
+            "output": nir.Output(output_type={"output": np.array([3])})}
+    base.update(nodes)
+    return nir.NIRGraph(nodes=base, edges=edges or [("input", "fc"), ("fc", "lif"), ("lif", "output")])
+
+
+@pytest.mark.parametrize(("graph", "words"), [
+    (_graph(edges=[("input", "fc"), ("fc", "lif"), ("lif", "nowhere"), ("lif", "output")]), "'nowhere', which is not a node"),
+    (_graph(fc=nir.Affine(weight=np.ones((3, 4)), bias=np.zeros(3))), "does not run on input"),
+    (_graph(fc=nir.Threshold(threshold=np.ones(3))), "no torch layer"),
+    (_graph(lif=nir.LIF(tau=np.full(3, -1.0), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3))), "tau and dt must be positive"),
+])
+def test_malformed_graphs_are_invalid_graph(workdir, capsys, graph, words):
+    nir.write(workdir / "g.nir", graph)
+    assert cli.convert_main(["--from", "nir", "--to", "norse", "g.nir", "-o", "out", "--verify"]) is ExitCode.INVALID_GRAPH
+    assert words in capsys.readouterr().err
+
+
+DOCUMENTED = {c for c in ExitCode if c is not ExitCode.INTERNAL}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzzed_nir_files_never_crash(workdir, data):
+    # random bytes, truncated real files, and real files with one attribute mutated
+    kind = data.draw(st.sampled_from(["bytes", "truncated", "mutated"]))
+    path = workdir / "fuzz.nir"
+    real = sorted(CORPUS.glob("*.nir"))
+    if kind == "bytes":
+        path.write_bytes(data.draw(st.binary(max_size=2048)))
+    elif kind == "truncated":
+        blob = data.draw(st.sampled_from(real)).read_bytes()
+        path.write_bytes(blob[: data.draw(st.integers(0, len(blob) - 1))])
+    else:
+        graph = nir.read(data.draw(st.sampled_from([p for p in real if "lif" in p.name or "braille" in p.name])))
+        name = data.draw(st.sampled_from(sorted(k for k, n in graph.nodes.items() if not isinstance(n, (nir.Input, nir.Output)))))
+        node = graph.nodes[name]
+        fields = sorted(k for k, v in vars(node).items() if isinstance(v, np.ndarray))
+        field = data.draw(st.sampled_from(fields))
+        old = np.asarray(getattr(node, field))
+        new = data.draw(st.sampled_from([old[..., :1], -old, old * np.nan, np.zeros((2,) + old.shape), old.T.copy()]))
+        setattr(node, field, new)
+        try:
+            nir.write(path, graph)
+        except Exception:  # noqa: BLE001 - nir itself refuses to write some mutations: nothing to read then
+            return
+    code = cli.convert_main(["--from", "nir", "--to", "snntorch", str(path), "-o", "out", "--force", "--quiet", "--verify", "--steps", "5"])
+    assert code in DOCUMENTED, f"{kind}: exit {code}"
