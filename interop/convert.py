@@ -211,6 +211,8 @@ def _runner(model: Any, plugin: ModuleType | None, dtype: torch.dtype) -> tuple[
     if isinstance(model, nir.NIRGraph):
         module = _import(model, plugin, dtype)
         return (lambda x: module(x, record=True)), module
+    if isinstance(model, GraphModule):  # a model snn-interop built (e.g. loaded from a converted directory)
+        return (lambda x: model(x, record=True)), model
     return (lambda x: (plugin.run_model(model, x), None)), model
 
 
