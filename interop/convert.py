@@ -284,6 +284,12 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     graph = _export(model, src, one_step)
     progress(f"building the {target} model" if dst is not None else "checking the NIR graph")
     converted = _import(graph, dst, dtype)
+    try:  # one step of zeros: shapes that do not fit fail here, verified or not
+        with torch.no_grad():
+            converted(torch.zeros(1, 1, *shape, dtype=dtype))
+    except (RuntimeError, ValueError) as exc:
+        raise InvalidGraph(f"the converted model does not run on one step of input of shape {(1, *shape)} ({exc}); "
+                           "check --input-shape and the graph's shapes") from exc
     layers = [{"name": n, "type": type(converted.neuron_layer(n)).__name__, "native": i.native, "note": i.why_not_native}
               for n, i in converted.neuron_info.items()]
     layers += [{"name": n, "type": type(converted.layer(n)).__name__, "native": True, "note": ""} for n in converted.layer_names]

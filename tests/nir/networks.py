@@ -84,3 +84,23 @@ def recurrent(cuba: Neuron, seed: int = 2) -> nir.NIRGraph:
         "lif2": node_from_neuron(cuba, (4,)),
         "output": nir.Output(output_type={"output": np.array([4])}),
     }, edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "rec"), ("rec", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"), ("lif2", "output")])
+
+
+def skip_net(lif: Neuron, seed: int = 3) -> nir.NIRGraph:
+    """Conv1d 2 -> 3 over 10 positions, LIF, Flatten; a skip connection adds the input's Affine
+    projection to the first LIF's Affine output before the second LIF (a non-sequential graph)."""
+    rng = np.random.default_rng(seed)
+    return nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([2, 10])}),
+        "conv": nir.Conv1d(input_shape=10, weight=_w(rng, 3, 2, 3, gain=2.5 * drive(lif)), stride=1, padding=1, dilation=1, groups=1,
+                           bias=np.full(3, 0.1 * drive(lif))),
+        "lif1": node_from_neuron(lif, (3, 10)),
+        "flat": nir.Flatten(input_type={"input": np.array([3, 10])}, start_dim=0, end_dim=-1),
+        "fc": nir.Affine(weight=_w(rng, 4, 30, gain=2.0 * drive(lif)), bias=np.zeros(4)),
+        "flat_in": nir.Flatten(input_type={"input": np.array([2, 10])}, start_dim=0, end_dim=-1),
+        "skip": nir.Linear(weight=_w(rng, 4, 20, gain=2.0 * drive(lif))),
+        "scale": nir.Scale(scale=np.array([1.0, 0.5, 2.0, 1.5])),
+        "lif2": node_from_neuron(lif, (4,)),
+        "output": nir.Output(output_type={"output": np.array([4])}),
+    }, edges=[("input", "conv"), ("conv", "lif1"), ("lif1", "flat"), ("flat", "fc"), ("fc", "scale"), ("scale", "lif2"),
+              ("input", "flat_in"), ("flat_in", "skip"), ("skip", "lif2"), ("lif2", "output")])

@@ -17,7 +17,7 @@ import torch
 from snn_interop import registry
 from snn_interop.spec.neurons import Model, ResetMode
 
-from .networks import convnet, mlp, native_neuron, recurrent
+from .networks import convnet, mlp, native_neuron, recurrent, skip_net
 
 FRAMEWORKS = ["snntorch", "spikingjelly", "sinabs", "norse"]
 T = 50
@@ -35,6 +35,8 @@ def source_graph(plugin, net: str, reset: ResetMode) -> nir.NIRGraph | None:
     try:
         if net == "mlp":
             return mlp(native_neuron(plugin, Model.LIF, reset))
+        if net == "skip":
+            return skip_net(native_neuron(plugin, Model.LIF, reset))
         if net == "conv":
             return convnet(native_neuron(plugin, Model.IF, reset), native_neuron(plugin, Model.LIF, reset))
         return recurrent(native_neuron(plugin, Model.CUBA_LIF, reset))
@@ -70,7 +72,7 @@ def assert_same(a, b) -> None:
         assert rel(gw_b[name], gw_a[name]) <= TOL, f"weight gradient {name} rel err {rel(gw_b[name], gw_a[name])}"
 
 
-NETS = ["mlp", "conv", "recurrent"]
+NETS = ["mlp", "conv", "recurrent", "skip"]
 RESETS = [ResetMode.SUBTRACT, ResetMode.TO_VALUE]
 # Source models a framework cannot build from its own neurons (its capabilities), and why.
 NOT_NATIVE = {
@@ -99,7 +101,9 @@ def test_conversion_is_exact(source, target, net, reset, tmp_path):
     first = next(iter(out_a[1].values()))
     assert out_a[0].mean() > 0.01, "the network must spike at its output"
     assert_same(out_a, out_b)
-    if source == target:  # round trip: parameters bit for bit
+    if source == target:  # round trip: parameters bit for bit, neurons identical
+        assert {n: i.neuron for n, i in model_b.neuron_info.items()} == {n: i.neuron for n, i in model_a.neuron_info.items()}
+        assert all(i.native for i in model_b.neuron_info.values())
         for name, node in exported.nodes.items():
             again = b.to_nir(model_b, sample).nodes[name]
             for field in ("weight", "bias"):
