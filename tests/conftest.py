@@ -19,3 +19,13 @@ CORPUS = ROOT / "tests" / "data" / "nir-paper"  # a copy of ../shared/corpus/nir
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     return CORPUS
+
+
+def plugin_or_skip(name: str):
+    """The plugin for ``name``; the test skips only when that framework is not installed."""
+    from snn_interop import registry
+
+    info = registry.info(name)
+    if info.unavailable:
+        pytest.skip(f"{name} not installed: {info.unavailable}")
+    return registry.get(name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import nir
 import numpy as np
@@ -15,7 +14,7 @@ from hypothesis import strategies as st
 
 from snn_interop import cli, registry
 from snn_interop.errors import ExitCode
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import CORPUS
 
 MODELS = '''
 import torch

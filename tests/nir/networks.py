@@ -10,7 +10,7 @@ import numpy as np
 
 from snn_interop.nir.neurons import node_from_neuron
 from snn_interop.plugin_api import NotExpressible
-from snn_interop.spec.neurons import Decay, Model, Neuron, ResetMode
+from snn_interop.spec.neurons import Model, Neuron, ResetMode
 from snn_interop_conformance.cases import neuron_cases
 
 

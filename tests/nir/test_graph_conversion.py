@@ -14,21 +14,15 @@ import numpy as np
 import pytest
 import torch
 
-from snn_interop import registry
 from snn_interop.spec.neurons import Model, ResetMode
 
 from .networks import convnet, mlp, native_neuron, recurrent, skip_net
+from tests.conftest import plugin_or_skip
 
 FRAMEWORKS = ["snntorch", "spikingjelly", "sinabs", "norse"]
 T = 50
 TOL = 1e-6  # the float64 tolerance for membranes and relative gradient error
 
-
-def plugin_or_skip(name: str):
-    info = registry.info(name)
-    if info.unavailable:
-        pytest.skip(f"{name} not installed: {info.unavailable}")
-    return registry.get(name)
 
 
 def source_graph(plugin, net: str, reset: ResetMode) -> nir.NIRGraph | None:
@@ -98,7 +92,6 @@ def test_conversion_is_exact(source, target, net, reset, tmp_path):
     nir.write(tmp_path / "m.nir", exported)
     model_b = b.from_nir(nir.read(tmp_path / "m.nir"))
     out_a, out_b = run_with_grads(model_a, x), run_with_grads(model_b, x)
-    first = next(iter(out_a[1].values()))
     assert out_a[0].mean() > 0.01, "the network must spike at its output"
     assert_same(out_a, out_b)
     if source == target:  # round trip: parameters bit for bit, neurons identical

@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tests.conftest import plugin_or_skip
 
-from snn_interop import registry
 
 FRAMEWORKS = ["snntorch", "spikingjelly", "sinabs", "norse"]
 DTYPE = torch.float32
 
-
-def plugin_or_skip(name: str):
-    info = registry.info(name)
-    if info.unavailable:
-        pytest.skip(f"{name} not installed: {info.unavailable}")
-    return registry.get(name)
 
 
 @pytest.mark.parametrize("source", FRAMEWORKS)

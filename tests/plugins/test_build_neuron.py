@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from snn_interop import registry
 from snn_interop.plugin_api import NotExpressible
 from snn_interop.spec import oracle
 from snn_interop_conformance.cases import case_id, neuron_cases
 from snn_interop_conformance.tolerances import FP32_GRADIENT, FP64_REORDERED
+from tests.conftest import plugin_or_skip
 
 CASES = list(neuron_cases())
 # How many of the 380 generated cases each framework builds natively, measured on 2026-11-25.
@@ -18,12 +18,6 @@ CASES = list(neuron_cases())
 # because it selects surrogates by name and cannot take an injected one.
 BUILT = {"snntorch": 67, "spikingjelly": 97, "sinabs": 62, "norse": 5}
 
-
-def plugin_or_skip(name: str):
-    info = registry.info(name)
-    if info.unavailable:
-        pytest.skip(f"{name} not installed: {info.unavailable}")
-    return registry.get(name)
 
 
 def drive(neuron, seed: int = 3) -> torch.Tensor:

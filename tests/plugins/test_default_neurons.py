@@ -9,18 +9,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from snn_interop import registry
 from snn_interop.spec import oracle
 from snn_interop_conformance.tolerances import FP32_GRADIENT, FP64_REORDERED
+from tests.conftest import plugin_or_skip
 
 FRAMEWORKS = ["snntorch", "spikingjelly", "sinabs", "norse"]
 
-
-def plugin_or_skip(name: str):
-    info = registry.info(name)
-    if info.unavailable:
-        pytest.skip(f"{name} not installed: {info.unavailable}")
-    return registry.get(name)
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

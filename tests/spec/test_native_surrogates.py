@@ -13,11 +13,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from snn_interop import registry
 from snn_interop.spec.mathns import torch_math
 from snn_interop.spec.schema import Forward, Kind
 from snn_interop.spec.surrogates import SURROGATES
 from snn_interop_conformance.tolerances import FP32_VS_FP64, FP64_EXACT, Tolerance
+
+from tests.conftest import plugin_or_skip
 
 from .strategies import configs
 
@@ -37,13 +38,6 @@ NATIVE_TOLERANCE: dict[str, Tolerance] = {
 DETERMINISTIC = [s for s in SURROGATES.values() if s.kind is not Kind.STOCHASTIC]
 CASES = [(s, a) for s in DETERMINISTIC for a in s.aliases if a.forward is Forward.HEAVISIDE]
 BERNOULLI = [(s, a) for s in DETERMINISTIC for a in s.aliases if a.forward is Forward.BERNOULLI]
-
-
-def plugin_or_skip(framework: str):
-    info = registry.info(framework)
-    if info.unavailable:
-        pytest.skip(f"{framework} not installed: {info.unavailable}")
-    return registry.get(framework)
 
 
 def native_and_config(surrogate, alias, drawn, threshold):
