@@ -70,7 +70,7 @@ class Report:
     def table(self) -> str:
         """The verification table snn-convert prints."""
         f, g = self.forward, self.gradient
-        membrane = "n/a (source exposes none)" if f.get("max_membrane_abs_err") is None else f"{f['max_membrane_abs_err']:.3g}"
+        membrane = "n/a (no neuron membranes to compare)" if f.get("max_membrane_abs_err") is None else f"{f['max_membrane_abs_err']:.3g}"
         rows = [
             ("output spike mismatches", f"{f['spike_mismatches']} of {f['outputs']} ({f['spikes_source']} source spikes)"),
             ("first mismatch", "none" if f["first_mismatch"] is None else f"step {f['first_mismatch']['step']}, output {f['first_mismatch']['index']}"),
@@ -213,7 +213,11 @@ def _runner(model: Any, plugin: ModuleType | None, dtype: torch.dtype) -> tuple[
         return (lambda x: module(x, record=True)), module
     if isinstance(model, GraphModule):  # a model snn-interop built (e.g. loaded from a converted directory)
         return (lambda x: model(x, record=True)), model
-    return (lambda x: (plugin.run_model(model, x), None)), model
+    def run_native(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, dict[str, torch.Tensor]]]:
+        y, membranes = plugin.run_model(model, x)
+        return y, {name: {"v": v} for name, v in membranes.items()}
+
+    return run_native, model
 
 
 def _params(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -244,9 +248,8 @@ def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, 
     if diff.any() and ys.shape == yt.shape:
         idx = diff.nonzero()[0].tolist()
         first = {"step": idx[0], "index": idx[1:]}
-    membrane = None
-    if rec_s is not None:
-        membrane = max(((rec_s[n]["v"] - rec_t[n]["v"]).abs().max().item() for n in rec_s if "v" in rec_s[n] and n in rec_t), default=0.0)
+    shared = [n for n in rec_s if "v" in rec_s[n] and n in rec_t and "v" in rec_t[n]]
+    membrane = max(((rec_s[n]["v"].to(rec_t[n]["v"].dtype) - rec_t[n]["v"]).abs().max().item() for n in shared), default=None)
     names = [n for n in gw_s if n in gw_t and gw_s[n] is not None and gw_t[n] is not None]
     weight_err = {n: _rel(gw_t[n], gw_s[n]) for n in names}
     return {

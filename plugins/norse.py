@@ -189,13 +189,17 @@ def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
     return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
 
 
-def run_model(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """A norse ``SequentialState`` of layers and cells, stepped over time-major ``x``."""
-    state, outputs = None, []
+def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A norse ``SequentialState`` of layers and cells stepped over time-major ``x``: its output,
+    and each cell's membrane after reset keyed by its index in the sequence."""
+    neurons = [str(i) for i, m in enumerate(model) if describe_neuron(m) is not None]
+    state, outputs, membranes = None, [], {name: [] for name in neurons}
     for x_t in x:
         out, state = model(x_t, state)
         outputs.append(out)
-    return torch.stack(outputs)
+        for name in neurons:
+            membranes[name].append(state[int(name)].v)
+    return torch.stack(outputs), {k: torch.stack(v) for k, v in membranes.items()}
 
 
 def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:

@@ -233,12 +233,17 @@ def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
     return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
 
 
-def run_model(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """A sinabs network of batch-first layers ([B, T, ...]) on time-major ``x``."""
+def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A sinabs network of batch-first layers ([B, T, ...]) on time-major ``x``: its output, and
+    each neuron layer's membrane after reset and clipping keyed by its index in the Sequential."""
+    neurons = {str(i): m for i, m in enumerate(model) if describe_neuron(m) is not None}
     for m in model.modules():
         if hasattr(m, "reset_states"):
             m.reset_states()
-    return model(x.transpose(0, 1)).transpose(0, 1).to(x.dtype)
+    for m in neurons.values():
+        m.record_states = True
+    y = model(x.transpose(0, 1)).transpose(0, 1).to(x.dtype)
+    return y, {name: m.recordings["v_mem"].transpose(0, 1) for name, m in neurons.items()}
 
 
 def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:

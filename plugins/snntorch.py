@@ -216,17 +216,30 @@ def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
     return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
 
 
-def run_model(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A snnTorch network as users write it (an ``nn.Sequential`` whose neurons have
-    ``init_hidden=True``), on time-major ``x``: the output per step, stacked."""
+    ``init_hidden=True``) on time-major ``x``: its output per step, and each neuron layer's
+    end-of-step membrane keyed by its index (the NIR node name snn-interop gives it)."""
+    import snntorch as snn
     import snntorch.utils
 
     snntorch.utils.reset(model)
-    outputs = []
-    for x_t in x:
-        out = model(x_t)
-        outputs.append((out[0] if isinstance(out, tuple) else out).to(x.dtype))
-    return torch.stack(outputs)
+    neurons = {str(i): m for i, m in enumerate(model) if isinstance(m, (snn.Leaky, snn.Synaptic))}
+    spikes: dict[str, torch.Tensor] = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: spikes.__setitem__(name, out[0] if isinstance(out, tuple) else out))
+             for name, m in neurons.items()]
+    outputs, membranes = [], {name: [] for name in neurons}
+    try:
+        for x_t in x:
+            out = model(x_t)
+            outputs.append((out[0] if isinstance(out, tuple) else out).to(x.dtype))
+            for name, m in neurons.items():
+                zero_later = isinstance(m, snn.Leaky) and int(m.reset_mechanism_val) == 1 and m.reset_delay
+                membranes[name].append(m.mem * (1 - spikes[name].detach().to(m.mem.dtype)) if zero_later else m.mem)
+    finally:
+        for h in hooks:
+            h.remove()
+    return torch.stack(outputs), {k: torch.stack(v) for k, v in membranes.items()}
 
 
 def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:

@@ -199,13 +199,18 @@ def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
     return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
 
 
-def run_model(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """A SpikingJelly network on time-major ``x``, in multi-step mode."""
+def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A SpikingJelly network on time-major ``x`` in multi-step mode: its output, and each
+    neuron layer's membrane after reset (``v_seq``) keyed by its index in the Sequential."""
     from spikingjelly.activation_based import functional
 
     functional.reset_net(model)
     functional.set_step_mode(model, "m")
-    return model(x)
+    neurons = {str(i): m for i, m in enumerate(model) if describe_neuron(m) is not None and hasattr(m, "store_v_seq")}
+    for m in neurons.values():
+        m.store_v_seq = True
+    y = model(x)
+    return y, {name: m.v_seq for name, m in neurons.items()}
 
 
 def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:

@@ -103,7 +103,7 @@ def measure() -> dict[tuple[str, str], tuple[str, str, int]]:
         source = registry.get(a)
         model = source.example_mlp()
         with torch.no_grad():
-            reference = source.run_model(model, x)
+            reference, _ = source.run_model(model, x)
         for b in FRAMEWORKS:
             target = registry.get(b)
             print(f"{a} -> {b}", file=sys.stderr, flush=True)

@@ -51,8 +51,9 @@ def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return run_by_steps(step, module, x)
 
 
-def run_model(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return model(x)  # a from_nir GraphModule runs time-major input itself
+def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    y, recorded = model(x, record=True)  # a from_nir GraphModule runs time-major input itself
+    return y, {name: r["v"] for name, r in recorded.items() if "v" in r}
 
 
 def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
