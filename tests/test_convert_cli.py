@@ -104,6 +104,15 @@ def test_bad_input_gets_its_exit_code_and_a_message(workdir, capsys, argv, code,
     assert not (workdir / "out").exists()
 
 
+@pytest.mark.parametrize("content", ["random", "truncated", "empty"])
+def test_unreadable_nir_files_are_bad_nir(workdir, capsys, content):
+    blob = (CORPUS / "braille_noDelay_bias_zero.nir").read_bytes()
+    data = {"random": bytes(range(256)) * 8, "truncated": blob[: len(blob) // 2], "empty": b""}[content]
+    (workdir / "bad.nir").write_bytes(data)
+    assert convert("--from", "nir", "--to", "norse", "bad.nir", "-o", "out") is ExitCode.BAD_NIR
+    assert "is not a readable NIR file" in capsys.readouterr().err
+
+
 def test_weights_must_be_a_state_dict(workdir):
     torch.save(registry.get("spikingjelly").example_mlp(), workdir / "whole.pt")  # a pickled model, not a state dict
     assert convert("--from", "spikingjelly", "--to", "nir", "usermodels:sj", "--weights", "whole.pt", "-o", "m.nir") is ExitCode.BAD_SOURCE
