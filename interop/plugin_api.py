@@ -34,6 +34,12 @@ def require(framework: str, checks: Iterable[tuple[bool, str, str]]) -> None:
             raise NotExpressible(framework, semantic, reason)
 
 
+def require_uniform(framework: str, neuron: Neuron) -> None:
+    """NotExpressible when some parameter differs across neurons (plugins build one value per parameter)."""
+    per = neuron.per_neuron
+    require(framework, [(not per, f"per-neuron {', '.join(per)}", "its layers are built here with one value per parameter")])
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a plugin's native layers express exactly (data, shown by ``snn-interop plugins``)."""

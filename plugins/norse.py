@@ -9,12 +9,13 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import Capabilities, native_alias, NotExpressible, require, run_by_steps, seeded_linear
+from snn_interop.plugin_api import Capabilities, native_alias, NotExpressible, require, run_by_steps, seeded_linear, require_uniform
 from snn_interop.spec.neurons import (
-    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
+    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack,
 )
 from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
@@ -78,6 +79,7 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     Euler step dt tau_inv is exactly the canonical 1 - beta. Norse picks its surrogate by name
     only, so a surrogate without a norse alias cannot be injected: it is refused.
     """
+    require_uniform(NAME, neuron)
     import norse.torch as nt
     from norse.torch.functional.reset import reset_subtract, reset_value
 
@@ -161,18 +163,20 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
 
     if type(layer) not in _cells():
         return None
-    p, f = layer.p, float
+    p = layer.p
+    a = lambda t: np.asarray(torch.as_tensor(t).detach().cpu(), dtype=np.float64)  # noqa: E731
+    f = lambda t: pack(a(t))  # noqa: E731 - one value, or per neuron
     if isinstance(layer, nt.LIBoxCell):
-        beta = 1.0 - layer.dt * f(p.tau_mem_inv)
+        beta = pack(1.0 - layer.dt * a(p.tau_mem_inv))
         return Neuron.li(Decay(beta), input_scale=InputScale.ONE_MINUS_BETA, v_leak=f(p.v_leak), v_init=f(p.v_leak))
-    surrogate = from_native(NAME, "threshold:" + p.method, {"alpha": f(p.alpha)})
+    surrogate = from_native(NAME, "threshold:" + p.method, {"alpha": float(p.alpha)})
     common = dict(threshold=f(p.v_th), compare=Compare.GT, v_reset=f(p.v_reset), reset_timing=ResetTiming.SAME_STEP, detach_reset=False)
     if isinstance(layer, nt.IAFCell):
         return Neuron.if_(surrogate, reset=ResetMode.TO_VALUE, v_init=f(p.v_reset), **common)
-    beta = 1.0 - layer.dt * f(p.tau_mem_inv)
+    beta = pack(1.0 - layer.dt * a(p.tau_mem_inv))
     membrane = dict(input_scale=InputScale.ONE_MINUS_BETA, v_leak=f(p.v_leak), v_init=f(p.v_leak))
     if isinstance(layer, nt.LIFCell):
-        return Neuron.cuba_lif(surrogate, Decay(beta), Decay(1.0 - layer.dt * f(p.tau_syn_inv)), reset=ResetMode.TO_VALUE, **membrane, **common)
+        return Neuron.cuba_lif(surrogate, Decay(beta), Decay(pack(1.0 - layer.dt * a(p.tau_syn_inv))), reset=ResetMode.TO_VALUE, **membrane, **common)
     reset = {reset_value: ResetMode.TO_VALUE, reset_subtract: ResetMode.SUBTRACT}.get(p.reset_method)
     if reset is None:
         raise NotExpressible(NAME, f"reset_method={p.reset_method!r}", "only reset_value and reset_subtract are described")

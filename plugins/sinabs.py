@@ -14,9 +14,9 @@ from typing import Any
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import CanonicalDerivative, Capabilities, native_alias, NotExpressible, require, seeded_linear, surrogate_derivative
+from snn_interop.plugin_api import CanonicalDerivative, Capabilities, native_alias, NotExpressible, require, seeded_linear, surrogate_derivative, require_uniform
 from snn_interop.spec.neurons import (
-    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
+    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack,
 )
 from snn_interop.spec.oracle import HeavisideSurrogate
 from snn_interop.spec.surrogates import from_native
@@ -110,6 +110,7 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     Built with ``train_alphas=True`` and converted to float64, the per-step decays are set to the
     canonical values exactly (sinabs itself would compute exp(-1/tau) in float32).
     """
+    require_uniform(NAME, neuron)
     import sinabs.layers as sl
 
     n = neuron
@@ -189,16 +190,19 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
 
     if type(layer) not in (sl.IAF, sl.LIF, sl.ExpLeak):
         return None
-    beta = float(layer.alpha_mem_calculated)
+    num = lambda t: pack(t.detach().cpu().numpy())  # noqa: E731 - one value, or per neuron
+    beta = num(layer.alpha_mem_calculated)
     scale = InputScale.ONE_MINUS_BETA if getattr(layer, "norm_input", False) else InputScale.NONE
     v_min = float(layer.min_v_mem) if layer.min_v_mem is not None else None
     if isinstance(layer, sl.ExpLeak):
         return Neuron.li(Decay(beta), input_scale=scale, v_min=v_min)
-    threshold = float(layer.spike_threshold)
+    threshold = num(layer.spike_threshold)
     sg = layer.surrogate_grad_fn
     if isinstance(sg, CanonicalDerivative):
         surrogate = sg.surrogate
     else:
+        if isinstance(threshold, tuple):
+            raise NotExpressible(NAME, "per-neuron spike_threshold", "sinabs surrogate widths scale with the threshold: describe one value")
         surrogate = from_native(NAME, "activation." + type(sg).__name__, dict(vars(sg)), theta=threshold)
     fn = layer.spike_fn
     if isinstance(fn, _StrictSpike):
@@ -218,7 +222,7 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     if isinstance(layer, sl.IAF):
         return Neuron.if_(surrogate, **common)
     if layer.alpha_syn_calculated is not None:
-        return Neuron.cuba_lif(surrogate, Decay(beta), Decay(float(layer.alpha_syn_calculated)), input_scale=scale,
+        return Neuron.cuba_lif(surrogate, Decay(beta), Decay(num(layer.alpha_syn_calculated)), input_scale=scale,
                                syn_input_scale=InputScale.BETA, **common)
     return Neuron.lif(surrogate, Decay(beta), input_scale=scale, **common)
 

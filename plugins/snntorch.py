@@ -13,10 +13,11 @@ import torch
 
 from snn_interop.nir import graph as nir_graph
 from snn_interop.plugin_api import (
+    require_uniform,
     Capabilities, CanonicalSpike, NotExpressible, native_alias, require, run_by_steps, seeded_linear,
     spike_function as canonical_spike_function,
 )
-from snn_interop.spec.neurons import Compare, Decay, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
+from snn_interop.spec.neurons import Compare, Decay, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack
 from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
 
@@ -98,6 +99,7 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     snnTorch's own when the spec has an exact alias for the surrogate and compare, else the
     canonical spike function is injected as ``spike_grad`` (snnTorch accepts any callable).
     """
+    require_uniform(NAME, neuron)
     import snntorch as snn
 
     n = neuron
@@ -186,11 +188,11 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
         surrogate, compare = from_native(NAME, "surrogate." + fn.__qualname__.split(".")[0], kwargs), Compare.GT
     cuba = isinstance(layer, snn.Synaptic)
     mechanism = ("subtract", "zero", "none")[int(layer.reset_mechanism_val)]
-    threshold = float(layer.threshold)
+    threshold = pack(layer.threshold.detach().cpu().numpy())
     common = dict(threshold=threshold, compare=compare)
     if mechanism == "none":
         if threshold == float("inf") and not cuba:
-            return Neuron.li(Decay(float(layer.beta)))
+            return Neuron.li(Decay(pack(layer.beta.detach().cpu().numpy())))
         common.update(reset=ResetMode.NONE)
     else:
         table = _SYNAPTIC_RESETS if cuba else _LEAKY_RESETS
@@ -200,9 +202,9 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
                                  "measured inexact against every canonical reset (see _LEAKY_RESETS)")
         reset, timing, detach = found[0]
         common.update(reset=reset, reset_timing=timing, detach_reset=detach)
+    beta = pack(layer.beta.detach().clamp(0, 1).cpu().numpy())  # snnTorch clamps beta to [0, 1] every step
     if cuba:
-        return Neuron.cuba_lif(surrogate, Decay(float(layer.beta)), Decay(float(layer.alpha)), **common)
-    beta = float(layer.beta)
+        return Neuron.cuba_lif(surrogate, Decay(beta), Decay(pack(layer.alpha.detach().clamp(0, 1).cpu().numpy())), **common)
     return Neuron(Model.IF if beta == 1.0 else Model.LIF, surrogate, decay=Decay(beta), **common)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import CanonicalSpike, Capabilities, native_alias, require, seeded_linear, spike_function as canonical_spike_function
+from snn_interop.plugin_api import CanonicalSpike, Capabilities, native_alias, require, seeded_linear, spike_function as canonical_spike_function, require_uniform
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
 )
@@ -82,6 +82,7 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     reset). Its own surrogate module is used when the spec has an exact alias with H(0) = 1;
     otherwise the canonical spike function is injected (any callable works as surrogate_function).
     """
+    require_uniform(NAME, neuron)
     from spikingjelly.activation_based import neuron as sj
 
     n = neuron

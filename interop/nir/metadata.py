@@ -41,8 +41,11 @@ def _field_value(name: str, raw: Any) -> Any:
     base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)  # Optional[X] -> X
     if raw is None:
         return None
+    if isinstance(raw, list):  # a per-neuron Value
+        return neuron_spec.tuples(raw)
     if base is Decay:
-        return Decay(raw["beta"], neuron_spec.Discretisation(raw["method"]), raw["tau"], raw["dt"])
+        per = lambda v: neuron_spec.tuples(v) if isinstance(v, list) else v  # noqa: E731
+        return Decay(per(raw["beta"]), neuron_spec.Discretisation(raw["method"]), per(raw["tau"]), raw["dt"])
     if isinstance(base, type) and issubclass(base, Enum):
         return base(raw)
     return raw

@@ -17,7 +17,6 @@ NIR's ODEs and the canonical update they become (per-equation zero-order hold):
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +25,7 @@ import numpy as np
 
 from snn_interop.nir import metadata
 from snn_interop.spec.neurons import (
-    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SynapseOrder,
+    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SynapseOrder, Value, pack, values,
 )
 from snn_interop.spec.schema import SpecError, SurrogateConfig
 from snn_interop.spec.surrogates import SURROGATES
@@ -47,15 +46,15 @@ class NirDefaults:
     detach_reset: bool = False
 
 
-def _uniform(node: Any, name: str) -> float:
-    """The one value of a per-neuron parameter array, or SpecError naming the parameter."""
-    values = np.asarray(getattr(node, name), dtype=np.float64).ravel()
-    if values.size == 0 or not np.all(values == values[0]):
-        raise SpecError(f"{type(node).__name__}.{name} differs across neurons; per-neuron parameters are not supported yet")
-    return float(values[0])
+def _uniform(node: Any, name: str) -> Value:
+    """A node's parameter: one float when all neurons share it, else per neuron (nested tuples)."""
+    array = np.asarray(getattr(node, name), dtype=np.float64)
+    if array.size == 0 or not np.all(np.isfinite(array)):
+        raise SpecError(f"{type(node).__name__}.{name} is empty or not finite")
+    return pack(array)
 
 
-def _v_reset(node: Any) -> float:
+def _v_reset(node: Any) -> Value:
     return _uniform(node, "v_reset") if getattr(node, "v_reset", None) is not None else 0.0
 
 
@@ -85,18 +84,19 @@ def neuron_from_node(node: Any, defaults: NirDefaults = NirDefaults()) -> Neuron
     raise SpecError(f"{type(node).__name__} is not a NIR neuron node ({', '.join(c.__name__ for c in NEURON_NODES)})")
 
 
-def _tau(decay: Decay, dt: float) -> float:
+def _tau(decay: Decay, dt: float) -> np.ndarray:
     """The time constant NIR should show for a per-step decay: its own, or one consistent with dt."""
     if decay.tau is not None:
-        return decay.tau
-    if decay.beta <= 0.0 or decay.beta >= 1.0:
+        return values(decay.tau)
+    beta = values(decay.beta)
+    if np.any(beta <= 0.0) or np.any(beta >= 1.0):
         raise SpecError(f"decay beta={decay.beta} has no finite positive time constant")
-    return dt / (1.0 - decay.beta) if decay.method is Discretisation.EULER else -dt / math.log(decay.beta)
+    return dt / (1.0 - beta) if decay.method is Discretisation.EULER else -dt / np.log(beta)
 
 
-def _r(gain: float, decay: Decay) -> float:
+def _r(gain: Value, decay: Decay) -> np.ndarray:
     """NIR's r such that (1 - beta) r is the canonical input gain."""
-    return gain / (1.0 - decay.beta)
+    return values(gain) / (1.0 - values(decay.beta))
 
 
 def node_from_neuron(neuron: Neuron, shape: tuple[int, ...], dt: float = NirDefaults.dt) -> Any:
@@ -105,12 +105,12 @@ def node_from_neuron(neuron: Neuron, shape: tuple[int, ...], dt: float = NirDefa
     The NIR parameters are the best plain-NIR reading of the neuron (time constants at ``dt``
     unless the neuron records its own); the metadata is what snn-interop reads back.
     """
-    full = lambda v: np.full(shape, v, dtype=np.float64)  # noqa: E731
+    full = lambda v: np.broadcast_to(values(v), shape).astype(np.float64)  # noqa: E731 - per neuron or shared
     meta = metadata.encode(neuron)
     n = neuron
     if n.model is Model.IF:
         step = n.decay.dt or dt
-        return nir.IF(r=full(n.input_gain / step), v_threshold=full(n.threshold), metadata=meta)
+        return nir.IF(r=full(values(n.input_gain) / step), v_threshold=full(n.threshold), metadata=meta)
     if n.model is Model.LI:
         return nir.LI(tau=full(_tau(n.decay, dt)), r=full(_r(n.input_gain, n.decay)), v_leak=full(n.v_leak), metadata=meta)
     if n.model is Model.LIF:

@@ -17,10 +17,11 @@ g is the input gain from ``input_scale`` and ``r``; the leaky integrator (LI) ne
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any
+from typing import Any, Union
+
+import numpy as np
 
 from snn_interop.spec.schema import SpecError, SurrogateConfig
 
@@ -93,22 +94,50 @@ class SynapseOrder(str, Enum):
     MEMBRANE_FIRST = "membrane_first"  #: the membrane sees last step's current (norse)
 
 
+#: A parameter value: one number for every neuron, or one per neuron as nested tuples shaped
+#: like the neurons (as NIR stores them); tuples keep neurons hashable and comparable.
+Value = Union[float, tuple]
+
+
+def values(v: Value) -> np.ndarray:
+    """A Value as a float64 array (0-d for a single number)."""
+    return np.asarray(v, dtype=np.float64)
+
+
+def pack(a: Any) -> Value:
+    """An array or number as a Value: a float when all neurons share one value, else nested tuples."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.size and np.all(a == a.flat[0]):
+        return float(a.flat[0])
+    return tuples(a.tolist())
+
+
+def tuples(x: Any) -> Any:
+    """Nested lists (JSON, ``ndarray.tolist()``) as nested tuples of floats."""
+    return tuple(tuples(i) for i in x) if isinstance(x, (list, tuple)) else float(x)
+
+
+def uniform(v: Value) -> bool:
+    """Whether a Value is one number for every neuron."""
+    return not isinstance(v, tuple)
+
+
 @dataclass(frozen=True)
 class Decay:
     """Per-step decay ``beta`` and, when derived, the time constant and rule it came from."""
 
-    beta: float
+    beta: Value
     method: Discretisation = Discretisation.DIRECT
-    tau: float | None = None
+    tau: Value | None = None
     dt: float | None = None
 
     @classmethod
-    def from_tau(cls, tau: float, dt: float, method: Discretisation = Discretisation.EXACT) -> Decay:
-        """beta = exp(-dt/tau) (EXACT) or 1 - dt/tau (EULER)."""
-        if not (tau > 0 and dt > 0):
+    def from_tau(cls, tau: Value, dt: float, method: Discretisation = Discretisation.EXACT) -> Decay:
+        """beta = exp(-dt/tau) (EXACT) or 1 - dt/tau (EULER), per neuron when tau is."""
+        if not (np.all(values(tau) > 0) and dt > 0):
             raise SpecError(f"tau and dt must be positive, got tau={tau}, dt={dt}")
-        beta = math.exp(-dt / tau) if method is Discretisation.EXACT else 1.0 - dt / tau
-        return cls(beta, method, tau, dt)
+        beta = np.exp(-dt / values(tau)) if method is Discretisation.EXACT else 1.0 - dt / values(tau)
+        return cls(float(beta) if uniform(tau) else tuples(beta.tolist()), method, tau, dt)
 
 
 NO_DECAY = Decay(1.0)
@@ -132,17 +161,17 @@ class Neuron:
     decay: Decay = _c(NO_DECAY, "membrane decay per step beta, and the tau/dt/rule it came from")
     syn_decay: Decay = _c(NO_DECAY, "synaptic current decay per step alpha (cuba_lif)")
     input_scale: InputScale = _c(InputScale.NONE, "gain g on the membrane drive, times r")
-    r: float = _c(1.0, "resistance: factor on the input gain")
+    r: Value = _c(1.0, "resistance: factor on the input gain")
     syn_input_scale: InputScale = _c(InputScale.NONE, "gain on the input into the synaptic current, times w_in (cuba_lif)")
-    w_in: float = _c(1.0, "input weight of the synaptic current: factor on its gain (cuba_lif, NIR's w_in)")
+    w_in: Value = _c(1.0, "input weight of the synaptic current: factor on its gain (cuba_lif, NIR's w_in)")
     synapse_order: SynapseOrder = _c(SynapseOrder.CURRENT_FIRST, "whether this step's input reaches the membrane this step (cuba_lif)")
-    v_leak: float = _c(0.0, "leak (resting) potential")
-    threshold: float = _c(1.0, "firing threshold theta")
+    v_leak: Value = _c(0.0, "leak (resting) potential")
+    threshold: Value = _c(1.0, "firing threshold theta")
     compare: Compare = _c(Compare.GE, "threshold comparison: does v == theta fire")
     spike_fn: SpikeFn = _c(SpikeFn.SINGLE, "one spike per step, or floor(v / theta) of them")
     max_spikes: int = _c(1, "cap of the max spike function")
     reset: ResetMode = _c(ResetMode.SUBTRACT, "what a spike does to the membrane")
-    v_reset: float = _c(0.0, "target of the to_value reset")
+    v_reset: Value = _c(0.0, "target of the to_value reset")
     reset_timing: ResetTiming = _c(ResetTiming.SAME_STEP, "which step's spike resets the membrane")
     detach_reset: bool = _c(False, "True: no gradient flows through the reset term")
     v_min: float | None = _c(None, "membrane lower bound (none when unset)")
@@ -153,15 +182,15 @@ class Neuron:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.model is Model.IF and self.decay.beta != 1.0:
+        if self.model is Model.IF and np.any(values(self.decay.beta) != 1.0):
             problems.append("IF has no leak: decay.beta must be 1 (use LIF)")
-        if not 0.0 <= self.decay.beta <= 1.0:
-            problems.append(f"decay.beta={self.decay.beta} must lie in [0, 1]")
-        if not 0.0 <= self.syn_decay.beta <= 1.0:
-            problems.append(f"syn_decay.beta={self.syn_decay.beta} must lie in [0, 1]")
+        for name in ("decay", "syn_decay"):
+            beta = values(getattr(self, name).beta)
+            if not np.all((beta >= 0.0) & (beta <= 1.0)):
+                problems.append(f"{name}.beta must lie in [0, 1]")
         if self.spikes and self.surrogate is None:
             problems.append(f"{self.model.value} fires and needs a surrogate")
-        if self.spikes and not self.threshold > 0 and self.spike_fn is not SpikeFn.SINGLE:
+        if self.spikes and not np.all(values(self.threshold) > 0) and self.spike_fn is not SpikeFn.SINGLE:
             problems.append("multi-spike functions need threshold > 0")
         if self.spike_fn is SpikeFn.MAX and self.max_spikes < 1:
             problems.append("max_spikes must be >= 1")
@@ -205,22 +234,34 @@ class Neuron:
         return self.model is not Model.LI
 
     @property
-    def input_gain(self) -> float:
-        """g: the factor on the membrane drive."""
-        return _gain(self.input_scale, self.decay) * self.r
+    def per_neuron(self) -> list[str]:
+        """The parameters that differ across neurons (empty for a uniform population)."""
+        fields = {"threshold": self.threshold, "v_leak": self.v_leak, "v_reset": self.v_reset, "r": self.r, "w_in": self.w_in,
+                  "decay.beta": self.decay.beta, "syn_decay.beta": self.syn_decay.beta}
+        return [k for k, v in fields.items() if not uniform(v)]
 
     @property
-    def syn_input_gain(self) -> float:
-        return _gain(self.syn_input_scale, self.syn_decay) * self.w_in
+    def input_gain(self) -> Value:
+        """g: the factor on the membrane drive."""
+        return _join(_gain(self.input_scale, self.decay) * values(self.r), self.decay.beta, self.r)
+
+    @property
+    def syn_input_gain(self) -> Value:
+        return _join(_gain(self.syn_input_scale, self.syn_decay) * values(self.w_in), self.syn_decay.beta, self.w_in)
 
 
-def _gain(scale: InputScale, decay: Decay) -> float:
+def _join(result: np.ndarray, *inputs: Value) -> Value:
+    """A derived Value: a float when every input is, else per neuron."""
+    return float(result) if all(uniform(v) for v in inputs) else tuples(np.asarray(result).tolist())
+
+
+def _gain(scale: InputScale, decay: Decay) -> np.ndarray:
     if scale is InputScale.NONE:
-        return 1.0
+        return values(1.0)
     if scale is InputScale.ONE_MINUS_BETA:
-        return 1.0 - decay.beta
+        return 1.0 - values(decay.beta)
     if scale is InputScale.BETA:
-        return decay.beta
+        return values(decay.beta)
     if scale is InputScale.DT:
-        return decay.dt  # type: ignore[return-value]  # set: checked in Neuron.__post_init__
-    return decay.dt / decay.tau  # type: ignore[operator]  # both set: checked in Neuron.__post_init__
+        return values(decay.dt)  # set: checked in Neuron.__post_init__
+    return decay.dt / values(decay.tau)  # both set: checked in Neuron.__post_init__

@@ -72,7 +72,12 @@ def spike(neuron: Neuron, v: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 def initial_state(neuron: Neuron, like: torch.Tensor) -> State:
     """The state before the first step, shaped and typed like one input step."""
     zeros = torch.zeros_like(like)
-    return State(zeros + neuron.v_init, zeros, zeros, zeros)
+    return State(zeros + _t(neuron.v_init, like), zeros, zeros, zeros)
+
+
+def _t(value: Any, like: torch.Tensor) -> torch.Tensor:
+    """A parameter (one number, or per neuron) as a tensor broadcasting over [B, *neurons]."""
+    return torch.as_tensor(value, dtype=like.dtype, device=like.device)
 
 
 def step(neuron: Neuron, x: torch.Tensor, state: State) -> tuple[State, torch.Tensor, torch.Tensor]:
@@ -80,21 +85,23 @@ def step(neuron: Neuron, x: torch.Tensor, state: State) -> tuple[State, torch.Te
     n = neuron
     drive, i = x, state.i
     if n.model is Model.CUBA_LIF:
-        i_next = n.syn_decay.beta * state.i + n.syn_input_gain * x
+        i_next = _t(n.syn_decay.beta, x) * state.i + _t(n.syn_input_gain, x) * x
         drive, i = (i_next, i_next) if n.synapse_order is SynapseOrder.CURRENT_FIRST else (state.i, i_next)
-    v = n.v_leak + n.decay.beta * (state.v - n.v_leak) + n.input_gain * drive
+    v_leak = _t(n.v_leak, x)
+    v = v_leak + _t(n.decay.beta, x) * (state.v - v_leak) + _t(n.input_gain, x) * drive
     rho = n.adapt_decay.beta
     a_seen = rho * state.a if n.adapt_decay_first else state.a
-    theta = n.threshold + n.adapt_scale * a_seen if n.model is Model.ADAPTIVE_LIF else torch.full_like(v, n.threshold)
+    theta = _t(n.threshold, x) + (n.adapt_scale * a_seen if n.model is Model.ADAPTIVE_LIF else torch.zeros_like(v))
     if not n.spikes:
         return State(v, i, state.a, torch.zeros_like(v)), v, theta
     reset = RESETS[n.reset]
+    v_reset = _t(n.v_reset, x)
     if n.reset_timing is ResetTiming.NEXT_STEP:
-        v = reset(v, state.s.detach() if n.detach_reset else state.s, theta, n.v_reset)
+        v = reset(v, state.s.detach() if n.detach_reset else state.s, theta, v_reset)
     s = spike(n, v, theta)
     v_pre = v
     if n.reset_timing is ResetTiming.SAME_STEP:
-        v = reset(v, s.detach() if n.detach_reset else s, theta, n.v_reset)
+        v = reset(v, s.detach() if n.detach_reset else s, theta, v_reset)
     if n.v_min is not None:
         v = v.clamp(min=n.v_min)
     a = state.a

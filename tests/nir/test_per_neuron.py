@@ -1,0 +1,79 @@
+"""Per-neuron parameters (trained time constants and thresholds): through NIR, exact everywhere.
+
+A framework's own layers are built with one value per parameter, so such neurons run as the
+exact CanonicalNeuron (and the report says so); a snnTorch model with a learned per-neuron
+beta exports and converts into all four frameworks with identical output spikes."""
+from __future__ import annotations
+
+import nir
+import numpy as np
+import torch
+
+from snn_interop.nir import metadata
+from snn_interop.nir.neurons import neuron_from_node, node_from_neuron
+from snn_interop.nir import graph as nir_graph
+from snn_interop.spec.neurons import Decay, Discretisation, Neuron
+from snn_interop.spec.surrogates import SURROGATES
+from tests.conftest import plugin_or_skip
+
+FRAMEWORKS = ["snntorch", "spikingjelly", "sinabs", "norse"]
+
+
+def per_neuron_lif(n: int, seed: int) -> Neuron:
+    rng = np.random.default_rng(seed)
+    tau = tuple(float(t) for t in rng.uniform(2e-4, 2e-3, n))
+    return Neuron.lif(SURROGATES["atan"].configure(alpha=3.0), Decay.from_tau(tau, 1e-4, Discretisation.EXACT),
+                      threshold=tuple(float(v) for v in rng.uniform(0.05, 0.15, n)), v_leak=tuple(float(v) for v in rng.normal(0, 0.01, n)))
+
+
+def test_per_neuron_values_survive_metadata_and_nir_arrays(tmp_path):
+    lif = per_neuron_lif(4, 0)
+    assert lif.per_neuron == ["threshold", "v_leak", "decay.beta"]
+    node = node_from_neuron(lif, (4,))
+    assert np.asarray(node.tau).tolist() == list(lif.decay.tau)
+    assert metadata.decode(metadata.encode(lif)) == lif
+    plain = nir.LIF(tau=node.tau, r=node.r, v_leak=node.v_leak, v_threshold=node.v_threshold)  # no metadata: NIR arrays
+    read = neuron_from_node(plain)
+    assert read.threshold == lif.threshold and read.decay.beta == lif.decay.beta
+
+
+def test_per_neuron_graph_runs_identically_in_all_four(tmp_path):
+    rng = np.random.default_rng(1)
+    graph = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([8])}),
+        "fc": nir.Affine(weight=rng.normal(0, 0.6, (6, 8)), bias=np.zeros(6)),
+        "lif": node_from_neuron(per_neuron_lif(6, 2), (6,)),
+        "output": nir.Output(output_type={"output": np.array([6])}),
+    }, edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    nir.write(tmp_path / "g.nir", graph)
+    graph = nir.read(tmp_path / "g.nir")
+    x = (torch.rand(80, 2, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64) < 0.4).to(torch.float64)
+    with torch.no_grad():
+        reference = nir_graph.from_nir(graph, None)(x)
+    assert 0.02 < reference.mean() < 0.9
+    for name in FRAMEWORKS:
+        model = plugin_or_skip(name).from_nir(graph)
+        assert not model.neuron_info["lif"].native and "per-neuron" in model.neuron_info["lif"].why_not_native
+        with torch.no_grad():
+            assert torch.equal(model(x), reference), name
+
+
+def test_snntorch_learned_per_neuron_beta_converts_exactly():
+    import snntorch as snn
+
+    snt = plugin_or_skip("snntorch")
+    model = snt.example_mlp()
+    beta = torch.linspace(0.6, 0.95, 16)
+    model[1] = snn.Leaky(beta=beta, learn_beta=True, threshold=torch.linspace(0.8, 1.2, 16), spike_grad=model[1].spike_grad, init_hidden=True)
+    x = (torch.rand(60, 2, 12, generator=torch.Generator().manual_seed(3)) < 0.4).float()
+    with torch.no_grad():
+        y, _ = snt.run_model(model, x)
+    graph = snt.to_nir(model, x[0])
+    assert np.asarray(graph.nodes["1"].v_threshold).tolist() == as_floats(torch.linspace(0.8, 1.2, 16))
+    for name in FRAMEWORKS:
+        with torch.no_grad():
+            assert torch.equal(plugin_or_skip(name).from_nir(graph, dtype=torch.float32)(x), y), name
+
+
+def as_floats(t: torch.Tensor) -> list[float]:
+    return [float(v) for v in t.numpy().astype(np.float64)]
