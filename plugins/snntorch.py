@@ -13,7 +13,6 @@ import torch
 
 from snn_interop.nir import graph as nir_graph
 from snn_interop.plugin_api import (
-    require_uniform,
     Capabilities, CanonicalSpike, NotExpressible, native_alias, require, run_by_steps, seeded_linear,
     spike_function as canonical_spike_function,
 )
@@ -99,12 +98,13 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     snnTorch's own when the spec has an exact alias for the surrogate and compare, else the
     canonical spike function is injected as ``spike_grad`` (snnTorch accepts any callable).
     """
-    require_uniform(NAME, neuron)
     import snntorch as snn
 
     n = neuron
     cuba = n.model is Model.CUBA_LIF
+    other = [p for p in n.per_neuron if p not in ("threshold", "decay.beta", "syn_decay.beta")]  # these take tensors
     require(NAME, [
+        (not other, f"per-neuron {', '.join(other)}", "only beta, alpha and threshold take one value per neuron"),
         (n.model in (Model.IF, Model.LIF, Model.LI, Model.CUBA_LIF), f"model={n.model.value}", "snnTorch 1.0.0 has no adaptive-threshold neuron"),
         (n.input_gain == 1.0, f"input gain {n.input_gain:g}", "Leaky and Synaptic add the input unscaled (gain 1)"),
         (not cuba or n.syn_input_gain == 1.0, f"synaptic input gain {n.syn_input_gain:g}", "Synaptic adds the input unscaled"),
@@ -137,6 +137,7 @@ def capabilities() -> Capabilities:
         neurons={"if": "Leaky(beta=1)", "lif": "Leaky", "li": "Leaky(reset_mechanism='none')", "cuba_lif": "Synaptic"},
         conventions={
             "input gain": "1 only", "v_leak, v_init": "0 only", "v_min": "none", "spike_fn": "single",
+            "per-neuron values": "beta, alpha and threshold",
             "reset (Leaky)": "; ".join(f"{m.value} {t.value} {'detached' if d else 'not detached'}" for m, t, d in _LEAKY_RESETS) + "; none",
             "reset (Synaptic)": "; ".join(f"{m.value} {t.value} {'detached' if d else 'not detached'}" for m, t, d in _SYNAPTIC_RESETS) + "; none",
             "compare": "> natively, >= through an injected spike function",
