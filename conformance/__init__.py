@@ -1,4 +1,5 @@
 """Conformance suite: cases generated from the spec, runners, metrics, report writers.
 
-Only the named tolerances (:mod:`.tolerances`) exist so far; the suite itself is issue 6.
+Named tolerances (:mod:`.tolerances`, also used by snn-convert --verify) and the generated neuron
+cases (:mod:`.cases`) exist so far; the suite itself is issue 6.
 """

@@ -28,3 +28,10 @@ FP64_REORDERED = Tolerance(1e-10, 1e-9, "float64 rounding of reordered arithmeti
 #: A gradient that passed through a float32 tensor (snntorch and sinabs return float32 spikes,
 #: so the incoming gradient of the spikes is rounded to float32) vs the float64 oracle.
 FP32_GRADIENT = Tolerance(1e-6, 1e-5, "incoming spike gradients rounded to float32 (eps 1.2e-7), summed over <= 256 steps")
+
+#: A converted model against its source (snn-convert --verify), float64: atol bounds the
+#: membrane difference, rtol the gradients' error relative to their largest entry.
+CONVERT_FP64 = Tolerance(1e-6, 1e-6, "float64: identical semantics, different operation order")
+
+#: The same in float32 (eps 1.2e-7), over T steps and several layers.
+CONVERT_FP32 = Tolerance(1e-4, 1e-4, "float32 (eps 1.2e-7): identical semantics, different operation order, over T steps")

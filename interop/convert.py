@@ -30,23 +30,13 @@ from snn_interop.graph import GraphModule
 from snn_interop.nir import graph as nir_graph
 from snn_interop.plugin_api import NotExpressible
 from snn_interop.spec.schema import SpecError
+from snn_interop_conformance.tolerances import CONVERT_FP32, CONVERT_FP64
 
 NIR = "nir"
 
 
-@dataclass(frozen=True)
-class Tolerance:
-    membrane_abs: float
-    gradient_rel: float
-    reason: str
-
-
-# float64: the exactness bar; float32: the same arithmetic in float32 (eps 1.2e-7)
-# accumulated over a few hundred steps and layers.
-TOLERANCES = {
-    torch.float64: Tolerance(1e-6, 1e-6, "float64: identical semantics, different operation order"),
-    torch.float32: Tolerance(1e-4, 1e-4, "float32 (eps 1.2e-7): identical semantics, different operation order, over T steps"),
-}
+# Named in conformance/tolerances.py with their reasons: atol bounds membranes, rtol gradients.
+TOLERANCES = {torch.float64: CONVERT_FP64, torch.float32: CONVERT_FP32}
 
 
 @dataclass
@@ -77,7 +67,7 @@ class Report:
             ("max membrane abs error", membrane),
             ("input gradient rel error", f"{g['input_rel_err']:.3g}"),
             ("max weight gradient rel error", f"{g['max_weight_rel_err']:.3g}"),
-            ("verdict", ("EXACT" if self.exact else "NOT EXACT") + f" within tolerance ({self.tolerance['membrane_abs']:g} abs, {self.tolerance['gradient_rel']:g} rel)"),
+            ("verdict", ("EXACT" if self.exact else "NOT EXACT") + f" within tolerance ({self.tolerance['atol']:g} abs, {self.tolerance['rtol']:g} rel)"),
         ]
         width = max(len(k) for k, _ in rows)
         head = f"{self.source} -> {self.target}: {self.steps} steps, seed {self.seed}, {self.dtype}"
@@ -309,8 +299,8 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
                                "check --input-shape and the graph's shapes") from exc
         report.forward, report.gradient = measured["forward"], measured["gradient"]
         membrane = report.forward["max_membrane_abs_err"]
-        report.exact = (report.forward["spike_mismatches"] == 0 and (membrane is None or membrane <= tol.membrane_abs)
-                        and report.gradient["max_rel_err"] <= tol.gradient_rel)
+        report.exact = (report.forward["spike_mismatches"] == 0 and (membrane is None or membrane <= tol.atol)
+                        and report.gradient["max_rel_err"] <= tol.rtol)
     return graph, converted, report
 
 

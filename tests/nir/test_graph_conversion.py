@@ -15,13 +15,14 @@ import pytest
 import torch
 
 from snn_interop.spec.neurons import Model, ResetMode
+from snn_interop_conformance.tolerances import CONVERT_FP64
 
 from .networks import convnet, mlp, native_neuron, recurrent, skip_net
 from tests.conftest import plugin_or_skip
 
 FRAMEWORKS = ["snntorch", "spikingjelly", "sinabs", "norse"]
 T = 50
-TOL = 1e-6  # the float64 tolerance for membranes and relative gradient error
+TOL = CONVERT_FP64.atol  # the float64 tolerance (membranes; gradients relative: CONVERT_FP64.rtol, equal)
 
 
 
