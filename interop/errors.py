@@ -23,6 +23,10 @@ class ExitCode(IntEnum):
     BAD_WEIGHTS = 9  #: NaN or Inf in the model's parameters
     BAD_SOURCE = 10  #: the source cannot be loaded: module:callable missing, raising, or not returning a module
     OUTPUT_EXISTS = 11  #: the output exists and --force was not given
+    NO_REFERENCE = 12  #: snn-interop verify: the .nir file carries no embedded reference
+    PARAMS_CHANGED = 13  #: snn-interop verify: the graph's parameters differ from those the reference was taken with
+    BEHAVIOUR_DIFFERS = 14  #: snn-interop verify: a framework does not reproduce the embedded reference within tolerance
+    REFERENCE_TOO_LARGE = 15  #: snn-convert --embed-reference: the reference does not fit the size budget
     INTERNAL = 70  #: an unexpected error; rerun with --debug
 
 
@@ -62,3 +66,11 @@ class OutputExists(InteropError):
 
 class PluginUnavailable(InteropError):
     code = ExitCode.PLUGIN
+
+
+class NoReference(InteropError):
+    code = ExitCode.NO_REFERENCE
+
+
+class ReferenceTooLarge(InteropError):
+    code = ExitCode.REFERENCE_TOO_LARGE
