@@ -1,4 +1,4 @@
-"""Command-line entry points: ``snn-interop``, ``snn-convert`` and ``snn-conformance``.
+"""Command-line entry points: ``snn-interop`` and ``snn-convert`` (``snn-conformance`` lives in snn_interop_conformance.cli).
 
 Each ``main(argv) -> ExitCode`` is callable from code and tests; the ``*console_main``
 shims turn it into a process exit status. Users see no traceback unless ``--debug``.
@@ -11,15 +11,10 @@ import logging
 import os
 import sys
 from pathlib import Path
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from snn_interop import __version__, catalogue, registry
 from snn_interop.errors import ExitCode, InteropError
-
-
-NOT_BUILT = {
-    "conformance": "issue 6 (conformance suite)",
-}
 
 
 def _cmd_spec(args: argparse.Namespace) -> ExitCode:
@@ -51,14 +46,6 @@ def _cmd_plugins(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
-def _not_built(what: str) -> Callable[[argparse.Namespace], ExitCode]:
-    def run(_: argparse.Namespace) -> ExitCode:
-        print(f"error: '{what}' is not built yet ({NOT_BUILT[what]}).", file=sys.stderr)
-        return ExitCode.NOT_BUILT
-
-    return run
-
-
 def _add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="source_fw", metavar="FW", help="source framework (an installed plugin) or 'nir'")
     p.add_argument("--to", dest="target_fw", metavar="FW", help="target framework (an installed plugin) or 'nir'")
@@ -75,11 +62,16 @@ def _add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="list installed plugins with versions and capabilities, then exit")
     p.add_argument("--quiet", action="store_true", help="no progress or table on the terminal")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument("--embed-reference", action=argparse.BooleanOptionalAction, default=None,
+                   help="store a reference run of the source model in the written graph's metadata, for snn-interop verify "
+                        "(default: on with --verify and --to nir)")
+    p.add_argument("--reference-budget", metavar="SIZE", help="most bytes the reference may add to the file: 2MiB, 500KiB, "
+                                                               "100000 or 25%% (default: 10%% of the file or 1 MiB, whichever is larger)")
 
 
 def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     """snn-convert: load, convert, verify, write (see docs/cli.md)."""
-    from snn_interop import convert as conv
+    from snn_interop import convert as conv, reference
 
     if args.list:
         args.verbose = True
@@ -93,11 +85,17 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
         if path and Path(path).exists() and not args.force:
             raise conv.OutputExists(f"{path} exists; pass --force to replace it (nothing was written).")
     conv.resolve(args.source_fw), conv.resolve(args.target_fw)
+    embed = args.embed_reference if args.embed_reference is not None else (args.verify and args.target_fw == conv.NIR)
+    try:
+        budget = reference.Budget.parse(args.reference_budget) if args.reference_budget else reference.Budget()
+    except ValueError as exc:
+        print(f"error: --reference-budget: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     say(f"loading {args.source}")
     is_file = args.source.endswith(".nir") or Path(args.source).is_file()
     model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights)
     graph, built, report = conv.convert_full(model, args.source_fw, args.target_fw, steps=args.steps, seed=args.seed,
-                                             verify_result=args.verify, progress=say,
+                                             verify_result=args.verify, progress=say, embed_reference=embed, reference_budget=budget,
                                              input_shape_=tuple(args.input_shape) if args.input_shape else None)
     say(f"writing {args.output}")
     conv.write_output(graph if args.target_fw == conv.NIR else built, graph, args.output, report, force=args.force)
@@ -107,9 +105,60 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
         print(json.dumps(report.to_dict(), indent=2))
     elif not args.quiet and report.exact is not None:
         print(report.table())
+    if not args.quiet and not args.json and report.reference:
+        r = report.reference
+        print(f"embedded reference: +{r['bytes']} bytes ({r['file_bytes_without']} -> {r['file_bytes']}; budget {r['budget_bytes']}, "
+              f"gradient {r['gradient']}); check it with: snn-interop verify {Path(args.output) / 'model.nir' if args.target_fw != conv.NIR else args.output}")
     if not args.quiet and not args.json:
         print(f"wrote {args.output}" + ("" if args.target_fw == conv.NIR else f" (load it with: from model import load, in {args.output})"))
     return ExitCode.FAILED if report.exact is False else ExitCode.OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> ExitCode:
+    """snn-interop verify FILE.nir: rebuild in each framework, run the embedded input, compare (docs/reference.md)."""
+    from snn_interop import convert as conv, reference
+
+    graph = conv.read_nir(args.file)
+    ref = reference.read_reference(graph)
+    if ref is None:
+        message = (f"{args.file} carries no embedded reference (no metadata[{reference.KEY!r}]); embed one with "
+                   f"snn-convert --from FW --to nir ... --embed-reference (exit {int(ExitCode.NO_REFERENCE)}: NO_REFERENCE)")
+        if args.json:
+            print(json.dumps({"file": args.file, "exit": int(ExitCode.NO_REFERENCE), "error": message}, indent=2))
+        print(f"error: {message}", file=sys.stderr)
+        return ExitCode.NO_REFERENCE
+    frameworks = args.framework or reference.installed_frameworks()
+    for fw in frameworks:
+        conv.resolve(fw)
+    digest = reference.params_hash(args.file)
+    checks = [reference.check_reference(graph, fw, params_sha256=digest) for fw in frameworks]
+    params_match = digest == ref.data["params_sha256"]
+    code = (ExitCode.PARAMS_CHANGED if not params_match else ExitCode.BEHAVIOUR_DIFFERS if not all(c.ok for c in checks)
+            else ExitCode.OK)
+    tol = ref.tolerance
+    if args.json:
+        print(json.dumps({"file": args.file, "exit": int(code), "verdict": code.name, "params_match": params_match,
+                          "params_sha256": {"reference": ref.data["params_sha256"], "file": digest}, "source": ref.data["source"],
+                          "dtype": ref.data["dtype"], "input": {k: v for k, v in ref.data["input"].items() if k != "data"},
+                          "tolerance": {"atol": tol.atol, "rtol": tol.rtol}, "frameworks": [c.to_dict() for c in checks]}, indent=2))
+        return code
+    print(f"{args.file}: {ref.summary()}")
+    print(f"  parameters sha256 {ref.data['params_sha256'][:16]}... " + ("match" if params_match else f"CHANGED (file has {digest[:16]}...)"))
+    print(f"  {'framework':<14}{'spike mismatches':<20}{'first mismatch':<32}{'membrane err':<14}{'gradient err':<14}verdict")
+    for c in checks:
+        if c.error:
+            print(f"  {c.framework:<14}{'-':<20}{'-':<32}{'-':<14}{'-':<14}NOT REPRODUCED: {c.error}")
+            continue
+        first = ("none" if c.first_mismatch is None else
+                 f"step {c.first_mismatch['step']}, {c.first_mismatch['layer']}[{','.join(map(str, c.first_mismatch['neuron']))}]")
+        num = lambda v: "n/a" if v is None else f"{v:.3g}"  # noqa: E731
+        print(f"  {c.framework:<14}{f'{c.mismatches} of {c.outputs}':<20}{first:<32}{num(c.max_membrane_abs_err):<14}"
+              f"{num(c.gradient_rel_err):<14}{'reproduced' if c.reproduces else 'DIFFERS'}")
+    verdict = {ExitCode.OK: f"reproduced in {len(checks)} of {len(checks)} frameworks",
+               ExitCode.PARAMS_CHANGED: "the parameters changed since the reference was taken",
+               ExitCode.BEHAVIOUR_DIFFERS: f"behaviour differs in {sum(not c.reproduces for c in checks)} of {len(checks)} frameworks"}[code]
+    print(f"  verdict: {verdict} (tolerance {tol.atol:g} abs, {tol.rtol:g} rel; exit {int(code)}: {code.name})")
+    return code
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -119,11 +168,11 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _add_conformance_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--framework", action="append", help="restrict to a framework (repeatable)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--quick", action="store_true", help="the small case set")
-    p.add_argument("--out", metavar="DIR", help="report directory")
+def _cmd_conformance(args: argparse.Namespace) -> ExitCode:
+    """snn-interop conformance ...: the same as snn-conformance (docs/conformance.md)."""
+    from snn_interop_conformance import cli as conformance_cli
+
+    return conformance_cli.main(args.args)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -148,9 +197,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_convert_args(s)
     s.set_defaults(run=_cmd_convert)
 
-    s = sub.add_parser("conformance", help=f"run the conformance suite (not built yet: {NOT_BUILT['conformance']})")
-    _add_conformance_args(s)
-    s.set_defaults(run=_not_built("conformance"))
+    s = sub.add_parser("verify", help="check that installed frameworks reproduce the reference embedded in a .nir file")
+    s.add_argument("file", metavar="FILE.nir", help="a .nir file written with snn-convert --embed-reference")
+    s.add_argument("--framework", action="append", metavar="FW", help="a framework to check (repeatable; default: every installed plugin)")
+    s.add_argument("--json", action="store_true", help="the results as JSON on stdout")
+    s.set_defaults(run=_cmd_verify)
+
+    s = sub.add_parser("conformance", add_help=False, help="run the conformance suite (same as snn-conformance; see its --help)")
+    s.add_argument("args", nargs=argparse.REMAINDER, help="snn-conformance's arguments")
+    s.set_defaults(run=_cmd_conformance)
     return p
 
 
@@ -192,19 +247,10 @@ def convert_main(argv: Sequence[str] | None = None) -> ExitCode:
                     "(surrogate, reset mode and timing, threshold compare) so the result behaves the same. "
                     "With --verify, run both on the same seeded input and report spike, membrane and gradient differences.",
         epilog="exit codes: 0 ok, 1 not exact, 2 usage, 4 plugin, 5 unknown framework, 6 unsupported, 7 bad .nir, "
-               "8 invalid graph, 9 NaN/Inf weights, 10 bad source, 11 output exists (docs/cli.md)")
+               "8 invalid graph, 9 NaN/Inf weights, 10 bad source, 11 output exists, 15 reference too large (docs/cli.md)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_convert_args(p)
     p.set_defaults(run=_cmd_convert, verbose=True)
-    return _run(p, argv)
-
-
-def conformance_main(argv: Sequence[str] | None = None) -> ExitCode:
-    """``snn-conformance`` (planned; issue 6)."""
-    p = argparse.ArgumentParser(prog="snn-conformance", description=f"Run the conformance suite. Not built yet: {NOT_BUILT['conformance']}.")
-    p.add_argument("--debug", action="store_true")
-    _add_conformance_args(p)
-    p.set_defaults(run=_not_built("conformance"))
     return _run(p, argv)
 
 
@@ -215,6 +261,3 @@ def console_main() -> None:
 def convert_console_main() -> None:
     sys.exit(int(convert_main()))
 
-
-def conformance_console_main() -> None:
-    sys.exit(int(conformance_main()))

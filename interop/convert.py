@@ -53,6 +53,7 @@ class Report:
     gradient: dict[str, Any] = field(default_factory=dict)
     layers: list[dict[str, Any]] = field(default_factory=list)
     tolerance: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] | None = None  #: the embedded reference's sizes and fields (snn_interop.reference), when one was embedded
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -265,8 +266,11 @@ def convert(model: Any, source: str, target: str, sample: torch.Tensor | None = 
 
 def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
                  verify_result: bool = True, input_shape_: tuple[int, ...] | None = None,
-                 progress: Callable[[str], None] = lambda message: None) -> tuple[nir.NIRGraph, GraphModule, Report]:
-    """:func:`convert`, also returning the NIR graph and the built module for a NIR target."""
+                 progress: Callable[[str], None] = lambda message: None, embed_reference: bool = False,
+                 reference_budget: Any = None) -> tuple[nir.NIRGraph, GraphModule, Report]:
+    """:func:`convert`, also returning the NIR graph and the built module for a NIR target.
+    ``embed_reference``: the graph carries a reference run of the source model in its
+    metadata (:mod:`snn_interop.reference`), within ``reference_budget`` (a ``reference.Budget``)."""
     src, dst = resolve(source), resolve(target)
     check_finite(model)
     shape = tuple(sample.shape[1:]) if sample is not None else input_shape(model, input_shape_)
@@ -301,6 +305,15 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
         membrane = report.forward["max_membrane_abs_err"]
         report.exact = (report.forward["spike_mismatches"] == 0 and (membrane is None or membrane <= tol.atol)
                         and report.gradient["max_rel_err"] <= tol.rtol)
+    if embed_reference:
+        from snn_interop import reference
+
+        progress(f"embedding a reference run of the {source} model ({steps} steps, seed {seed})")
+        run_source, _ = _runner(model, src, dtype)
+        graph, report.reference = reference.embed_reference(
+            graph, lambda x: (lambda y, rec: (y, {n: r["v"] for n, r in rec.items() if "v" in r}))(*run_source(x)),
+            source=source, source_version=src.framework_version() if src is not None else None, dtype=dtype, shape=shape,
+            steps=steps, seed=seed, budget=reference_budget or reference.Budget())
     return graph, converted, report
 
 
