@@ -43,7 +43,7 @@ VERSION = 1
 
 BATCH = 2  #: samples in the reference input
 SPIKE_P = 0.3  #: Bernoulli probability of an input spike
-PROJECTION = 256  #: length of the gradient fingerprint when the full input gradient does not fit the budget
+PROJECTION = 64  #: length of the gradient fingerprint when the full input gradient does not fit the budget
 MIB = 1 << 20
 
 #: Named in conformance/tolerances.py: a framework's run against the source's, as snn-convert --verify.
@@ -264,7 +264,7 @@ def embed_reference(graph: nir.NIRGraph, run_source: Run, *, source: str, source
             fp = _fingerprint(gx.numpy(), seed + 2, PROJECTION)
             payload["gradient"] = {"form": "projection", "projection": PROJECTION_RECIPE, "seed": seed + 1,
                                    "fingerprint": FINGERPRINT_RECIPE, "fingerprint_seed": seed + 2, "k": PROJECTION,
-                                   **pack(fp, "float64")}
+                                   **pack(fp, name)}
         text = json.dumps(payload, sort_keys=True)
         with_ref = _with_metadata(base, {**base.metadata, KEY: text})
         added = _file_size(with_ref) - base_size
