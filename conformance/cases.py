@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
 
 from snn_interop.spec.neurons import Compare, Decay, InputScale, Model, Neuron, ResetMode, ResetTiming
 from snn_interop.spec.schema import SurrogateConfig
@@ -45,3 +48,65 @@ def case_id(n: Neuron) -> str:
     if n.spikes:
         parts += [n.reset.value, n.reset_timing.value, "detach" if n.detach_reset else "grad", n.compare.value, repr(n.surrogate)]
     return "-".join(parts)
+
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+#: (batch, neurons per sample): a small and a medium layer.
+SHAPES = {"small": (2, 3), "medium": (8, 64)}
+STEPS_FULL = (1, 16, 256)
+STEPS_QUICK = (48,)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One conformance case: a canonical neuron on a seeded input of a given dtype and shape."""
+
+    neuron: Neuron
+    dtype: str = "float64"
+    shape: str = "small"
+    steps: int = 48
+    seed: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{case_id(self.neuron)}-{self.dtype}-{self.shape}-T{self.steps}"
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
+
+    def inputs(self) -> torch.Tensor:
+        """The case's input, time-major [T, B, N] in the case dtype (see :func:`drive`)."""
+        return drive(self.neuron, self.steps, SHAPES[self.shape], self.seed).to(self.torch_dtype)
+
+
+def cases(quick: bool = False, seed: int = 0) -> list[Case]:
+    """Every neuron case x dtype x shape x T (quick: both dtypes, the small shape, T = 48)."""
+    shapes = ("small",) if quick else tuple(SHAPES)
+    steps = STEPS_QUICK if quick else STEPS_FULL
+    return [Case(n, d, s, t, seed) for n in neuron_cases() for d in DTYPES for s in shapes for t in steps]
+
+
+def drive(neuron: Neuron, steps: int, shape: tuple[int, int], seed: int) -> torch.Tensor:
+    """Seeded float64 input in four phases of about T/4 steps each (T >= 8; else the first only):
+
+    1. threshold edge: multiples of theta / (4 g), g the input's gain into the membrane, from
+       rest, so that dyadic arithmetic lands membranes exactly on the threshold (compare >
+       vs >= shows there);
+    2. random drive in [0, 1.6 theta / g): regular firing;
+    3. silence: zeros (leak, and a pending next-step reset with no input);
+    4. saturation: 4 theta / g every step (fires every step; several spikes for multi-spike).
+
+    All values are exact in float32 too, so both dtypes see the same input.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    gain = neuron.input_gain * (neuron.syn_input_gain if neuron.model is Model.CUBA_LIF else 1.0)
+    unit = float(neuron.threshold) / float(gain)  # the generated cases are uniform across neurons
+    bounds = [0, steps] if steps < 8 else [0, steps // 4, steps // 2, 3 * steps // 4, steps]
+    phases = [
+        lambda n: torch.randint(0, 5, (n, *shape), generator=gen).to(torch.float64) * unit / 4,
+        lambda n: (torch.rand(n, *shape, generator=gen, dtype=torch.float64) * 1.6 * unit).to(torch.float32).to(torch.float64),
+        lambda n: torch.zeros(n, *shape, dtype=torch.float64),
+        lambda n: torch.full((n, *shape), 4.0 * unit, dtype=torch.float64),
+    ]
+    return torch.cat([phase(hi - lo) for phase, lo, hi in zip(phases, bounds, bounds[1:])])

@@ -14,7 +14,6 @@ class ExitCode(IntEnum):
     OK = 0  #: success
     FAILED = 1  #: the command ran and found a problem: a conversion not exact within tolerance
     USAGE = 2  #: bad command line (argparse's own convention)
-    NOT_BUILT = 3  #: the subcommand is planned but not built yet
     PLUGIN = 4  #: a plugin is missing or broken, or its framework is not installed
     UNKNOWN_FRAMEWORK = 5  #: --from/--to names no installed plugin (nor nir)
     UNSUPPORTED = 6  #: a layer or semantic the conversion cannot carry

@@ -178,3 +178,13 @@ class SurrogateConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.surrogate.name, "version": self.surrogate.version, "params": dict(self.values)}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by name and values (the formulas are lambdas): for worker processes."""
+        return (_configure, (self.surrogate.name, dict(self.values)))
+
+
+def _configure(name: str, values: dict[str, float]) -> SurrogateConfig:
+    from snn_interop.spec.surrogates import SURROGATES  # the catalogue imports this module
+
+    return SURROGATES[name].configure(**values)

@@ -1,0 +1,239 @@
+"""Run conformance cases through implementations and judge each against the oracle.
+
+An :class:`Implementation` is anything that builds a native layer from a canonical neuron and
+runs it time-major: a plugin on a device (and backend), or the fused reference kernel. Each
+case's oracle trace is computed once and shared by every implementation. Cases run in
+parallel across processes with :mod:`concurrent.futures` (workers rebuild implementations by
+name, so only picklable names cross process boundaries).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from snn_interop import registry
+from snn_interop.plugin_api import NotExpressible
+from snn_interop.spec import oracle
+from snn_interop.spec.neurons import Neuron
+from snn_interop_conformance import deviations as deviations_mod
+from snn_interop_conformance.cases import Case
+from snn_interop_conformance.metrics import Metrics, loss, loss_weights, measure
+from snn_interop_conformance.tolerances import Tolerance, TOLERANCES
+
+Run = Callable[[torch.nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """A native implementation under test: ``build(neuron)`` (may raise NotExpressible), ``run(module, x)``."""
+
+    name: str  #: e.g. "snntorch" or "spikingjelly/cupy"
+    framework: str
+    backend: str
+    device: str
+    build: Callable[[Neuron], torch.nn.Module]
+    run: Run
+    version: str = ""
+
+
+def plugin_implementations(frameworks: Sequence[str], device: str = "cpu") -> list[Implementation]:
+    """Each plugin's default backend on ``device`` (the layer ``build_neuron`` builds)."""
+    out = []
+    for fw in frameworks:
+        plugin = registry.get(fw)
+        backend = plugin.capabilities().backends.get(device, ("torch",))[0]
+        out.append(Implementation(fw, fw, backend, device, plugin.build_neuron, plugin.run, plugin.framework_version()))
+    return out
+
+
+def backends_not_run(frameworks: Sequence[str], device: str) -> list[str]:
+    """The backends a plugin declares on ``device`` that the suite does not select (listed in reports)."""
+    out = []
+    for fw in frameworks:
+        for backend in registry.get(fw).capabilities().backends.get(device, ())[1:]:
+            out.append(f"{fw}/{backend}: the plugin's build_neuron builds its default backend only")
+    return out
+
+
+@dataclass
+class Result:
+    """One case through one implementation."""
+
+    case: str
+    implementation: str
+    framework: str
+    backend: str
+    device: str
+    dtype: str
+    shape: str
+    steps: int
+    neuron: dict[str, Any]
+    status: str  #: pass | fail | deviation | not_expressible | error
+    metrics: dict[str, Any] | None = None
+    failures: list[str] = field(default_factory=list)
+    reason: str = ""  #: why not expressible / the deviation's reason / the error
+    worst: float | None = None  #: largest error over its tolerance (> 1 fails; inf for spike mismatches)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def tolerance(case: Case, quantity: str) -> Tolerance:
+    return TOLERANCES[(case.dtype, quantity)]
+
+
+def worst_ratio(case: Case, m: Metrics) -> float:
+    """The largest error as a multiple of its tolerance: > 1 fails; inf when spikes differ."""
+    if m.spike_mismatches:
+        return float("inf")
+    tol_v, tol_g = tolerance(case, "membrane"), tolerance(case, "gradient")
+    return max(m.v_max_abs / (tol_v.atol + tol_v.rtol * m.v_scale), m.grad_max_rel / tol_g.rtol)
+
+
+def judge(case: Case, m: Metrics) -> list[str]:
+    """The failed checks of one run, each a one-line message in SNN units; empty when it conforms."""
+    failures = []
+    if m.spike_mismatches:
+        where = "exactly at threshold" if m.margin == 0 else f"oracle v - theta = {m.margin:+.3g}"
+        failures.append(f"spike_mismatches: {m.spike_mismatches} / {case.steps * _neurons(case)} differ "
+                        f"({m.spikes_total} oracle spikes); first at step {m.first_step}, neuron {m.first_neuron} ({where})")
+    tol_v, tol_g = tolerance(case, "membrane"), tolerance(case, "gradient")
+    if m.v_max_abs > tol_v.atol + tol_v.rtol * m.v_scale:
+        failures.append(f"v_max_abs: membrane differs by {m.v_max_abs:.3g} (relative {m.v_max_rel:.3g}); tolerance atol {tol_v.atol:g}, rtol {tol_v.rtol:g}")
+    if m.grad_max_rel > tol_g.rtol:
+        failures.append(f"grad_max_rel: input gradient differs by {m.grad_max_rel:.3g} of its largest entry; tolerance {tol_g.rtol:g}")
+    return failures
+
+
+def _neurons(case: Case) -> int:
+    from snn_interop_conformance.cases import SHAPES
+    b, n = SHAPES[case.shape]
+    return b * n
+
+
+def _neuron_dict(n: Neuron) -> dict[str, Any]:
+    d = {"model": n.model.value, "input_scale": n.input_scale.value}
+    if n.spikes:
+        d |= {"reset": n.reset.value, "reset_timing": n.reset_timing.value, "detach_reset": n.detach_reset,
+              "compare": n.compare.value, "surrogate": repr(n.surrogate)}
+    return d
+
+
+def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviations_mod.Deviation] = ()) -> list[Result]:
+    """Run one case through the oracle once and through each implementation."""
+    x = case.inputs()
+    w = loss_weights(x.shape, case.seed)
+    x_o = x.to(torch.float64, copy=True).requires_grad_(True)  # never the same tensor as x_n
+    trace = oracle.simulate(case.neuron, x_o)
+    loss(trace.spikes, trace.v, w).backward()
+    trace = oracle.Trace(*(t.detach() for t in trace))
+    results = []
+    for impl in impls:
+        base = dict(case=case.id, implementation=impl.name, framework=impl.framework, backend=impl.backend, device=impl.device,
+                    dtype=case.dtype, shape=case.shape, steps=case.steps, neuron=_neuron_dict(case.neuron))
+        start = time.perf_counter()
+        try:
+            module = impl.build(case.neuron).to(impl.device)
+        except NotExpressible as exc:
+            results.append(Result(**base, status="not_expressible", reason=f"{exc.semantic}: {exc.reason}"))
+            continue
+        try:
+            x_n = x.to(impl.device, copy=True).requires_grad_(True)
+            spikes, v = impl.run(module, x_n)
+            loss(spikes.cpu(), v.cpu(), w).backward()
+            m = measure(spikes.cpu(), v.cpu(), x_n.grad.cpu(), trace, x_o.grad)
+        except Exception as exc:  # noqa: BLE001 - a crash of the implementation is a reported result
+            results.append(Result(**base, status="error", reason=f"{type(exc).__name__}: {exc}",
+                                  failures=traceback.format_exc().splitlines()[-3:], seconds=time.perf_counter() - start))
+            continue
+        failures = judge(case, m)
+        status, reason = ("fail" if failures else "pass"), ""
+        failed = {f.split(":")[0] for f in failures}
+        for dev in devs:
+            if failures and dev.covers(impl.framework, case.id, failed):
+                status, reason = "deviation", dev.reason
+                break
+        results.append(Result(**base, status=status, metrics=asdict(m), failures=failures, reason=reason,
+                              worst=worst_ratio(case, m), seconds=time.perf_counter() - start))
+    return results
+
+
+# --- parallel execution -----------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(frameworks: tuple[str, ...], device: str, deviation_file: str | None, kernel: bool) -> None:
+    torch.set_num_threads(1)
+    _WORKER["impls"] = implementations(frameworks, device, kernel)
+    _WORKER["devs"] = deviations_mod.load(deviation_file) if deviation_file else deviations_mod.load()
+
+
+def _run_chunk(chunk: list[Case]) -> list[dict[str, Any]]:
+    return [r.to_dict() for case in chunk for r in run_case(case, _WORKER["impls"], _WORKER["devs"])]
+
+
+def implementations(frameworks: Sequence[str], device: str = "cpu", kernel: bool = True) -> list[Implementation]:
+    """The plugins' implementations, plus the fused reference kernel when ``kernel`` and it is built."""
+    impls = plugin_implementations(frameworks, device)
+    if kernel:
+        impls += kernel_implementations(device)
+    return impls
+
+
+def kernel_implementations(device: str) -> list[Implementation]:
+    """The fused reference kernel as an implementation, or none while it is not available."""
+    return []
+
+
+def run_cases(cases: Sequence[Case], frameworks: Sequence[str], device: str = "cpu", jobs: int = 1,
+              deviation_file: str | None = None, kernel: bool = True, chunk: int = 8) -> Iterator[dict[str, Any]]:
+    """Yield result dicts as cases finish; ``jobs`` > 1 runs chunks of cases in that many processes."""
+    chunks = [list(cases[i:i + chunk]) for i in range(0, len(cases), chunk)]
+    init = (tuple(frameworks), device, deviation_file, kernel)
+    if jobs <= 1:
+        _init_worker(*init)
+        for c in chunks:
+            yield from _run_chunk(c)
+        return
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=init) as pool:
+        for rows in pool.map(_run_chunk, chunks):
+            yield from rows
+
+
+def environment(frameworks: Sequence[str], device: str) -> dict[str, Any]:
+    """Versions and machine, for the report header."""
+    versions = {fw: registry.get(fw).framework_version() for fw in frameworks}
+    dev = torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine()
+    return {"python": sys.version.split()[0], "torch": torch.__version__, "frameworks": versions, "device": device,
+            "device_name": dev, "cpus": os.cpu_count(), "platform": platform.platform()}
+
+
+def trace(case: Case, impl: Implementation, neuron: int | None = None) -> dict[str, Any]:
+    """One neuron's spikes and membrane, implementation vs oracle, for the report's plots:
+    the given flat neuron index, else the first spike mismatch, else the largest membrane error."""
+    x = case.inputs()
+    with torch.no_grad():
+        spikes, v = impl.run(impl.build(case.neuron).to(impl.device), x.to(impl.device))
+        t = oracle.simulate(case.neuron, x)
+    flat = lambda a: a.detach().cpu().to(torch.float64).reshape(a.shape[0], -1)  # noqa: E731
+    s, vv, so, vo = flat(spikes), flat(v), flat(t.spikes), flat(t.v)
+    differ = (s != so).nonzero()
+    if neuron is None:
+        neuron = int(differ[0, 1]) if len(differ) else int((vv - vo).abs().amax(0).argmax())
+    first = int(differ[0, 0]) if len(differ) else None
+    return {"case": case.id, "implementation": impl.name, "neuron": neuron, "first_step": first,
+            "threshold": float(flat(t.theta)[0, neuron]), "v": vv[:, neuron].tolist(), "v_oracle": vo[:, neuron].tolist(),
+            "spikes": s[:, neuron].tolist(), "spikes_oracle": so[:, neuron].tolist(),
+            "summary": (f"spikes first differ at step {first}" if first is not None else "spikes identical")
+                       + f"; membrane max |error| on this neuron {float((vv - vo)[:, neuron].abs().max()):.3g}"}
