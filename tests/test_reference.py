@@ -211,3 +211,20 @@ def test_float64_nir_source_and_framework_target_carry_a_reference(tmp_path, cap
     code, result = verify_json(capsys, out / "model.nir", "--framework", "spikingjelly", "--framework", "snntorch")
     assert code is ExitCode.OK and result["dtype"] == "float64" and result["source"]["framework"] == "nir"
     assert all(c["max_membrane_abs_err"] <= 1e-6 for c in result["frameworks"])
+
+
+def test_worked_example_in_the_docs_runs_as_written(tmp_path):
+    # docs/reference.md: the sender's snn-convert and the receiver's snn-interop verify print what the page shows
+    import os
+    import re
+    import shlex
+    import shutil
+
+    page = (ROOT / "docs" / "reference.md").read_text()
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(tmp_path)}
+    for block in re.findall(r"```console\n(.*?)```", page, flags=re.S)[:2]:
+        command, *shown = block.strip().splitlines()
+        done = subprocess.run(shlex.split(command.removeprefix("$ ")), cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-1500:]
+        assert done.stdout.strip().splitlines() == shown, f"output of {command!r} differs from docs/reference.md"
