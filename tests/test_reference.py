@@ -202,6 +202,10 @@ def test_check_callable_takes_any_model_with_or_without_gradient(exported):
     shifted = lambda x: run(torch.roll(x, 1, dims=0))  # noqa: E731 - the input one step late
     check = reference.check_callable(ref, shifted)
     assert not check.reproduces and check.first_mismatch is not None
+    spikes_only = lambda x: (no_grad(x)[0], {})  # noqa: E731 - a target that exposes no membrane
+    assert not reference.check_callable(ref, spikes_only, require_gradient=False).reproduces
+    check = reference.check_callable(ref, spikes_only, require_gradient=False, require_membrane=False)
+    assert check.reproduces and check.max_membrane_abs_err is None and check.gradient_rel_err is None
 
 
 def test_float64_nir_source_and_framework_target_carry_a_reference(tmp_path, capsys):
