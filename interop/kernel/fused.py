@@ -1,0 +1,229 @@
+"""A drop-in layer: the canonical neuron over T steps as two kernel launches.
+
+``FusedNeuron(neuron)(x)`` takes time-major input ``[T, B, ...]`` and returns
+``(spikes, membrane)``, both shaped like ``x`` and of its dtype, the membrane taken at the end
+of each step (after reset and bound), as the plugins' ``run`` and
+:func:`snn_interop.spec.oracle.simulate` (``trace.spikes``, ``trace.v``) do. The state is
+float64 for float64 input and float32 otherwise (float16/bfloat16 input keeps float32 state).
+
+Saved for backward, per neuron-step (see :mod:`.kernels` for why these suffice):
+
+* ``save="exact"`` (default): the membrane ``m`` at the state precision, 4 bytes (float32)
+  or 8 bytes (float64). The backward then evaluates the surrogate on the very value the
+  forward compared with the threshold: gradients equal the oracle's up to summation order.
+* ``save="float16"``: ``m - threshold`` in float16, **2 bytes**. Near the threshold, where
+  the surrogate is large, float16 keeps ~11 significant bits of the distance; the gradient
+  then carries that rounding (tolerance ``KERNEL_FP16_SAVED`` in
+  ``conformance/tolerances.py``). Distances beyond 65504 overflow: use ``"exact"`` there.
+* the spike output itself, by reference (no copy), only where the backward needs it: a reset
+  to a value, or a lower bound under a same-step reset. The next layer keeps this tensor
+  alive anyway when it consumes the spikes, so it adds nothing in a network.
+* nothing at all for the leaky integrator (its backward is linear).
+
+Not covered, refused with :class:`NotFusable` naming the feature: the adaptive-threshold LIF
+and parameters that differ across neurons (per-neuron values); use the oracle or a plugin.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from snn_interop.spec.neurons import Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, Compare
+
+SAVE_MODES = ("exact", "float16")
+
+
+class NotFusable(NotImplementedError):
+    """A canonical feature the fused kernel does not implement; the message names it."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The kernels' compile-time constants for one neuron: every convention as data."""
+
+    BETA: float
+    ALPHA: float
+    GAIN: float
+    SYN_GAIN: float
+    V_LEAK: float
+    THETA: float
+    V_RESET: float
+    V_MIN: float
+    V_INIT: float
+    MAX_SPIKES: int
+    CUBA: bool
+    MEMBRANE_FIRST: bool
+    SPIKES: bool
+    SPIKE_FN: int
+    RESET: int
+    NEXT_STEP: bool
+    GE: bool
+    HAS_V_MIN: bool
+    DETACH: bool
+    SAVE: bool
+    LOAD_S: bool
+
+    def constants(self, *names: str) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in names}
+
+
+_COMMON = ("BETA", "ALPHA", "GAIN", "SYN_GAIN", "V_LEAK", "THETA", "V_RESET", "V_MIN", "V_INIT", "MAX_SPIKES", "CUBA",
+           "MEMBRANE_FIRST", "SPIKES", "SPIKE_FN", "RESET", "NEXT_STEP", "GE", "HAS_V_MIN", "SAVE")
+_RESET_CODE = {ResetMode.NONE: 0, ResetMode.SUBTRACT: 1, ResetMode.TO_VALUE: 2}
+_SPIKE_FN_CODE = {SpikeFn.SINGLE: 0, SpikeFn.MULTI: 1, SpikeFn.MAX: 2}
+
+
+def plan(neuron: Neuron) -> Plan:
+    """The kernels' constants for ``neuron``, or :class:`NotFusable` naming what is missing."""
+    if neuron.model is Model.ADAPTIVE_LIF:
+        raise NotFusable("the fused kernel does not implement the adaptive-threshold LIF (model adaptive_lif): "
+                         "run it with snn_interop.spec.oracle.simulate or a framework plugin")
+    if neuron.per_neuron:
+        raise NotFusable(f"the fused kernel takes one value per parameter for all neurons; {', '.join(neuron.per_neuron)} "
+                         "differ across neurons (per-neuron parameters): run it with the oracle or a framework plugin")
+    cuba, spikes = neuron.model is Model.CUBA_LIF, neuron.spikes
+    reset = _RESET_CODE[neuron.reset] if spikes else 0
+    has_v_min = spikes and neuron.v_min is not None  # the oracle bounds only neurons that fire
+    load_s = spikes and (reset == 2 or (has_v_min and reset != 0 and neuron.reset_timing is ResetTiming.SAME_STEP))
+    return Plan(
+        BETA=float(neuron.decay.beta), ALPHA=float(neuron.syn_decay.beta) if cuba else 0.0,
+        GAIN=float(neuron.input_gain), SYN_GAIN=float(neuron.syn_input_gain) if cuba else 0.0,
+        V_LEAK=float(neuron.v_leak), THETA=float(neuron.threshold) if spikes else 0.0,
+        V_RESET=float(neuron.v_reset) if reset == 2 else 0.0, V_MIN=float(neuron.v_min) if has_v_min else 0.0,
+        V_INIT=float(neuron.v_init), MAX_SPIKES=int(neuron.max_spikes) if neuron.spike_fn is SpikeFn.MAX else 1,
+        CUBA=cuba, MEMBRANE_FIRST=cuba and neuron.synapse_order is SynapseOrder.MEMBRANE_FIRST,
+        SPIKES=spikes, SPIKE_FN=_SPIKE_FN_CODE[neuron.spike_fn] if spikes else 0, RESET=reset,
+        NEXT_STEP=spikes and reset != 0 and neuron.reset_timing is ResetTiming.NEXT_STEP,
+        GE=neuron.compare is Compare.GE, HAS_V_MIN=has_v_min, DETACH=bool(neuron.detach_reset) and spikes,
+        SAVE=spikes, LOAD_S=load_s,
+    )
+
+
+def saved_bytes_per_step(neuron: Neuron, dtype: torch.dtype = torch.float32, save: str = "exact") -> int:
+    """Bytes the forward stores for the backward per neuron-step, beyond the spike output it may keep a reference to."""
+    p = plan(neuron)
+    if not p.SAVE:
+        return 0
+    return 2 if save == "float16" else _state_dtype(dtype).itemsize
+
+
+def _state_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _tl_dtype(dtype: torch.dtype) -> Any:
+    import triton.language as tl
+
+    return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+def default_block(n: int) -> int:
+    """Neurons per program: 1024 compiled (4 warps, 8 per thread); interpreted, one program for up to 4096."""
+    from snn_interop.kernel.runtime import interpreting
+
+    if interpreting():
+        return min(4096, max(16, 1 << (max(n, 1) - 1).bit_length()))
+    return 1024
+
+
+class FusedNeuronFunction(torch.autograd.Function):
+    """Forward: one launch of ``neuron_forward``; backward: one launch of ``neuron_backward``."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, neuron: Neuron, save: str, block: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        from snn_interop.kernel import kernels
+        from snn_interop.kernel.runtime import check_device
+
+        if save not in SAVE_MODES:
+            raise ValueError(f"save must be one of {SAVE_MODES}, got {save!r}")
+        if x.dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+            raise TypeError(f"the fused kernel takes float16, bfloat16, float32 or float64 input, got {x.dtype}")
+        if x.dim() < 1:
+            raise ValueError("input must be time-major [T, ...]")
+        check_device(x)
+        p = plan(neuron)
+        steps = x.shape[0]
+        n = x[0].numel() if steps else 0
+        xs = x.contiguous().view(steps, n)
+        s = torch.empty_like(xs)
+        v = torch.empty_like(xs)
+        m_dtype = torch.float16 if save == "float16" else _state_dtype(x.dtype)
+        m = torch.empty((steps, n), dtype=m_dtype, device=x.device) if p.SAVE else s
+        if steps and n:
+            if not p.SPIKES:
+                s.zero_()
+            blk = block or default_block(n)
+            kernels.neuron_forward[(triton_cdiv(n, blk),)](
+                xs, s, v, m, n, steps, STATE=_tl_dtype(x.dtype), **p.constants(*_COMMON),
+                SAVE_DIFF=save == "float16", WRITE_V=True, BLOCK=blk, num_warps=4, enable_fp_fusion=False)
+        spikes, membrane = s.view(x.shape), v.view(x.shape)
+        ctx.set_materialize_grads(False)
+        ctx.neuron, ctx.plan, ctx.save, ctx.block, ctx.shape, ctx.n, ctx.dtype = neuron, p, save, block, x.shape, n, x.dtype
+        ctx.save_for_backward(spikes if p.LOAD_S else None, m if p.SAVE else None)
+        return spikes, membrane
+
+    @staticmethod
+    def backward(ctx: Any, g_spikes: torch.Tensor | None, g_membrane: torch.Tensor | None) -> tuple[Any, ...]:
+        from snn_interop.kernel import codegen, kernels
+        from snn_interop.kernel.runtime import interpreting
+
+        spikes, m = ctx.saved_tensors
+        p: Plan = ctx.plan
+        steps, n = ctx.shape[0], ctx.n
+        like = g_membrane if g_membrane is not None else g_spikes
+        if like is None:
+            return None, None, None, None
+        dx = torch.empty((steps, n), dtype=ctx.dtype, device=like.device)
+        if steps and n:
+            gs = g_spikes.contiguous().view(steps, n) if g_spikes is not None and p.SPIKES else dx
+            gv = g_membrane.contiguous().view(steps, n) if g_membrane is not None else dx
+            sg = codegen.derivative(ctx.neuron.surrogate) if p.SPIKES else None
+            if sg is not None and interpreting():
+                # The interpreter runs the kernel as Python with triton.language patched, and re-patches it
+                # on every call of a jit function (~2 ms): call the same generated source unwrapped instead.
+                sg = sg.fn
+            blk = ctx.block or default_block(n)
+            kernels.neuron_backward[(triton_cdiv(n, blk),)](
+                gs, gv, spikes.view(steps, n) if spikes is not None else dx, m if m is not None else dx, dx, n, steps,
+                SG=sg, STATE=_tl_dtype(dx.dtype), **p.constants(*_COMMON), SAVE_DIFF=ctx.save == "float16",
+                DETACH=p.DETACH, HAS_GS=g_spikes is not None and p.SPIKES, HAS_GV=g_membrane is not None,
+                LOAD_S=p.LOAD_S, BLOCK=blk, num_warps=4, enable_fp_fusion=False)
+        return dx.view(ctx.shape), None, None, None
+
+
+def triton_cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def fused_run(neuron: Neuron, x: torch.Tensor, save: str = "exact", block: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``neuron`` over time-major ``x`` ``[T, B, ...]``: ``(spikes, membrane)``, differentiable in ``x``."""
+    return FusedNeuronFunction.apply(x, neuron, save, block)
+
+
+class FusedNeuron(torch.nn.Module):
+    """The canonical ``neuron`` as a layer on time-major input ``[T, B, ...]`` -> ``(spikes, membrane)``.
+
+    ``save`` chooses what the forward keeps for the backward (``"exact"`` or ``"float16"``,
+    see the module docstring); ``block`` overrides the neurons per program. The neuron is
+    checked when the layer is built (:class:`NotFusable` names a missing feature). On a
+    machine without a GPU, Triton runs in its CPU interpreter (:mod:`.runtime`).
+    """
+
+    def __init__(self, neuron: Neuron, save: str = "exact", block: int | None = None) -> None:
+        super().__init__()
+        if save not in SAVE_MODES:
+            raise ValueError(f"save must be one of {SAVE_MODES}, got {save!r}")
+        plan(neuron)
+        if neuron.spikes:
+            from snn_interop.kernel import codegen
+
+            codegen.trace(neuron.surrogate)  # a derivative the kernel cannot carry fails here, not in backward
+        self.neuron, self.save, self.block = neuron, save, block
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return fused_run(self.neuron, x, self.save, self.block)
+
+    def extra_repr(self) -> str:
+        return f"{self.neuron.model.value}, save={self.save!r}"

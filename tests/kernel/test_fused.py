@@ -1,0 +1,187 @@
+"""The fused kernel against the float64 oracle: every generated canonical case, in float64 and
+float32, identical spikes, membranes and input gradients within named tolerances; multi-spike,
+T = 1, neuron counts that are not a multiple of the block, the conventions the generated cases
+leave at their defaults, every surrogate, and what is saved for the backward.
+
+On this CPU machine the kernels run in Triton's interpreter (``snn_interop.kernel.runtime``
+sets ``TRITON_INTERPRET=1`` before Triton is imported): the same source a GPU compiles."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from snn_interop.kernel import FusedNeuron, NotFusable, fused_run, saved_bytes_per_step
+from snn_interop.spec import oracle
+from snn_interop.spec.neurons import Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
+from snn_interop.spec.surrogates import SURROGATES
+from snn_interop_conformance.cases import case_id, neuron_cases
+from snn_interop_conformance.tolerances import FP64_REORDERED, KERNEL_FP16_SAVED, KERNEL_FP32, Tolerance
+
+CASES = list(neuron_cases())
+STEPS = 12  # the interpreter costs ~5 ms per step and case: short runs keep 2 x 380 cases near a minute and a half
+
+
+def drive(neuron: Neuron, steps: int = STEPS, shape: tuple[int, ...] = (2, 3), seed: int = 3, level: float = 1.6) -> torch.Tensor:
+    """Seeded float64 input that makes the neuron fire now and then (as tests/plugins does)."""
+    gain = neuron.input_gain * (neuron.syn_input_gain / (1 - neuron.syn_decay.beta) if neuron.model is Model.CUBA_LIF else 1.0)
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(steps, *shape, generator=gen, dtype=torch.float64) * (level * neuron.threshold / gain)
+
+
+def run_both(neuron: Neuron, x: torch.Tensor, dtype: torch.dtype = torch.float64, save: str = "exact", block: int | None = None,
+             outputs: str = "both"):
+    """(kernel spikes, membrane, input gradient), (oracle trace, input gradient) under one random loss."""
+    w = torch.randn(2, *x.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    ws, wv = (w[0], w[1]) if outputs == "both" else (w[0], 0 * w[1]) if outputs == "spikes" else (0 * w[0], w[1])
+    xk = x.to(dtype).requires_grad_(True)
+    spikes, v = fused_run(neuron, xk, save=save, block=block)
+    loss = {"both": (spikes * ws.to(dtype)).sum() + (v * wv.to(dtype)).sum(),
+            "spikes": (spikes * ws.to(dtype)).sum(), "membrane": (v * wv.to(dtype)).sum()}[outputs]
+    loss.backward()
+    xo = x.to(dtype).to(torch.float64).requires_grad_(True)
+    trace = oracle.simulate(neuron, xo)
+    ((trace.spikes * ws).sum() + (trace.v * wv).sum()).backward()
+    return (spikes, v, xk.grad), (trace, xo.grad)
+
+
+def check(neuron: Neuron, x: torch.Tensor, dtype: torch.dtype, membrane: Tolerance, gradient: Tolerance, **kwargs) -> None:
+    (spikes, v, grad), (trace, grad_oracle) = run_both(neuron, x, dtype, **kwargs)
+    assert spikes.dtype == v.dtype == grad.dtype == dtype
+    if neuron.spikes:
+        assert trace.spikes.mean() > 0.02, "the drive must make the neuron spike"
+    assert torch.equal(spikes.to(torch.float64), trace.spikes), "spikes differ"
+    torch.testing.assert_close(v.to(torch.float64), trace.v, atol=membrane.atol, rtol=membrane.rtol)
+    torch.testing.assert_close(grad.to(torch.float64), grad_oracle, atol=gradient.atol, rtol=gradient.rtol)
+    assert grad_oracle.abs().max() > 0, "the loss must reach the input"
+
+
+@pytest.mark.parametrize("neuron", CASES, ids=case_id)
+def test_fused_float64_matches_oracle(neuron):
+    check(neuron, drive(neuron), torch.float64, FP64_REORDERED, FP64_REORDERED)
+
+
+@pytest.mark.parametrize("neuron", CASES, ids=case_id)
+def test_fused_float32_matches_oracle(neuron):
+    # float32 state against the float64 oracle on float32-representable input: the same spikes;
+    # membranes and gradients carry float32 rounding
+    check(neuron, drive(neuron), torch.float32, KERNEL_FP32, KERNEL_FP32)
+
+
+@pytest.mark.parametrize("neuron", CASES[::8], ids=case_id)
+def test_fused_float16_saved_membrane_is_within_its_tolerance(neuron):
+    check(neuron, drive(neuron), torch.float32, KERNEL_FP32, KERNEL_FP16_SAVED, save="float16")
+
+
+def _lif(surrogate, **conventions) -> Neuron:
+    return Neuron.lif(surrogate, Decay(0.875), threshold=1.25, **conventions)
+
+
+@pytest.mark.parametrize("name", sorted(SURROGATES))
+@pytest.mark.parametrize("reset", [(ResetMode.SUBTRACT, ResetTiming.SAME_STEP), (ResetMode.TO_VALUE, ResetTiming.NEXT_STEP)],
+                         ids=["subtract-same", "to_value-next"])
+def test_fused_every_surrogate_matches_oracle(name, reset):
+    neuron = _lif(SURROGATES[name].configure(scale=1.5), reset=reset[0], reset_timing=reset[1])
+    check(neuron, drive(neuron), torch.float64, FP64_REORDERED, FP64_REORDERED)
+
+
+@pytest.mark.parametrize("spike_fn", [SpikeFn.MULTI, SpikeFn.MAX])
+@pytest.mark.parametrize("reset", list(ResetMode))
+@pytest.mark.parametrize("timing", list(ResetTiming))
+def test_fused_multi_spike_matches_oracle(spike_fn, reset, timing):
+    neuron = _lif(SURROGATES["atan"].configure(), spike_fn=spike_fn, max_spikes=2, reset=reset, reset_timing=timing, v_min=-0.5)
+    x = drive(neuron, level=5.0)
+    (spikes, _, _), (trace, _) = run_both(neuron, x)
+    assert trace.spikes.max() >= 2, "the drive must give several spikes in a step"
+    check(neuron, x, torch.float64, FP64_REORDERED, FP64_REORDERED)
+
+
+def test_fused_single_step():
+    neuron = CASES[40]
+    check(neuron, drive(neuron, steps=1, seed=5, level=3.0), torch.float64, FP64_REORDERED, FP64_REORDERED)
+
+
+@pytest.mark.parametrize("neurons, block", [(1000, 128), (7, 16), (1, 16)])
+def test_fused_neuron_count_not_a_multiple_of_the_block(neurons, block):
+    neuron = _lif(SURROGATES["triangle"].configure(alpha=0.5), reset=ResetMode.TO_VALUE)
+    check(neuron, drive(neuron, steps=6, shape=(neurons,)), torch.float64, FP64_REORDERED, FP64_REORDERED, block=block)
+
+
+CONVENTIONS = {
+    "v_leak-v_reset-v_init-v_min": _lif(SURROGATES["gaussian"].configure(), v_leak=0.25, reset=ResetMode.TO_VALUE, v_reset=-0.125,
+                                        v_init=0.5, v_min=-0.25),
+    "v_min-subtract-same": _lif(SURROGATES["s2nn"].configure(), v_min=0.0),
+    "v_min-to_value-same-detach": _lif(SURROGATES["s2nn"].configure(), v_min=0.0, reset=ResetMode.TO_VALUE, detach_reset=True),
+    "cuba-membrane_first": Neuron.cuba_lif(SURROGATES["sigmoid"].configure(), Decay(0.875), Decay(0.625), threshold=1.25,
+                                           synapse_order=SynapseOrder.MEMBRANE_FIRST, reset_timing=ResetTiming.NEXT_STEP),
+    "cuba-membrane_first-to_value": Neuron.cuba_lif(SURROGATES["exponential"].configure(), Decay(0.875), Decay(0.625), threshold=1.25,
+                                                    synapse_order=SynapseOrder.MEMBRANE_FIRST, reset=ResetMode.TO_VALUE),
+    "lif-tau-dt_over_tau-r": Neuron.lif(SURROGATES["atan"].configure(), Decay.from_tau(5e-3, 1e-3), threshold=0.75,
+                                        input_scale=InputScale.DT_OVER_TAU, r=2.0),
+    "li-v_leak": Neuron.li(Decay(0.75), v_leak=0.5, v_init=1.0),
+}
+
+
+@pytest.mark.parametrize("name", list(CONVENTIONS))
+def test_fused_conventions_beyond_the_generated_cases(name):
+    neuron = CONVENTIONS[name]
+    check(neuron, drive(neuron), torch.float64, FP64_REORDERED, FP64_REORDERED)
+
+
+@pytest.mark.parametrize("outputs", ["spikes", "membrane"])
+def test_fused_gradient_of_one_output_only(outputs):
+    neuron = CASES[100]
+    check(neuron, drive(neuron), torch.float64, FP64_REORDERED, FP64_REORDERED, outputs=outputs)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_fused_half_inputs_keep_float32_state(dtype):
+    neuron = CASES[60]
+    x = drive(neuron).to(dtype)
+    xk = x.requires_grad_(True)
+    spikes, v = fused_run(neuron, xk)
+    (spikes.sum() + v.sum()).backward()
+    assert spikes.dtype == v.dtype == xk.grad.dtype == dtype
+    ref = fused_run(neuron, x.detach().to(torch.float32))
+    assert torch.equal(spikes.float(), ref[0])  # the state is float32: the same spikes as float32 input
+    torch.testing.assert_close(v, ref[1].to(dtype))
+
+
+def test_fused_neuron_module_is_a_drop_in_layer():
+    neuron = CASES[200]
+    layer = torch.nn.Sequential(torch.nn.Linear(3, 5, dtype=torch.float64))
+    x = drive(neuron, shape=(2, 3))
+    spikes, v = FusedNeuron(neuron)(layer(x))
+    spikes.sum().backward()
+    assert spikes.shape == v.shape == (STEPS, 2, 5)
+    assert layer[0].weight.grad is not None and layer[0].weight.grad.abs().sum() > 0
+    assert "save='exact'" in repr(FusedNeuron(neuron))
+
+
+@pytest.mark.parametrize("save, dtype, expected", [("exact", torch.float32, 4), ("exact", torch.float64, 8), ("float16", torch.float32, 2)])
+def test_fused_saves_the_stated_bytes_per_neuron_step(save, dtype, expected):
+    neuron = _lif(SURROGATES["atan"].configure(), reset=ResetMode.TO_VALUE)  # keeps a reference to its spikes too
+    x = drive(neuron, shape=(5, 7)).to(dtype).requires_grad_(True)
+    saved: list[torch.Tensor] = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        spikes, v = fused_run(neuron, x, save=save)
+    new = [t for t in saved if t.untyped_storage().data_ptr() != spikes.untyped_storage().data_ptr()]
+    assert len(saved) == 2 and len(new) == 1, "the spike output by reference, plus one saved membrane"
+    assert new[0].element_size() * new[0].numel() / x.numel() == expected == saved_bytes_per_step(neuron, dtype, save)
+
+
+def test_fused_leaky_integrator_saves_nothing():
+    neuron = Neuron.li(Decay(0.75))
+    saved: list[torch.Tensor] = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        fused_run(neuron, drive(neuron).requires_grad_(True))
+    assert saved == [] and saved_bytes_per_step(neuron) == 0
+
+
+def test_fused_refuses_what_it_does_not_implement():
+    sg = SURROGATES["atan"].configure()
+    with pytest.raises(NotFusable, match="adaptive"):
+        FusedNeuron(Neuron.adaptive_lif(sg, Decay(0.9), Decay(0.95), 1.8))
+    with pytest.raises(NotFusable, match="threshold.*per-neuron"):
+        FusedNeuron(_lif(sg).with_(threshold=(1.0, 1.5)))
+    with pytest.raises(ValueError, match="save"):
+        FusedNeuron(_lif(sg), save="int8")
