@@ -344,6 +344,13 @@ def load() -> torch.nn.Module:
 '''
 
 
+def _usual_mode(path: str | Path, mode: int) -> None:
+    """Give a temporary file or directory (created 0600/0700) the mode the umask gives new ones."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
+
+
 def write_output(result: Any, graph: nir.NIRGraph, out: str | Path, report: Report, force: bool = False) -> Path:
     """Write atomically: a .nir file for a NIR target, else a directory with model.nir,
     weights.pt and a readable model.py loader. Never overwrites without ``force``."""
@@ -356,12 +363,14 @@ def write_output(result: Any, graph: nir.NIRGraph, out: str | Path, report: Repo
         os.close(fd)
         try:
             nir.write(tmp, result)
+            _usual_mode(tmp, 0o666)
             os.replace(tmp, out)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return out
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    _usual_mode(tmp_dir, 0o777)
     try:
         nir.write(tmp_dir / "model.nir", graph)
         torch.save(result.state_dict(), tmp_dir / "weights.pt")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -86,6 +88,18 @@ def test_existing_output_is_kept_without_force(workdir):
     assert convert("--from", "spikingjelly", "--to", "nir", "usermodels:sj", "-o", "m.nir", "--force") is ExitCode.OK
     assert isinstance(nir.read(workdir / "m.nir"), nir.NIRGraph)
     assert not [p for p in workdir.iterdir() if p.name.startswith(".m.nir")], "no temporary file left behind"
+
+
+def test_outputs_get_the_modes_the_umask_gives(workdir):
+    """Atomic writes go through temporary files created 0600 / 0700: the results must not keep those modes."""
+    umask = os.umask(0o022)
+    try:
+        assert convert("--from", "spikingjelly", "--to", "nir", "usermodels:sj", "-o", "m.nir") is ExitCode.OK
+        assert convert("--from", "nir", "--to", "snntorch", "m.nir", "-o", "out") is ExitCode.OK
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((workdir / "m.nir").stat().st_mode) == 0o644
+    assert stat.S_IMODE((workdir / "out").stat().st_mode) == 0o755
 
 
 @pytest.mark.parametrize(("argv", "code", "words"), [
