@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.snn-interop-installed
 
-.PHONY: setup demo test docs native-nir-matrix clean
+.PHONY: setup demo test conformance docs native-nir-matrix clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The quick conformance suite on CPU (760 cases x every installed framework, ~30 s on 2 cores);
+# reports in build/conformance. The full suite: $(VENV)/bin/snn-conformance -j 2 (docs/conformance.md).
+conformance: $(STAMP)
+	$(VENV)/bin/snn-conformance --quick -j 2 --out build/conformance --force
 
 docs: $(STAMP)
 	$(PY) scripts/gen_spec_docs.py

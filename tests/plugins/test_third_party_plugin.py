@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -28,11 +29,17 @@ print("ok", registry.info("reference").version)
 """
 
 
-def test_example_plugin_is_discovered_and_converts(tmp_path):
+def install_example(tmp_path: Path) -> Path:
+    """pip-install the example plugin into a folder of its own; returns that folder (for sys.path)."""
     source, target = tmp_path / "src", tmp_path / "site"
     shutil.copytree(EXAMPLE, source)  # the build leaves files beside the sources: not in the repo
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target), str(source)],
                    check=True, capture_output=True)
+    return target
+
+
+def test_example_plugin_is_discovered_and_converts(tmp_path):
+    target = install_example(tmp_path)
     done = subprocess.run([sys.executable, "-c", CHECK, str(target)], capture_output=True, text=True, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == ["ok", "0.1.0"]
