@@ -12,10 +12,11 @@ import torch
 
 from snn_interop.kernel import FusedNeuron, NotFusable, fused_run, saved_bytes_per_step
 from snn_interop.spec import oracle
+from snn_interop.spec.mathns import numpy_math
 from snn_interop.spec.neurons import Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
 from snn_interop.spec.surrogates import SURROGATES
 from snn_interop_conformance.cases import case_id, neuron_cases
-from snn_interop_conformance.tolerances import FP64_REORDERED, KERNEL_FP16_SAVED, KERNEL_FP32, Tolerance
+from snn_interop_conformance.tolerances import FP32_VS_FP64, FP64_DERIVATIVE, FP64_REORDERED, KERNEL_FP16_SAVED, KERNEL_FP32, Tolerance
 
 CASES = list(neuron_cases())
 STEPS = 12  # the interpreter costs ~5 ms per step and case: short runs keep 2 x 380 cases near a minute and a half
@@ -33,12 +34,12 @@ def run_both(neuron: Neuron, x: torch.Tensor, dtype: torch.dtype = torch.float64
     """(kernel spikes, membrane, input gradient), (oracle trace, input gradient) under one random loss."""
     w = torch.randn(2, *x.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     ws, wv = (w[0], w[1]) if outputs == "both" else (w[0], 0 * w[1]) if outputs == "spikes" else (0 * w[0], w[1])
-    xk = x.to(dtype).requires_grad_(True)
+    xk = x.to(dtype).clone().requires_grad_(True)  # clone: x.to(x.dtype) is x, and both runs would share one .grad
     spikes, v = fused_run(neuron, xk, save=save, block=block)
     loss = {"both": (spikes * ws.to(dtype)).sum() + (v * wv.to(dtype)).sum(),
             "spikes": (spikes * ws.to(dtype)).sum(), "membrane": (v * wv.to(dtype)).sum()}[outputs]
     loss.backward()
-    xo = x.to(dtype).to(torch.float64).requires_grad_(True)
+    xo = x.to(dtype).to(torch.float64).clone().requires_grad_(True)
     trace = oracle.simulate(neuron, xo)
     ((trace.spikes * ws).sum() + (trace.v * wv).sum()).backward()
     return (spikes, v, xk.grad), (trace, xo.grad)
@@ -53,6 +54,7 @@ def check(neuron: Neuron, x: torch.Tensor, dtype: torch.dtype, membrane: Toleran
     torch.testing.assert_close(v.to(torch.float64), trace.v, atol=membrane.atol, rtol=membrane.rtol)
     torch.testing.assert_close(grad.to(torch.float64), grad_oracle, atol=gradient.atol, rtol=gradient.rtol)
     assert grad_oracle.abs().max() > 0, "the loss must reach the input"
+    assert grad is not grad_oracle
 
 
 @pytest.mark.parametrize("neuron", CASES, ids=case_id)
@@ -185,3 +187,57 @@ def test_fused_refuses_what_it_does_not_implement():
         FusedNeuron(_lif(sg).with_(threshold=(1.0, 1.5)))
     with pytest.raises(ValueError, match="save"):
         FusedNeuron(_lif(sg), save="int8")
+
+
+# -- the generated derivative --------------------------------------------------------------
+def _apply_kernel():
+    """A one-line kernel applying a generated derivative elementwise (built on first use)."""
+    from snn_interop.kernel.runtime import triton
+
+    tl = triton().language
+
+    def apply(x_ptr, y_ptr, n, SG: tl.constexpr, BLOCK: tl.constexpr):  # noqa: N803
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < n
+        tl.store(y_ptr + offs, SG(tl.load(x_ptr + offs, mask=mask, other=0.0)), mask=mask)
+
+    return triton().jit(apply)
+
+
+GRID = torch.cat([torch.linspace(-4, 4, 1601, dtype=torch.float64), torch.tensor([0.0, 1e-3, -1e-3, 1e-9, -1.0, 1.0, 0.5, -0.5])])
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, FP64_DERIVATIVE), (torch.float32, FP32_VS_FP64)], ids=["float64", "float32"])
+@pytest.mark.parametrize("name", sorted(SURROGATES))
+def test_generated_derivative_equals_the_spec_on_a_grid(name, dtype, tol):
+    from snn_interop.kernel.codegen import derivative
+
+    config = SURROGATES[name].configure(scale=1.5)
+    x = GRID.to(dtype)
+    y = torch.empty_like(x)
+    _apply_kernel()[(1,)](x, y, x.numel(), SG=derivative(config), BLOCK=2048)
+    expected = torch.as_tensor(config.grad(numpy_math, x.to(torch.float64).numpy()), dtype=torch.float64)
+    torch.testing.assert_close(y.to(torch.float64), expected.expand_as(x), atol=tol.atol, rtol=tol.rtol)
+
+
+def test_generated_derivative_source_is_cached_and_traced_not_retyped():
+    from snn_interop.kernel import codegen
+
+    config = SURROGATES["multi_gaussian"].configure()
+    source = codegen.triton_source(config)
+    assert source.count("tl.exp(") == 3, "the three Gaussians of the declaration, each evaluated once"
+    assert codegen.derivative(config) is codegen.derivative(SURROGATES["multi_gaussian"].configure())
+    assert any(p.read_text() == source for p in codegen.cache_dir().glob("sg_*multi_gaussian*.py"))
+
+
+def test_codegen_names_what_it_cannot_carry():
+    from snn_interop.kernel import codegen
+    from snn_interop.spec.schema import Kind, Param, Surrogate
+
+    def declared(derivative):
+        return Surrogate("made_up", 1, (Param("alpha", 2.0),), None, derivative, "", "", Kind.SMOOTH, "test").configure()
+
+    with pytest.raises(NotImplementedError, match="atan"):
+        codegen.trace(declared(lambda m, x, alpha: m.atan(alpha * x)))
+    with pytest.raises(TypeError, match="m.where"):
+        codegen.trace(declared(lambda m, x, alpha: alpha if x > 0 else 0 * x))
