@@ -62,6 +62,13 @@ def _add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="list installed plugins with versions and capabilities, then exit")
     p.add_argument("--quiet", action="store_true", help="no progress or table on the terminal")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    neurons = p.add_mutually_exclusive_group()
+    neurons.add_argument("--native-only", dest="neurons", action="store_const", const="native",
+                         help="refuse (exit 6) when a neuron cannot be the target framework's own layer, instead of running it as "
+                              "the exact canonical layer")
+    neurons.add_argument("--allow-approximation", dest="neurons", action="store_const", const="approximate",
+                         help="build such a neuron as the target's own layer for the nearest neuron it expresses; the changed "
+                              "conventions are listed and --verify measures them (exit 0 when only they differ)")
     p.add_argument("--embed-reference", action=argparse.BooleanOptionalAction, default=None,
                    help="store a reference run of the source model in the written graph's metadata, for snn-interop verify "
                         "(default: on with --verify and --to nir)")
@@ -96,7 +103,7 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights)
     graph, built, report = conv.convert_full(model, args.source_fw, args.target_fw, steps=args.steps, seed=args.seed,
                                              verify_result=args.verify, progress=say, embed_reference=embed, reference_budget=budget,
-                                             input_shape_=tuple(args.input_shape) if args.input_shape else None)
+                                             neurons=args.neurons or "exact", input_shape_=tuple(args.input_shape) if args.input_shape else None)
     say(f"writing {args.output}")
     conv.write_output(graph if args.target_fw == conv.NIR else built, graph, args.output, report, force=args.force)
     if args.report:
@@ -112,7 +119,9 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
               f"gradient {r['gradient']}); check it with: snn-interop verify {where}")
     if not args.quiet and not args.json:
         print(f"wrote {args.output}" + ("" if args.target_fw == conv.NIR else f" (load it with: from model import load, in {args.output})"))
-    return ExitCode.FAILED if report.exact is False else ExitCode.OK
+    if not args.quiet and not args.json and report.approximated and not args.verify:
+        print("approximated (allowed): " + "; ".join(report.approximated) + " (measure the effect with --verify)")
+    return ExitCode.FAILED if report.exact is False and not report.approximated else ExitCode.OK
 
 
 def _cmd_verify(args: argparse.Namespace) -> ExitCode:

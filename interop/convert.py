@@ -58,6 +58,11 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def approximated(self) -> list[str]:
+        """``"layer: change, change"`` for each neuron layer built as an allowed approximation."""
+        return [f"{layer['name']}: {', '.join(layer['approximation'])}" for layer in self.layers if layer.get("approximation")]
+
     def table(self) -> str:
         """The verification table snn-convert prints."""
         f, g = self.forward, self.gradient
@@ -68,7 +73,9 @@ class Report:
             ("max membrane abs error", membrane),
             ("input gradient rel error", f"{g['input_rel_err']:.3g}"),
             ("max weight gradient rel error", f"{g['max_weight_rel_err']:.3g}"),
-            ("verdict", ("EXACT" if self.exact else "NOT EXACT") + f" within tolerance ({self.tolerance['atol']:g} abs, {self.tolerance['rtol']:g} rel)"),
+            *(("approximated (allowed)", line) for line in self.approximated),
+            ("verdict", ("EXACT" if self.exact else "NOT EXACT") + f" within tolerance ({self.tolerance['atol']:g} abs, {self.tolerance['rtol']:g} rel)"
+             + (f"; {len(self.approximated)} layer(s) approximated as allowed" if self.approximated else "")),
         ]
         width = max(len(k) for k, _ in rows)
         head = f"{self.source} -> {self.target}: {self.steps} steps, seed {self.seed}, {self.dtype}"
@@ -168,10 +175,15 @@ def _export(model: Any, plugin: ModuleType | None, sample: torch.Tensor) -> nir.
         raise Unsupported(f"{plugin.NAME} model cannot be exported: {exc}") from exc
 
 
-def _import(graph: nir.NIRGraph, plugin: ModuleType | None, dtype: torch.dtype) -> GraphModule:
+NEURONS = ("exact", "native", "approximate")  #: how neurons a target cannot express natively are built
+
+
+def _import(graph: nir.NIRGraph, plugin: ModuleType | None, dtype: torch.dtype, neurons: str = "exact") -> GraphModule:
     try:
-        return nir_graph.from_nir(graph, plugin, dtype=dtype)
-    except (SpecError, NotExpressible) as exc:
+        return nir_graph.from_nir(graph, plugin, dtype=dtype, native_only=neurons == "native", approximate=neurons == "approximate")
+    except NotExpressible as exc:
+        raise Unsupported(f"cannot build every neuron as {exc.framework}'s own layer: {exc}") from exc
+    except SpecError as exc:
         raise InvalidGraph(f"cannot build the graph{'' if plugin is None else ' in ' + plugin.NAME}: {exc}") from exc
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError) as exc:
         raise InvalidGraph(f"the graph's nodes are inconsistent ({type(exc).__name__}: {exc})") from exc
@@ -253,19 +265,22 @@ def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, 
 
 
 def convert(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
-            verify_result: bool = True, input_shape_: tuple[int, ...] | None = None,
+            verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
             progress: Callable[[str], None] = lambda message: None) -> tuple[Any, Report]:
     """Convert ``model`` (a framework model, or a NIR graph when ``source="nir"`` or a file was
     read) from ``source`` to ``target``; returns the converted model (a ``nir.NIRGraph`` when
     ``target="nir"``) and the :class:`Report`. ``sample`` is one step of input [B, ...]
-    (else ``input_shape_`` or the shape inferred from the model)."""
+    (else ``input_shape_`` or the shape inferred from the model). ``neurons``: a neuron the
+    target cannot express natively runs as the exact canonical layer ("exact"), is refused
+    ("native"), or becomes the target's own layer for the nearest neuron it expresses
+    ("approximate"; the changes are in ``report.layers`` and measured by the verification)."""
     graph, converted, report = convert_full(model, source, target, sample, steps=steps, seed=seed, verify_result=verify_result,
-                                            input_shape_=input_shape_, progress=progress)
+                                            input_shape_=input_shape_, neurons=neurons, progress=progress)
     return (graph if target == NIR else converted), report
 
 
 def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
-                 verify_result: bool = True, input_shape_: tuple[int, ...] | None = None,
+                 verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
                  progress: Callable[[str], None] = lambda message: None, embed_reference: bool = False,
                  reference_budget: Any = None) -> tuple[nir.NIRGraph, GraphModule, Report]:
     """:func:`convert`, also returning the NIR graph and the built module for a NIR target.
@@ -280,16 +295,21 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
         progress(f"exporting the {source} model to NIR")
     graph = _export(model, src, one_step)
     progress(f"building the {target} model" if dst is not None else "checking the NIR graph")
-    converted = _import(graph, dst, dtype)
+    if neurons not in NEURONS:
+        raise ValueError(f"neurons must be one of {NEURONS}, not {neurons!r}")
+    converted = _import(graph, dst, dtype, neurons)
     try:  # one step of zeros: shapes that do not fit fail here, verified or not
         with torch.no_grad():
             converted(torch.zeros(1, 1, *shape, dtype=dtype))
     except (RuntimeError, ValueError) as exc:
         raise InvalidGraph(f"the converted model does not run on one step of input of shape {(1, *shape)} ({exc}); "
                            "check --input-shape and the graph's shapes") from exc
-    layers = [{"name": n, "type": type(converted.neuron_layer(n)).__name__, "native": i.native, "note": i.why_not_native}
+    if dst is not None and any(i.approximation for i in converted.neuron_info.values()):
+        graph = dst.to_nir(converted, one_step)  # what is written is what was built: the approximated neurons
+    layers = [{"name": n, "type": type(converted.neuron_layer(n)).__name__, "native": i.native, "note": i.why_not_native,
+               "approximation": list(i.approximation)}
               for n, i in converted.neuron_info.items()]
-    layers += [{"name": n, "type": type(converted.layer(n)).__name__, "native": True, "note": ""} for n in converted.layer_names]
+    layers += [{"name": n, "type": type(converted.layer(n)).__name__, "native": True, "note": "", "approximation": []} for n in converted.layer_names]
     tol = TOLERANCES.get(dtype, TOLERANCES[torch.float32])
     report = Report(source, target, None, steps, seed, str(dtype).removeprefix("torch."), layers=layers, tolerance=asdict(tol))
     if verify_result:

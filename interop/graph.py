@@ -38,12 +38,14 @@ def canonical_step(module: nn.Module, x_t: torch.Tensor, state: Any) -> tuple[to
 
 @dataclass
 class NeuronInfo:
-    """How a neuron node was built: its canonical neuron and whether the layer is the framework's own."""
+    """How a neuron node was built: the canonical neuron its layer implements (the approximated
+    one when ``approximation`` names changes) and whether the layer is the framework's own."""
 
     neuron: Neuron
     framework: str
     native: bool
     why_not_native: str = ""
+    approximation: tuple[str, ...] = ()  #: conventions the native layer does differently (allowed approximation)
 
 
 def _order(nodes: list[str], edges: list[tuple[str, str]], start: str) -> tuple[list[str], set[tuple[str, str]]]:

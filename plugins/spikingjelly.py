@@ -72,7 +72,10 @@ def _surrogate_function(neuron: Neuron) -> object:
         return canonical_spike_function(neuron.surrogate, neuron.compare)  # BaseNode calls it on H - v_threshold
     from spikingjelly.activation_based import surrogate
 
-    return getattr(surrogate, found[0].removeprefix("surrogate."))(**found[1], spiking=True)
+    cls = getattr(surrogate, found[0].removeprefix("surrogate."))
+    # most take spiking=True (Heaviside forward); FakeNumericalGradient always spikes and has no such argument
+    spiking = {"spiking": True} if "spiking" in inspect.signature(cls.__init__).parameters else {}
+    return cls(**found[1], **spiking)
 
 
 def build_neuron(neuron: Neuron) -> torch.nn.Module:

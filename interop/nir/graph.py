@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from snn_interop.graph import CanonicalNeuron, GraphModule, NeuronInfo, canonical_step
+from snn_interop.nir.approximate import nearest_native
 from snn_interop.nir.layers import layer_from_node, node_from_layer
 from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node, node_from_neuron
 from snn_interop.plugin_api import NotExpressible
@@ -42,10 +43,14 @@ def check_graph(graph: nir.NIRGraph) -> None:
 
 
 def from_nir(graph: nir.NIRGraph, plugin: ModuleType | None, defaults: NirDefaults = NirDefaults(), dtype: torch.dtype | None = None,
-             native_only: bool = False) -> GraphModule:
+             native_only: bool = False, approximate: bool = False) -> GraphModule:
     """A runnable module of ``plugin``'s framework for ``graph`` (time-major input [T, B, ...]).
 
-    With ``plugin=None`` every neuron is a CanonicalNeuron: the graph's reference semantics."""
+    With ``plugin=None`` every neuron is a CanonicalNeuron: the graph's reference semantics.
+    A neuron the framework cannot build exactly becomes the exact CanonicalNeuron; with
+    ``native_only`` a NotExpressible naming the node instead; with ``approximate`` the
+    framework's own layer for the nearest neuron it expresses (:mod:`.approximate`), the
+    changes recorded in ``neuron_info``."""
     check_graph(graph)
     input_name, output_name = _io_names(graph)
     layers: dict[str, nn.Module] = {}
@@ -61,6 +66,13 @@ def from_nir(graph: nir.NIRGraph, plugin: ModuleType | None, defaults: NirDefaul
             try:
                 neurons[name] = (plugin.build_neuron(neuron), plugin.step, NeuronInfo(neuron, plugin.NAME, True))
             except NotExpressible as exc:
+                if approximate:
+                    try:
+                        module, variant, changes = nearest_native(neuron, plugin)
+                    except NotExpressible as none:
+                        raise NotExpressible(plugin.NAME, f"{none.semantic} (node {name!r})", none.reason) from none
+                    neurons[name] = (module, plugin.step, NeuronInfo(variant, plugin.NAME, True, str(exc), tuple(map(str, changes))))
+                    continue
                 if native_only:
                     raise NotExpressible(plugin.NAME, f"{exc.semantic} (node {name!r})", exc.reason) from exc
                 neurons[name] = (CanonicalNeuron(neuron), canonical_step, NeuronInfo(neuron, plugin.NAME, False, str(exc)))
