@@ -171,6 +171,56 @@ def _cmd_verify(args: argparse.Namespace) -> ExitCode:
     return code
 
 
+def _cmd_compare(args: argparse.Namespace) -> ExitCode:
+    """snn-interop compare A B: both on one input, every node recorded, the first divergence (docs/compare.md)."""
+    import torch
+
+    from snn_interop import compare
+
+    if args.b is None and not args.load_outputs and not args.save_outputs:
+        print("error: snn-interop compare needs B (a .nir file, module:callable or saved outputs), --load-outputs F, "
+              "or --save-outputs F to only record A (see snn-interop compare --help)", file=sys.stderr)
+        return ExitCode.USAGE
+    if args.b is not None and args.load_outputs:
+        print("error: give B or --load-outputs F, not both (--load-outputs F stands for B)", file=sys.stderr)
+        return ExitCode.USAGE
+    for flag, values in (("--framework", args.framework), ("--from", args.source_fw), ("--weights", args.weights)):
+        if values and len(values) > 2:
+            print(f"error: {flag} takes one value (both sides) or two (A, then B)", file=sys.stderr)
+            return ExitCode.USAGE
+    dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
+    tolerances = compare.Tolerances.load(args.tolerances) if args.tolerances else compare.Tolerances.load()
+    specs = [args.a, args.b if args.b is not None else args.load_outputs]
+    operands = [compare.Operand.open(spec, i, args.framework, args.source_fw, args.weights, dtype) for i, spec in enumerate(specs) if spec]
+    if args.load_inputs:
+        x = compare.load_inputs(args.load_inputs)
+    else:
+        x = next((o.recording.x for o in operands if o.recording is not None), None)
+        if x is None:
+            shape = operands[0].input_shape(tuple(args.input_shape) if args.input_shape else None)
+            x = compare.bernoulli_input(args.steps, shape, args.seed, dtype)
+    if args.save_inputs:
+        compare.save_inputs(x, args.save_inputs)
+    runs = [o.run(x) for o in operands]
+    if args.save_outputs:
+        runs[0].save(args.save_outputs)
+    if len(runs) == 1:
+        if not args.json:
+            print(f"recorded {runs[0].source} ({runs[0].framework}) on input {tuple(x.shape)}; wrote {args.save_outputs}")
+        return ExitCode.OK
+    result = compare.localise(runs[0], runs[1], tolerances, fail_fast=args.fail_fast)
+    repro = None
+    if args.export_repro and result.first is not None:
+        repro = compare.export_repro(result, runs[0], runs[1], args.export_repro)
+    if args.json:
+        print(json.dumps(result.to_dict() | {"repro": None if repro is None else str(repro)}, indent=2))
+    else:
+        print(result.text())
+        if repro is not None:
+            print(f"wrote {repro}: a.nir, b.nir (from node {result.first.node} on), repro.pt, replay.py (python {repro}/replay.py)")
+    return result.exit_code
+
+
 def _write_json(path: Path, data: dict) -> None:
     """Atomically: a temporary file beside the target, then rename."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -212,6 +262,33 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--framework", action="append", metavar="FW", help="a framework to check (repeatable; default: every installed plugin)")
     s.add_argument("--json", action="store_true", help="the results as JSON on stdout")
     s.set_defaults(run=_cmd_verify)
+
+    s = sub.add_parser("compare", help="run two models on the same input with every node recorded; report where they part ways",
+                       description="Run A and B on one seeded input with every NIR node recorded per step and report, node by node "
+                                   "in topological order, the first divergence, membranes around it, mismatches per node and the "
+                                   "smallest tolerances that would have passed (docs/compare.md).",
+                       epilog="exit codes: 0 match, 1 mismatch, 16 only declared deviations, 2 usage, 6 unsupported, "
+                              "4/5/7/8/10 plugin, unknown framework, bad .nir, invalid graph or recording, bad source")
+    s.add_argument("a", metavar="A", help="a .nir file, module:callable (with --from), or outputs saved with --save-outputs")
+    s.add_argument("b", metavar="B", nargs="?", help="the same kinds as A")
+    s.add_argument("--framework", action="append", metavar="FW",
+                   help="the plugin that runs a .nir operand (default: nir, snn-interop's reference semantics); once for both, twice for A then B")
+    s.add_argument("--from", dest="source_fw", action="append", metavar="FW", help="the framework of a module:callable operand; once or twice")
+    s.add_argument("--weights", action="append", metavar="FILE", help="a state dict for a module:callable operand; once or twice")
+    s.add_argument("--input-shape", type=int, nargs="+", metavar="N", help="one step's input shape without batch (inferred when possible)")
+    s.add_argument("--steps", type=int, default=50, metavar="T", help="time steps of the seeded input (default 50)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the Bernoulli(0.3) input (default 0)")
+    s.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype .nir operands run in (default float64)")
+    s.add_argument("--tolerances", metavar="FILE.toml", help="tolerances and declared deviations (default: the shipped compare_tolerances.toml)")
+    s.add_argument("--json", action="store_true", help="the report as JSON on stdout")
+    s.add_argument("--fail-fast", action="store_true", help="report nodes only up to the first divergent one")
+    s.add_argument("--save-inputs", metavar="F", help="write the input to F (torch.save of {'x': tensor})")
+    s.add_argument("--load-inputs", metavar="F", help="run on the input in F instead of the seeded one")
+    s.add_argument("--save-outputs", metavar="F", help="write A's recording to F (B may then be omitted)")
+    s.add_argument("--load-outputs", metavar="F", help="B is the recording in F (written by --save-outputs)")
+    s.add_argument("--export-repro", metavar="DIR", help="on a divergence: the subgraph from the divergent node on, its input and "
+                                                         "state, and replay.py")
+    s.set_defaults(run=_cmd_compare)
 
     s = sub.add_parser("conformance", add_help=False, help="run the conformance suite (same as snn-conformance; see its --help)")
     s.add_argument("args", nargs=argparse.REMAINDER, help="snn-conformance's arguments")

@@ -26,6 +26,7 @@ class ExitCode(IntEnum):
     PARAMS_CHANGED = 13  #: snn-interop verify: the graph's parameters differ from those the reference was taken with
     BEHAVIOUR_DIFFERS = 14  #: snn-interop verify: a framework does not reproduce the embedded reference within tolerance
     REFERENCE_TOO_LARGE = 15  #: snn-convert --embed-reference: the reference does not fit the size budget
+    DECLARED_DEVIATIONS = 16  #: snn-interop compare: the runs differ only where the tolerance file declares a deviation
     INTERNAL = 70  #: an unexpected error; rerun with --debug
 
 

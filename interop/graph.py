@@ -16,7 +16,7 @@ from torch import nn
 
 from snn_interop.plugin_api import Step
 from snn_interop.spec import oracle
-from snn_interop.spec.neurons import Neuron
+from snn_interop.spec.neurons import Model, Neuron
 
 
 class CanonicalNeuron(nn.Module):
@@ -30,6 +30,26 @@ class CanonicalNeuron(nn.Module):
         state = oracle.initial_state(self.neuron, x_t) if state is None else state
         state, _, _ = oracle.step(self.neuron, x_t, state)
         return state.s, state.v, state
+
+
+#: Where a neuron layer keeps its synaptic current after a step, tried in order (current-based
+#: neurons only): the step state's ``i`` (canonical State, norse), a ``(syn, mem)`` state tuple
+#: (snnTorch Synaptic), the layer's own memory ``c`` (SpikingJelly CUBALIFNode) or ``i_syn`` (sinabs).
+CURRENT_GETTERS = (
+    lambda module, state: getattr(state, "i", None),
+    lambda module, state: state[0] if isinstance(state, tuple) and len(state) == 2 and torch.is_tensor(state[0]) else None,
+    lambda module, state: getattr(module, "c", None),
+    lambda module, state: getattr(module, "i_syn", None),
+)
+
+
+def synaptic_current(module: nn.Module, state: Any) -> torch.Tensor | None:
+    """The synaptic current a current-based neuron layer holds after a step, or None."""
+    for getter in CURRENT_GETTERS:
+        found = getter(module, state)
+        if torch.is_tensor(found):
+            return found
+    return None
 
 
 def canonical_step(module: nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
@@ -109,7 +129,8 @@ class GraphModule(nn.Module):
 
     def forward(self, x: torch.Tensor, record: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[str, dict[str, torch.Tensor]]]:
         """Output sequence ``[T, B, ...]``; with ``record``, also every node's outputs (and
-        neurons' membranes) per step, keyed by NIR node name."""
+        neurons' membranes, and current-based neurons' synaptic current ``i``) per step, keyed
+        by NIR node name. Recording only reads: the run is the same with and without it."""
         states: dict[str, Any] = {}
         previous: dict[str, torch.Tensor] = {}
         outputs: list[torch.Tensor] = []
@@ -130,6 +151,10 @@ class GraphModule(nn.Module):
                     now[name] = v if not self.neuron_info[name].neuron.spikes else spikes
                     if record:
                         recorded.setdefault(name, {}).setdefault("v", []).append(v)
+                        current = synaptic_current(self.neuron_layers[_key(name)], states[name]) \
+                            if self.neuron_info[name].neuron.model is Model.CUBA_LIF else None
+                        if current is not None:
+                            recorded[name].setdefault("i", []).append(current.clone())
                 elif name == self.output_name:
                     now[name] = inp
                 else:
