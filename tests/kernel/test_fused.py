@@ -19,6 +19,8 @@ from snn_interop_conformance.cases import case_id, neuron_cases
 from snn_interop_conformance.tolerances import FP32_VS_FP64, FP64_DERIVATIVE, FP64_REORDERED, KERNEL_FP16_SAVED, KERNEL_FP32, Tolerance
 
 CASES = list(neuron_cases())
+# On a machine with a GPU the same tests run the compiled kernels on it; on CPU, the interpreter.
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 STEPS = 12  # the interpreter costs ~5 ms per step and case: short runs keep 2 x 380 cases near a minute and a half
 
 
@@ -34,15 +36,15 @@ def run_both(neuron: Neuron, x: torch.Tensor, dtype: torch.dtype = torch.float64
     """(kernel spikes, membrane, input gradient), (oracle trace, input gradient) under one random loss."""
     w = torch.randn(2, *x.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     ws, wv = (w[0], w[1]) if outputs == "both" else (w[0], 0 * w[1]) if outputs == "spikes" else (0 * w[0], w[1])
-    xk = x.to(dtype).clone().requires_grad_(True)  # clone: x.to(x.dtype) is x, and both runs would share one .grad
+    xk = x.to(DEVICE, dtype).clone().requires_grad_(True)  # clone: x.to(x.dtype) is x, and both runs would share one .grad
     spikes, v = fused_run(neuron, xk, save=save, block=block)
-    loss = {"both": (spikes * ws.to(dtype)).sum() + (v * wv.to(dtype)).sum(),
-            "spikes": (spikes * ws.to(dtype)).sum(), "membrane": (v * wv.to(dtype)).sum()}[outputs]
+    ws_k, wv_k = ws.to(DEVICE, dtype), wv.to(DEVICE, dtype)
+    loss = {"both": (spikes * ws_k).sum() + (v * wv_k).sum(), "spikes": (spikes * ws_k).sum(), "membrane": (v * wv_k).sum()}[outputs]
     loss.backward()
     xo = x.to(dtype).to(torch.float64).clone().requires_grad_(True)
     trace = oracle.simulate(neuron, xo)
     ((trace.spikes * ws).sum() + (trace.v * wv).sum()).backward()
-    return (spikes, v, xk.grad), (trace, xo.grad)
+    return (spikes.detach().cpu(), v.detach().cpu(), xk.grad.cpu()), (trace, xo.grad)
 
 
 def check(neuron: Neuron, x: torch.Tensor, dtype: torch.dtype, membrane: Tolerance, gradient: Tolerance, **kwargs) -> None:
@@ -138,8 +140,8 @@ def test_fused_gradient_of_one_output_only(outputs):
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_fused_half_inputs_keep_float32_state(dtype):
     neuron = CASES[60]
-    x = drive(neuron).to(dtype)
-    xk = x.requires_grad_(True)
+    x = drive(neuron).to(DEVICE, dtype)
+    xk = x.clone().requires_grad_(True)
     spikes, v = fused_run(neuron, xk)
     (spikes.sum() + v.sum()).backward()
     assert spikes.dtype == v.dtype == xk.grad.dtype == dtype
@@ -150,8 +152,8 @@ def test_fused_half_inputs_keep_float32_state(dtype):
 
 def test_fused_neuron_module_is_a_drop_in_layer():
     neuron = CASES[200]
-    layer = torch.nn.Sequential(torch.nn.Linear(3, 5, dtype=torch.float64))
-    x = drive(neuron, shape=(2, 3))
+    layer = torch.nn.Sequential(torch.nn.Linear(3, 5, dtype=torch.float64, device=DEVICE))
+    x = drive(neuron, shape=(2, 3)).to(DEVICE)
     spikes, v = FusedNeuron(neuron)(layer(x))
     spikes.sum().backward()
     assert spikes.shape == v.shape == (STEPS, 2, 5)
@@ -162,7 +164,7 @@ def test_fused_neuron_module_is_a_drop_in_layer():
 @pytest.mark.parametrize("save, dtype, expected", [("exact", torch.float32, 4), ("exact", torch.float64, 8), ("float16", torch.float32, 2)])
 def test_fused_saves_the_stated_bytes_per_neuron_step(save, dtype, expected):
     neuron = _lif(SURROGATES["atan"].configure(), reset=ResetMode.TO_VALUE)  # keeps a reference to its spikes too
-    x = drive(neuron, shape=(5, 7)).to(dtype).requires_grad_(True)
+    x = drive(neuron, shape=(5, 7)).to(DEVICE, dtype).requires_grad_(True)
     saved: list[torch.Tensor] = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
         spikes, v = fused_run(neuron, x, save=save)
@@ -175,7 +177,7 @@ def test_fused_leaky_integrator_saves_nothing():
     neuron = Neuron.li(Decay(0.75))
     saved: list[torch.Tensor] = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
-        fused_run(neuron, drive(neuron).requires_grad_(True))
+        fused_run(neuron, drive(neuron).to(DEVICE).requires_grad_(True))
     assert saved == [] and saved_bytes_per_step(neuron) == 0
 
 
@@ -213,9 +215,10 @@ def test_generated_derivative_equals_the_spec_on_a_grid(name, dtype, tol):
     from snn_interop.kernel.codegen import derivative
 
     config = SURROGATES[name].configure(scale=1.5)
-    x = GRID.to(dtype)
+    x = GRID.to(DEVICE, dtype)
     y = torch.empty_like(x)
     _apply_kernel()[(1,)](x, y, x.numel(), SG=derivative(config), BLOCK=2048)
+    x, y = x.cpu(), y.cpu()
     expected = torch.as_tensor(config.grad(numpy_math, x.to(torch.float64).numpy()), dtype=torch.float64)
     torch.testing.assert_close(y.to(torch.float64), expected.expand_as(x), atol=tol.atol, rtol=tol.rtol)
 
