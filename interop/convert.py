@@ -77,9 +77,16 @@ class Report:
             ("verdict", ("EXACT" if self.exact else "NOT EXACT") + f" within tolerance ({self.tolerance['atol']:g} abs, {self.tolerance['rtol']:g} rel)"
              + (f"; {len(self.approximated)} layer(s) approximated as allowed" if self.approximated else "")),
         ]
+        loc = f.get("localisation")
+        if loc:
+            d = loc.get("first_divergence")
+            where = (f"error: {loc['error']}" if "error" in loc else "none (forward identical within tolerance; the gradients differ)"
+                     if d is None else f"step {d['step']}, node {d['node']}, neuron {','.join(map(str, d['neuron'])) or '-'}, batch {d['batch']}")
+            rows.insert(-1, ("first divergence", where))
         width = max(len(k) for k, _ in rows)
         head = f"{self.source} -> {self.target}: {self.steps} steps, seed {self.seed}, {self.dtype}"
-        return "\n".join([head, *(f"  {k:<{width}}  {v}" for k, v in rows)])
+        notes = [f"  {m}" for m in (loc or {}).get("messages", []) if not m.startswith("First divergence")]
+        return "\n".join([head, *(f"  {k:<{width}}  {v}" for k, v in rows), *notes])
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -264,6 +271,23 @@ def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, 
     }
 
 
+def _localise(model: Any, src: ModuleType | None, source_module: nn.Module, converted: GraphModule, dst: ModuleType | None,
+              x: torch.Tensor, graph: nir.NIRGraph) -> dict[str, Any]:
+    """Where source and target part ways (snn_interop.compare): the first divergent step, node
+    and neuron, the messages, and the smallest passing tolerances."""
+    from snn_interop import compare
+
+    try:
+        a = compare.record(source_module, x, src, source="source", graph=graph)
+        b = compare.record(converted, x, dst, source="target", graph=graph)
+        result = compare.localise(a, b)
+    except Exception as exc:  # noqa: BLE001 - the localisation is a diagnosis; the verdict stands without it
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return {"first_divergence": None if result.first is None else result.first.to_dict(),
+            "first_spike_divergence": None if result.first_spike is None else result.first_spike.to_dict(),
+            "messages": result.messages, "smallest_passing": {k: v for k, v in result.smallest.items() if k != "per_node"}}
+
+
 def convert(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
             verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
             progress: Callable[[str], None] = lambda message: None) -> tuple[Any, Report]:
@@ -325,6 +349,9 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
         membrane = report.forward["max_membrane_abs_err"]
         report.exact = (report.forward["spike_mismatches"] == 0 and (membrane is None or membrane <= tol.atol)
                         and report.gradient["max_rel_err"] <= tol.rtol)
+        if not report.exact:
+            progress("localising the first divergence, node by node")
+            report.forward["localisation"] = _localise(model, src, source_module, converted, dst, x, graph)
     if embed_reference:
         from snn_interop import reference
 

@@ -32,12 +32,13 @@ class CanonicalNeuron(nn.Module):
         return state.s, state.v, state
 
 
-#: Where a neuron layer keeps its synaptic current after a step, tried in order (current-based
-#: neurons only): the step state's ``i`` (canonical State, norse), a ``(syn, mem)`` state tuple
-#: (snnTorch Synaptic), the layer's own memory ``c`` (SpikingJelly CUBALIFNode) or ``i_syn`` (sinabs).
+#: Where a neuron layer keeps its synaptic current after a step, in canonical units, tried in
+#: order (current-based neurons only): the canonical State's ``i``, a ``(syn, mem)`` state tuple
+#: (snnTorch Synaptic), the layer's own memory ``c`` (SpikingJelly CUBALIFNode) or ``i_syn``
+#: (sinabs). norse keeps its current in its own units (scaled by dt / tau_mem): not recorded.
 CURRENT_GETTERS = (
-    lambda module, state: getattr(state, "i", None),
-    lambda module, state: state[0] if isinstance(state, tuple) and len(state) == 2 and torch.is_tensor(state[0]) else None,
+    lambda module, state: state.i if isinstance(state, oracle.State) else None,
+    lambda module, state: state[0] if type(state) is tuple and len(state) == 2 and torch.is_tensor(state[0]) else None,
     lambda module, state: getattr(module, "c", None),
     lambda module, state: getattr(module, "i_syn", None),
 )
