@@ -18,7 +18,7 @@ from snn_interop import registry
 from snn_interop.errors import ExitCode
 from snn_interop_conformance import report as report_mod
 from snn_interop_conformance.cases import cases as make_cases
-from snn_interop_conformance.runner import backends_not_run, environment, implementations, kernel_implementations, run_cases, trace
+from snn_interop_conformance.runner import KERNEL, backends_not_run, environment, implementations, run_cases, trace
 
 TRACES = 4  #: worst cases plotted in report.html
 
@@ -31,7 +31,8 @@ def parser() -> argparse.ArgumentParser:
                     "surrogate x dtype x shape x T, and report spike, membrane and gradient mismatches.",
         epilog="Reports: DIR/report.json (every case and metric), report.md (summary for a CI step), junit.xml, "
                "report.html (heat map and traces). Exit 1 on any unexpected mismatch. See docs/conformance.md.")
-    p.add_argument("--framework", action="append", metavar="FW", help="a plugin to test (repeatable; default: every installed plugin)")
+    p.add_argument("--framework", action="append", metavar="FW",
+                   help="a plugin to test, or 'kernel' for the fused reference kernel (repeatable; default: every installed plugin and the kernel)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the frameworks run (default cpu)")
     p.add_argument("--quick", action="store_true", help="the quick suite: both dtypes, small shape, T=48 (760 cases)")
     p.add_argument("--out", metavar="DIR", default="conformance-report", help="report directory (default ./conformance-report)")
@@ -57,10 +58,11 @@ def main(argv: Sequence[str] | None = None) -> ExitCode:
     if existing and not args.force:
         print(f"error: {existing[0]} exists; pass --force to replace the reports in {out}", file=sys.stderr)
         return ExitCode.OUTPUT_EXISTS
-    frameworks = args.framework or [n for n in registry.names() if registry.load(n).available() is None]
+    frameworks = args.framework or [n for n in registry.names() if registry.load(n).available() is None] + [KERNEL]
     try:
         for fw in frameworks:
-            registry.get(fw)
+            if fw != KERNEL:
+                registry.get(fw)
     except registry.PluginError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.PLUGIN
@@ -69,9 +71,11 @@ def main(argv: Sequence[str] | None = None) -> ExitCode:
         print(f"error: no case id contains {args.match!r}", file=sys.stderr)
         return ExitCode.USAGE
     impls = implementations(frameworks, args.device)
-    notes = backends_not_run(frameworks, args.device)
-    if not kernel_implementations(args.device):
-        notes.append("fused reference kernel: not available in this environment, so its column is absent")
+    notes = backends_not_run([fw for fw in frameworks if fw != KERNEL], args.device)
+    if KERNEL in frameworks and not any(i.framework == KERNEL for i in impls):
+        notes.append("fused reference kernel: Triton does not import here (pip install 'snn-interop[kernel]'), so its column is absent")
+    elif KERNEL in frameworks and impls[-1].backend == "triton-interpreter":
+        notes.append("fused reference kernel: run in Triton's CPU interpreter (no GPU): a check of its correctness, not of its speed")
     start = time.perf_counter()
     results = []
     from tqdm import tqdm
@@ -84,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> ExitCode:
     by_id = {c.id: c for c in all_cases}
     by_name = {i.name: i for i in impls}
     traces = [trace(by_id[r["case"]], by_name[r["implementation"]], r["metrics"]["first_neuron"])
-              for r in report_mod.worst(results, TRACES)]
+              for r in report_mod.worst([r for r in results if r["metrics"]], TRACES)]
     settings = {"quick": args.quick, "seed": args.seed, "device": args.device, "jobs": args.jobs, "match": args.match,
                 "frameworks": frameworks, "cases": len(all_cases), "seconds": round(time.perf_counter() - start, 1)}
     rep = report_mod.build(results, environment(frameworks, args.device), settings, notes, traces)

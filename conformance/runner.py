@@ -45,7 +45,7 @@ class Implementation:
     version: str = ""
 
 
-def plugin_implementations(frameworks: Sequence[str], device: str = "cpu") -> list[Implementation]:
+def plugin_implementations(frameworks: Iterable[str], device: str = "cpu") -> list[Implementation]:
     """Each plugin's default backend on ``device`` (the layer ``build_neuron`` builds)."""
     out = []
     for fw in frameworks:
@@ -173,9 +173,9 @@ def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviati
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(frameworks: tuple[str, ...], device: str, deviation_file: str | None, kernel: bool) -> None:
+def _init_worker(frameworks: tuple[str, ...], device: str, deviation_file: str | None) -> None:
     torch.set_num_threads(1)
-    _WORKER["impls"] = implementations(frameworks, device, kernel)
+    _WORKER["impls"] = implementations(frameworks, device)
     _WORKER["devs"] = deviations_mod.load(deviation_file) if deviation_file else deviations_mod.load()
 
 
@@ -183,24 +183,42 @@ def _run_chunk(chunk: list[Case]) -> list[dict[str, Any]]:
     return [r.to_dict() for case in chunk for r in run_case(case, _WORKER["impls"], _WORKER["devs"])]
 
 
-def implementations(frameworks: Sequence[str], device: str = "cpu", kernel: bool = True) -> list[Implementation]:
-    """The plugins' implementations, plus the fused reference kernel when ``kernel`` and it is built."""
-    impls = plugin_implementations(frameworks, device)
-    if kernel:
-        impls += kernel_implementations(device)
-    return impls
+KERNEL = "kernel"  #: the name that selects the fused reference kernel among the frameworks
+
+
+def implementations(frameworks: Sequence[str], device: str = "cpu") -> list[Implementation]:
+    """The named plugins' implementations, and the fused reference kernel when ``"kernel"`` is named."""
+    impls = plugin_implementations([fw for fw in frameworks if fw != KERNEL], device)
+    return impls + (kernel_implementations(device) if KERNEL in frameworks else [])
 
 
 def kernel_implementations(device: str) -> list[Implementation]:
-    """The fused reference kernel as an implementation, or none while it is not available."""
-    return []
+    """The fused reference kernel (snn_interop.kernel) as an implementation, when Triton imports.
+
+    On a machine without a GPU it runs in Triton's CPU interpreter (backend "interpreter"):
+    the same kernel source, checked for correctness only."""
+    try:
+        from snn_interop.kernel import FusedNeuron, runtime
+
+        triton = runtime.triton()
+        backend = "interpreter" if runtime.interpreting() else "compiled"
+    except (ImportError, RuntimeError):
+        return []
+
+    def build(neuron: Neuron) -> torch.nn.Module:
+        try:
+            return FusedNeuron(neuron)
+        except NotImplementedError as exc:  # NotFusable, or a derivative the kernel cannot carry
+            raise NotExpressible("kernel", str(exc).split(":")[0], str(exc)) from exc
+
+    return [Implementation("kernel", "kernel", f"triton-{backend}", device, build, lambda m, x: m(x), f"triton {triton.__version__}")]
 
 
 def run_cases(cases: Sequence[Case], frameworks: Sequence[str], device: str = "cpu", jobs: int = 1,
-              deviation_file: str | None = None, kernel: bool = True, chunk: int = 8) -> Iterator[dict[str, Any]]:
+              deviation_file: str | None = None, chunk: int = 8) -> Iterator[dict[str, Any]]:
     """Yield result dicts as cases finish; ``jobs`` > 1 runs chunks of cases in that many processes."""
     chunks = [list(cases[i:i + chunk]) for i in range(0, len(cases), chunk)]
-    init = (tuple(frameworks), device, deviation_file, kernel)
+    init = (tuple(frameworks), device, deviation_file)
     if jobs <= 1:
         _init_worker(*init)
         for c in chunks:
@@ -213,7 +231,7 @@ def run_cases(cases: Sequence[Case], frameworks: Sequence[str], device: str = "c
 
 def environment(frameworks: Sequence[str], device: str) -> dict[str, Any]:
     """Versions and machine, for the report header."""
-    versions = {fw: registry.get(fw).framework_version() for fw in frameworks}
+    versions = {impl.framework: impl.version for impl in implementations(frameworks, device)}
     dev = torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine()
     return {"python": sys.version.split()[0], "torch": torch.__version__, "frameworks": versions, "device": device,
             "device_name": dev, "cpus": os.cpu_count(), "platform": platform.platform()}

@@ -107,3 +107,15 @@ def test_report_html_renders_in_headless_chromium(failing_report):
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}", "--window-size=1200,900",
                     (out / "report.html").as_uri()], capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_the_fused_kernel_is_a_column(tmp_path):
+    # triton is a dependency of the dev extra; not imported here: snn_interop.kernel picks its mode first
+    argv = ["--quick", "--framework", "kernel", "--match", "cuba_lif-none-syn_beta-subtract-same_step-grad->=-atan", "--out", str(tmp_path), "--quiet"]
+    assert main(argv) is ExitCode.OK
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert {(r["implementation"], r["status"]) for r in data["results"]} == {("kernel", "pass")} and len(data["results"]) == 2
+    assert data["environment"]["frameworks"]["kernel"].startswith("triton ")
+    if not torch.cuda.is_available():
+        assert {r["backend"] for r in data["results"]} == {"triton-interpreter"}
+        assert any("CPU interpreter" in n for n in data["notes"])
