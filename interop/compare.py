@@ -289,7 +289,7 @@ class Tolerances:
         for o in overrides:
             if not o.get("reason"):
                 raise InvalidGraph(f"tolerance file {path}: override {o} has no reason; every declared deviation needs one")
-        return cls(defaults, overrides, str(path))
+        return cls(defaults, overrides, "built-in compare_tolerances.toml" if Path(path) == TOLERANCES_FILE else str(path))
 
     def default(self, dtype: torch.dtype) -> Tol:
         return self.defaults["float32" if dtype in (torch.float32, torch.float16, torch.bfloat16) else "float64"]
@@ -418,10 +418,15 @@ def _v_pre(rec: Recording, node: str, upto: int) -> tuple[torch.Tensor, torch.Te
     if neuron is None or not neuron.spikes or node not in rec.preds:
         return None
     try:
-        trace = oracle.simulate(neuron, rec.node_input(node)[: upto + 1].detach())
+        x = rec.node_input(node)[: upto + 1].detach()
+        state, v_pre, theta = oracle.initial_state(neuron, x[0]), [], []
+        for x_t in x:  # in the side's own dtype: a float32 run rounds as float32 does
+            state, v, th = oracle.step(neuron, x_t, state)
+            v_pre.append(v)
+            theta.append(th)
     except (RuntimeError, KeyError, ValueError):
         return None
-    return trace.v_pre, trace.theta
+    return torch.stack(v_pre), torch.stack(theta)
 
 
 @dataclass
@@ -484,12 +489,13 @@ class Comparison:
     def text(self) -> str:
         """The report ``snn-interop compare`` prints."""
         lines = [f"A: {self.a}", f"B: {self.b}", f"{self.steps} steps, batch {self.batch}, {self.dtype}; tolerances {self.tolerances}"]
-        lines.append(f"  {'node':<12}{'quantity':<18}{'mismatches':<22}{'max abs diff':<14}{'first (step, batch, neuron)':<29}status")
+        w = max([12, *(len(r.node) + 2 for r in self.results)])
+        lines.append(f"  {'node':<{w}}{'quantity':<18}{'mismatches':<22}{'max abs diff':<14}{'first (step, batch, neuron)':<29}status")
         for r in self.results:
             first = "-" if r.first is None else f"{r.first['step']}, {r.first['batch']}, {','.join(map(str, r.first['neuron'])) or '-'}"
             pct = f"{r.mismatches} / {r.total}"
             label = NAMES[r.quantity] + (" (spikes)" if r.spikes else "")
-            lines.append(f"  {r.node:<12}{label:<18}{pct:<22}{r.max_abs:<14.3g}{first:<29}{r.status}" + (f" ({r.note})" if r.note else ""))
+            lines.append(f"  {r.node:<{w}}{label:<18}{pct:<22}{r.max_abs:<14.3g}{first:<29}{r.status}" + (f" ({r.note})" if r.note else ""))
         for side, names in self.only_in.items():
             if names:
                 lines.append(f"  only in {side}: {', '.join(names)}")
@@ -585,8 +591,12 @@ def _divergence(a: Recording, b: Recording, r: NodeResult, tols: Tolerances, dty
     return d
 
 
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.8g}"
+def _fmt(x: float | None, *others: float) -> str:
+    """8 significant digits, or all 17 when 8 would show a different value (the other side's,
+    the threshold) alike."""
+    if x is None:
+        return "n/a"
+    return f"{x:.17g}" if any(x != o and f"{x:.8g}" == f"{o:.8g}" for o in others) else f"{x:.8g}"
 
 
 def messages(c: Comparison) -> list[str]:
@@ -603,7 +613,8 @@ def messages(c: Comparison) -> list[str]:
             if "a_v_compared" in d.v and "b_v_compared" in d.v:
                 ta, tb = d.v["a_threshold"], d.v["b_threshold"]
                 theta = f"threshold {ta:g}" if ta == tb else f"thresholds {ta:g} vs {tb:g}"
-                msg += f"; v {_fmt(d.v['a_v_compared'])} vs {_fmt(d.v['b_v_compared'])} at {theta}"
+                va, vb = d.v["a_v_compared"], d.v["b_v_compared"]
+                msg += f"; v {_fmt(va, vb, ta, tb)} vs {_fmt(vb, va, ta, tb)} at {theta}"
             msg += f" ({d.kind}: {d.cause})"
         out.append(msg + ".")
     for q in ("v", "i", "out"):

@@ -333,3 +333,19 @@ def test_export_repro_replays_standalone(two_files, tmp_path, capsys):
     done = subprocess.run([sys.executable, str(repro / "replay.py")], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == ExitCode.FAILED, done.stderr
     assert "first at step 7, node lif1, neuron 5, batch 1" in done.stdout
+
+
+def test_docs_worked_example_prints_what_the_page_shows(tmp_path, monkeypatch, capsys):
+    plugin_or_skip("snntorch"), plugin_or_skip("sinabs")
+    page = (ROOT / "docs" / "compare.md").read_text()
+    example = page[page.index("## Worked example"):]
+    script = example.split("```python\n", 1)[1].split("```", 1)[0]
+    console = example.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    command, shown = console[0].removeprefix("$ ").split(), console[1:]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(ROOT))
+    exec(compile(script, "docs/compare.md", "exec"), {})
+    assert main(command[1:]) == ExitCode.FAILED
+    assert capsys.readouterr().out.splitlines() == shown
+    done = subprocess.run([sys.executable, "repro/replay.py"], capture_output=True, text=True)
+    assert done.returncode == ExitCode.FAILED and "node lif1, neuron 5, batch 1" in done.stdout
