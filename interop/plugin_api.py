@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from snn_interop.spec.mathns import torch_math
-from snn_interop.spec.neurons import Compare, Neuron
+from snn_interop.spec.neurons import Compare, Neuron, Value, uniform, values
 from snn_interop.spec.oracle import HeavisideSurrogate
 from snn_interop.spec.schema import SurrogateConfig
 
@@ -32,6 +33,16 @@ def require(framework: str, checks: Iterable[tuple[bool, str, str]]) -> None:
     for ok, semantic, reason in checks:
         if not ok:
             raise NotExpressible(framework, semantic, reason)
+
+
+def show(value: Value) -> str:
+    """A parameter for a message: the number, or "per-neuron" (a requirement's text is built even when it holds)."""
+    return f"{value:g}" if uniform(value) else "per-neuron"
+
+
+def equals(value: Value, target: float) -> bool:
+    """Whether every neuron's ``value`` is ``target``."""
+    return bool(np.all(values(value) == target))
 
 
 def require_uniform(framework: str, neuron: Neuron) -> None:

@@ -14,9 +14,11 @@ from typing import Any
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import CanonicalDerivative, Capabilities, native_alias, NotExpressible, require, seeded_linear, surrogate_derivative, require_uniform
+from snn_interop.plugin_api import (
+    CanonicalDerivative, Capabilities, NotExpressible, equals, native_alias, require, seeded_linear, show, surrogate_derivative,
+)
 from snn_interop.spec.neurons import (
-    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack,
+    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack, uniform, values,
 )
 from snn_interop.spec.oracle import HeavisideSurrogate
 from snn_interop.spec.surrogates import from_native
@@ -94,7 +96,8 @@ def _spiking(n: Neuron) -> dict:
         (n.reset is not ResetMode.TO_VALUE or n.v_reset == 0.0, f"v_reset={n.v_reset}", "MembraneReset(v) adds v to every neuron, spiking or not (bug): only 0 is exact"),
         (n.compare is Compare.GE or n.spike_fn is SpikeFn.SINGLE, f"compare > with spike_fn={n.spike_fn.value}", "only single spikes can be made strict"),
     ])
-    found = native_alias(n, NAME)
+    # sinabs' own surrogates scale their width with one threshold: per-neuron thresholds get the canonical one
+    found = native_alias(n, NAME) if uniform(n.threshold) else None
     surrogate = getattr(activation, found[0].removeprefix("activation."))(**found[1]) if found else surrogate_derivative(n.surrogate)
     if n.compare is Compare.GT:
         spike_fn = _StrictSpike(n)
@@ -108,39 +111,43 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     """Sinabs' IAF, LIF (with tau_syn for current-based) or ExpLeak for a canonical neuron.
 
     Built with ``train_alphas=True`` and converted to float64, the per-step decays are set to the
-    canonical values exactly (sinabs itself would compute exp(-1/tau) in float32).
+    canonical values exactly (sinabs itself would compute exp(-1/tau) in float32). Thresholds and
+    decays may differ across neurons (tensors shaped like the neurons).
     """
-    require_uniform(NAME, neuron)
     import sinabs.layers as sl
 
     n = neuron
     cuba = n.model is Model.CUBA_LIF
     norm_input = n.input_scale is InputScale.ONE_MINUS_BETA and n.r == 1.0
+    other = [p for p in n.per_neuron if p not in ("threshold", "decay.beta", "syn_decay.beta")]
     require(NAME, [
+        (not other, f"per-neuron {', '.join(other)}", "only thresholds and decays take one value per neuron"),
         (n.model in (Model.IF, Model.LIF, Model.CUBA_LIF, Model.LI), f"model={n.model.value}", "ALIF is not wired yet"),
         (n.v_leak == 0.0 and n.v_init == 0.0, "v_leak/v_init", "sinabs leaks to 0 from 0"),
-        (n.model is Model.IF or norm_input or n.input_gain == 1.0, f"input gain {n.input_gain:g}", "LIF scales the input by 1 - beta (norm_input) or not at all"),
-        (n.model is not Model.IF or n.input_gain == 1.0, f"input gain {n.input_gain:g}", "IAF adds the input unscaled"),
-        (not cuba or n.syn_input_gain == n.syn_decay.beta, f"synaptic input gain {n.syn_input_gain:g}",
+        (n.model is Model.IF or norm_input or equals(n.input_gain, 1.0), f"input gain {show(n.input_gain)}", "LIF scales the input by 1 - beta (norm_input) or not at all"),
+        (n.model is not Model.IF or equals(n.input_gain, 1.0), f"input gain {show(n.input_gain)}", "IAF adds the input unscaled"),
+        (not cuba or n.syn_input_gain == n.syn_decay.beta, f"synaptic input gain {show(n.syn_input_gain)}",
          "the synaptic current is alpha (i + x): its input gain is alpha"),
         (not cuba or n.synapse_order is SynapseOrder.CURRENT_FIRST, "synapse_order=membrane_first", "this step's current reaches the membrane"),
     ])
     extra = dict(min_v_mem=n.v_min, record_states=True)
+    tau = lambda v: torch.full(values(v).shape, 10.0)  # noqa: E731 - placeholders of the decays' shape, set below
+    threshold = torch.as_tensor(values(n.threshold))
     if n.model is Model.LI:
-        module = sl.ExpLeak(tau_mem=10.0, train_alphas=True, norm_input=norm_input, **extra)
+        module = sl.ExpLeak(tau_mem=tau(n.decay.beta), train_alphas=True, norm_input=norm_input, **extra)
     elif n.model is Model.IF:
-        module = sl.IAF(spike_threshold=torch.tensor(n.threshold), **_spiking(n), **extra)
+        module = sl.IAF(spike_threshold=threshold, **_spiking(n), **extra)
     else:
-        module = sl.LIF(tau_mem=10.0, tau_syn=10.0 if cuba else None, train_alphas=True, norm_input=norm_input,
-                        spike_threshold=torch.tensor(n.threshold), **_spiking(n), **extra)
+        module = sl.LIF(tau_mem=tau(n.decay.beta), tau_syn=tau(n.syn_decay.beta) if cuba else None, train_alphas=True,
+                        norm_input=norm_input, spike_threshold=threshold, **_spiking(n), **extra)
     module = module.double()
     with torch.no_grad():
         if n.model is not Model.IF:
-            module.alpha_mem.fill_(n.decay.beta)
+            module.alpha_mem.copy_(torch.as_tensor(values(n.decay.beta)))
         if cuba:
-            module.alpha_syn.fill_(n.syn_decay.beta)
+            module.alpha_syn.copy_(torch.as_tensor(values(n.syn_decay.beta)))
         if n.spikes:
-            module.spike_threshold.fill_(n.threshold)
+            module.spike_threshold.copy_(threshold)
     return module
 
 
@@ -150,6 +157,7 @@ def capabilities() -> Capabilities:
         neurons={"if": "IAF", "lif": "LIF", "cuba_lif": "LIF(tau_syn=...)", "li": "ExpLeak"},
         conventions={"reset": "subtract (not detached) or to 0 (detached), same step", "spike_fn": "single, multi, max",
                      "input gain": "1, or 1 - beta (norm_input); synaptic: alpha", "v_min": "any (min_v_mem)",
+                     "per-neuron": "thresholds and decays (tensors shaped like the neurons)",
                      "compare": ">= natively, > through an injected spike function (single spikes)"},
         surrogates="its own aliases natively; every other surrogate injected as surrogate_grad_fn",
         backends={"cpu": ("torch",), "cuda": ("torch", "exodus when installed")},

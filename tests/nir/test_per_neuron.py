@@ -6,14 +6,17 @@ beta exports and converts into all four frameworks with identical output spikes.
 from __future__ import annotations
 
 import nir
+import pytest
 import numpy as np
 import torch
 
 from snn_interop.nir import metadata
 from snn_interop.nir.neurons import neuron_from_node, node_from_neuron
 from snn_interop.nir import graph as nir_graph
-from snn_interop.spec.neurons import Decay, Discretisation, Neuron
+from snn_interop.spec import oracle
+from snn_interop.spec.neurons import Decay, Discretisation, InputScale, Neuron
 from snn_interop.spec.surrogates import SURROGATES
+from snn_interop_conformance.tolerances import FP32_GRADIENT
 from tests.conftest import plugin_or_skip
 
 FRAMEWORKS = ["snntorch", "spikingjelly", "sinabs", "norse"]
@@ -79,3 +82,27 @@ def test_snntorch_learned_per_neuron_beta_converts_exactly():
 
 def as_floats(t: torch.Tensor) -> list[float]:
     return [float(v) for v in t.numpy().astype(np.float64)]
+
+
+@pytest.mark.parametrize("model", ["lif", "cuba_lif", "li"])
+def test_sinabs_builds_per_neuron_thresholds_and_decays_natively(model):
+    """Sinabs' LIF/ExpLeak take tensors shaped like the neurons: the layer is sinabs' own and exact."""
+    sinabs = plugin_or_skip("sinabs")
+    lif = per_neuron_lif(6, 4).with_(v_leak=0.0)
+    neuron = {"lif": lif,
+              "cuba_lif": Neuron.cuba_lif(lif.surrogate, lif.decay, Decay(tuple(np.linspace(0.5, 0.8, 6))), threshold=lif.threshold,
+                                          syn_input_scale=InputScale.BETA),
+              "li": Neuron.li(lif.decay)}[model]
+    module = sinabs.build_neuron(neuron)
+    x = torch.rand(80, 2, 6, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 0.1
+    x_native, x_oracle = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    spikes, v = sinabs.run(module, x_native)
+    trace = oracle.simulate(neuron, x_oracle)
+    (spikes.sum() + v.sum()).backward()
+    (trace.spikes.sum() + trace.v.sum()).backward()
+    if neuron.spikes:
+        assert 0.05 < trace.spikes.mean() < 0.9 and torch.equal(spikes.to(torch.float64), trace.spikes)
+    torch.testing.assert_close(v, trace.v, atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(x_native.grad, x_oracle.grad, atol=FP32_GRADIENT.atol, rtol=FP32_GRADIENT.rtol)  # float32 spikes
+    described = sinabs.describe_neuron(module)
+    assert described.threshold == neuron.threshold and described.decay.beta == neuron.decay.beta
