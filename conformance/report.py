@@ -18,7 +18,7 @@ from typing import Any
 
 SCHEMA = "snn_interop.conformance"
 VERSION = 1
-STATUSES = ("pass", "deviation", "fail", "error", "not_expressible")
+STATUSES = ("pass", "deviation", "fail", "error", "not_expressible", "not_run")
 FILES = ("report.json", "report.md", "junit.xml", "report.html")
 
 
@@ -111,7 +111,7 @@ def junit(report: dict[str, Any]) -> str:
         suite = ET.SubElement(root, "testsuite", name=impl, tests=str(len(rows)),
                               failures=str(sum(r["status"] == "fail" for r in rows)),
                               errors=str(sum(r["status"] == "error" for r in rows)),
-                              skipped=str(sum(r["status"] == "not_expressible" for r in rows)),
+                              skipped=str(sum(r["status"] in ("not_expressible", "not_run") for r in rows)),
                               time=f"{sum(r['seconds'] for r in rows):.3f}")
         for r in rows:
             tc = ET.SubElement(suite, "testcase", classname=f"snn_conformance.{impl}", name=r["case"], time=f"{r['seconds']:.4f}")
@@ -121,6 +121,8 @@ def junit(report: dict[str, Any]) -> str:
                 ET.SubElement(tc, "error", message=r["reason"]).text = "\n".join(r["failures"])
             elif r["status"] == "not_expressible":
                 ET.SubElement(tc, "skipped", message=f"not expressible: {r['reason']}")
+            elif r["status"] == "not_run":
+                ET.SubElement(tc, "skipped", message=f"not run: {r['reason']}")
             elif r["status"] == "deviation":
                 ET.SubElement(tc, "system-out").text = f"declared deviation: {r['reason']}\n" + "\n".join(r["failures"])
     ET.indent(root)
@@ -143,6 +145,8 @@ def _colour(r: dict[str, Any] | None) -> tuple[str, str]:
     st = r["status"]
     if st == "not_expressible":
         return "#ccc", f"not expressible: {r['reason']}"
+    if st == "not_run":
+        return "#eee", f"not run: {r['reason']}"
     if st in ("fail", "error"):
         return "#d62728", "; ".join(r["failures"]) or r["reason"]
     if st == "deviation":
@@ -210,7 +214,7 @@ def html_page(report: dict[str, Any]) -> str:
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in report["notes"])
     legend = ('<p class="legend"><span style="background:rgb(40,200,90)">pass, tiny error</span><span style="background:rgb(220,80,30)">'
               'pass, near tolerance</span><span style="background:#ff9f1c">declared deviation</span><span style="background:#d62728;color:#fff">'
-              'fail / error</span><span style="background:#ccc">not expressible</span></p>')
+              'fail / error</span><span style="background:#ccc">not expressible</span><span style="background:#eee">not run</span></p>')
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>snn-conformance report</title><style>{_STYLE}</style></head><body>
 <h1>Conformance report</h1>
 <p id="verdict">{report['unexpected']} unexpected mismatches; {len(report['results'])} runs, {'quick' if s['quick'] else 'full'} suite,

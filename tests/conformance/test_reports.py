@@ -119,3 +119,15 @@ def test_the_fused_kernel_is_a_column(tmp_path):
     if not torch.cuda.is_available():
         assert {r["backend"] for r in data["results"]} == {"triton-interpreter"}
         assert any("CPU interpreter" in n for n in data["notes"])
+
+
+def test_long_cases_are_listed_not_run_for_the_interpreted_kernel(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("the compiled kernel runs every case")  # not a missing feature: the limit is the CPU interpreter's
+    argv = ["--framework", "kernel", "--match", "li-none-float64-small-T", "--out", str(tmp_path), "--quiet"]
+    assert main(argv) is ExitCode.OK
+    data = json.loads((tmp_path / "report.json").read_text())
+    status = {r["steps"]: r["status"] for r in data["results"]}
+    assert status == {1: "pass", 16: "pass", 256: "not_run"}
+    (skip,) = [s for s in ET.parse(tmp_path / "junit.xml").getroot().iter("skipped")]
+    assert skip.get("message").startswith("not run: more than 64 steps")
