@@ -41,7 +41,7 @@ from snn_interop.spec.mathns import NAMES
 from snn_interop.spec.schema import Kind, SurrogateConfig
 
 #: Version of the generated source; part of every file name so a change never reads a stale file.
-CODEGEN_VERSION = 1
+CODEGEN_VERSION = 2
 
 
 class Expr:
@@ -174,7 +174,7 @@ def triton_source(config: SurrogateConfig, name: str = "surrogate_grad") -> str:
         return (e.op, tuple(key(a) for a in e.args)) if isinstance(e, Expr) else ("num", repr(e))
 
     def full(c: float) -> str:  # a number as a tensor shaped and typed like x
-        return f"(tl.zeros_like(x) + {c!r})"
+        return f"tl.full(x.shape, {c!r}, x.dtype)"  # a builtin: tl.zeros_like is a jit helper (see runtime.py)
 
     def emit(e: Any) -> str:
         if not isinstance(e, Expr):

@@ -119,11 +119,11 @@ def _tl_dtype(dtype: torch.dtype) -> Any:
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
-def default_block(n: int) -> int:
+def default_block(n: int, device: torch.device) -> int:
     """Neurons per program: 1024 compiled (4 warps, 8 per thread); interpreted, one program for up to 4096."""
     from snn_interop.kernel.runtime import interpreting
 
-    if interpreting():
+    if interpreting(device):
         return min(4096, max(16, 1 << (max(n, 1) - 1).bit_length()))
     return 1024
 
@@ -134,7 +134,7 @@ class FusedNeuronFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, neuron: Neuron, save: str, block: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         from snn_interop.kernel import kernels
-        from snn_interop.kernel.runtime import check_device
+        from snn_interop.kernel.runtime import for_tensor
 
         if save not in SAVE_MODES:
             raise ValueError(f"save must be one of {SAVE_MODES}, got {save!r}")
@@ -142,7 +142,6 @@ class FusedNeuronFunction(torch.autograd.Function):
             raise TypeError(f"the fused kernel takes float16, bfloat16, float32 or float64 input, got {x.dtype}")
         if x.dim() < 1:
             raise ValueError("input must be time-major [T, ...]")
-        check_device(x)
         p = plan(neuron)
         steps = x.shape[0]
         n = x[0].numel() if steps else 0
@@ -154,8 +153,8 @@ class FusedNeuronFunction(torch.autograd.Function):
         if steps and n:
             if not p.SPIKES:
                 s.zero_()
-            blk = block or default_block(n)
-            kernels.neuron_forward[(triton_cdiv(n, blk),)](
+            blk = block or default_block(n, x.device)
+            for_tensor(kernels.neuron_forward, x)[(triton_cdiv(n, blk),)](
                 xs, s, v, m, n, steps, STATE=_tl_dtype(x.dtype), **p.constants(*_COMMON),
                 SAVE_DIFF=save == "float16", WRITE_V=True, BLOCK=blk, num_warps=4, enable_fp_fusion=False)
         spikes, membrane = s.view(x.shape), v.view(x.shape)
@@ -167,7 +166,7 @@ class FusedNeuronFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g_spikes: torch.Tensor | None, g_membrane: torch.Tensor | None) -> tuple[Any, ...]:
         from snn_interop.kernel import codegen, kernels
-        from snn_interop.kernel.runtime import interpreting
+        from snn_interop.kernel.runtime import callee, for_tensor
 
         spikes, m = ctx.saved_tensors
         p: Plan = ctx.plan
@@ -179,13 +178,9 @@ class FusedNeuronFunction(torch.autograd.Function):
         if steps and n:
             gs = g_spikes.contiguous().view(steps, n) if g_spikes is not None and p.SPIKES else dx
             gv = g_membrane.contiguous().view(steps, n) if g_membrane is not None else dx
-            sg = codegen.derivative(ctx.neuron.surrogate) if p.SPIKES else None
-            if sg is not None and interpreting():
-                # The interpreter runs the kernel as Python with triton.language patched, and re-patches it
-                # on every call of a jit function (~2 ms): call the same generated source unwrapped instead.
-                sg = sg.fn
-            blk = ctx.block or default_block(n)
-            kernels.neuron_backward[(triton_cdiv(n, blk),)](
+            sg = callee(codegen.derivative(ctx.neuron.surrogate) if p.SPIKES else None, dx.device)
+            blk = ctx.block or default_block(n, dx.device)
+            for_tensor(kernels.neuron_backward, dx)[(triton_cdiv(n, blk),)](
                 gs, gv, spikes.view(steps, n) if spikes is not None else dx, m if m is not None else dx, dx, n, steps,
                 SG=sg, STATE=_tl_dtype(dx.dtype), **p.constants(*_COMMON), SAVE_DIFF=ctx.save == "float16",
                 DETACH=p.DETACH, HAS_GS=g_spikes is not None and p.SPIKES, HAS_GV=g_membrane is not None,
@@ -208,7 +203,7 @@ class FusedNeuron(torch.nn.Module):
     ``save`` chooses what the forward keeps for the backward (``"exact"`` or ``"float16"``,
     see the module docstring); ``block`` overrides the neurons per program. The neuron is
     checked when the layer is built (:class:`NotFusable` names a missing feature). On a
-    machine without a GPU, Triton runs in its CPU interpreter (:mod:`.runtime`).
+    CPU tensors, Triton runs in its CPU interpreter (:mod:`.runtime`).
     """
 
     def __init__(self, neuron: Neuron, save: str = "exact", block: int | None = None) -> None:

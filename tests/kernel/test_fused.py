@@ -194,7 +194,7 @@ def test_fused_refuses_what_it_does_not_implement():
 # -- the generated derivative --------------------------------------------------------------
 def _apply_kernel():
     """A one-line kernel applying a generated derivative elementwise (built on first use)."""
-    from snn_interop.kernel.runtime import triton
+    from snn_interop.kernel.runtime import for_tensor, triton
 
     tl = triton().language
 
@@ -203,7 +203,7 @@ def _apply_kernel():
         mask = offs < n
         tl.store(y_ptr + offs, SG(tl.load(x_ptr + offs, mask=mask, other=0.0)), mask=mask)
 
-    return triton().jit(apply)
+    return for_tensor(triton().jit(apply), torch.empty(0, device=DEVICE))
 
 
 GRID = torch.cat([torch.linspace(-4, 4, 1601, dtype=torch.float64), torch.tensor([0.0, 1e-3, -1e-3, 1e-9, -1.0, 1.0, 0.5, -0.5])])
@@ -213,11 +213,12 @@ GRID = torch.cat([torch.linspace(-4, 4, 1601, dtype=torch.float64), torch.tensor
 @pytest.mark.parametrize("name", sorted(SURROGATES))
 def test_generated_derivative_equals_the_spec_on_a_grid(name, dtype, tol):
     from snn_interop.kernel.codegen import derivative
+    from snn_interop.kernel.runtime import callee
 
     config = SURROGATES[name].configure(scale=1.5)
     x = GRID.to(DEVICE, dtype)
     y = torch.empty_like(x)
-    _apply_kernel()[(1,)](x, y, x.numel(), SG=derivative(config), BLOCK=2048)
+    _apply_kernel()[(1,)](x, y, x.numel(), SG=callee(derivative(config), DEVICE), BLOCK=2048)
     x, y = x.cpu(), y.cpu()
     expected = torch.as_tensor(config.grad(numpy_math, x.to(torch.float64).numpy()), dtype=torch.float64)
     torch.testing.assert_close(y.to(torch.float64), expected.expand_as(x), atol=tol.atol, rtol=tol.rtol)
