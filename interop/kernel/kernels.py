@@ -38,7 +38,7 @@ from __future__ import annotations
 from snn_interop.kernel.runtime import triton as _import_triton
 
 triton = _import_triton()
-import triton.language as tl  # noqa: E402 - after the interpreter mode is chosen
+import triton.language as tl  # noqa: E402 - after the helpful ImportError above
 
 
 @triton.jit(do_not_specialize=["N", "T"])  # 1 is a value like any other here
