@@ -4,17 +4,20 @@ from __future__ import annotations
 import json
 import sys
 
+import nir
 import pytest
 import torch
 
 from snn_interop import cli
 from snn_interop.errors import ExitCode
 from snn_interop.nir.approximate import nearest_native
+from snn_interop.nir.neurons import node_from_neuron
 from snn_interop.plugin_api import NotExpressible
 from snn_interop.spec import oracle
 from snn_interop.spec.neurons import Compare, Model, ResetMode, ResetTiming
 from snn_interop_conformance.cases import neuron_cases
 from tests.conftest import ROOT, plugin_or_skip
+from tests.nir import networks
 
 CASES = list(neuron_cases())
 # Of the 380 generated cases, how many each framework builds natively exactly or approximated
@@ -98,3 +101,22 @@ def test_native_only_refuses_naming_the_node(in_repo, tmp_path, capsys):
             "-o", str(tmp_path / "out"), "--native-only"]
     assert cli.convert_main(argv) is ExitCode.UNSUPPORTED
     assert "(node '1')" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_an_approximation_that_changes_spikes_is_localised_to_its_layer(tmp_path, capsys):
+    """A NIR file whose lif2 snnTorch cannot express (a same-step subtract reset): approximated by
+    moving the reset to the next step, --verify finds the divergence in lif2 and nowhere before."""
+    plugin_or_skip("snntorch")
+    exact = _find(Model.LIF, ResetMode.TO_VALUE, ResetTiming.SAME_STEP, Compare.GE, True)  # snnTorch builds it natively
+    other = _find(Model.LIF, ResetMode.SUBTRACT, ResetTiming.SAME_STEP, Compare.GT, True)  # approximated
+    graph = networks.mlp(exact)
+    graph.nodes["lif2"] = node_from_neuron(other, (5,))
+    nir.write(tmp_path / "m.nir", graph)
+    argv = ["--from", "nir", "--to", "snntorch", str(tmp_path / "m.nir"), "-o", str(tmp_path / "out"), "--verify", "--allow-approximation",
+            "--report", str(tmp_path / "r.json")]
+    assert cli.convert_main(argv) is ExitCode.OK
+    out = capsys.readouterr().out
+    assert "approximated (allowed)         lif2: reset_timing same_step -> next_step" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["forward"]["spike_mismatches"] > 0
+    assert report["forward"]["localisation"]["first_divergence"]["node"] == "lif2"
