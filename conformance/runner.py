@@ -101,14 +101,24 @@ def worst_ratio(case: Case, m: Metrics) -> float:
     return max(m.v_max_abs / (tol_v.atol + tol_v.rtol * m.v_scale), m.grad_max_rel / tol_g.rtol)
 
 
+def classify(margin: float | None, noise: float) -> str:
+    """What a first spike mismatch is, from the oracle's v - theta there: exactly at threshold
+    (the compare convention decides), within ``noise`` of it (rounding), or a semantic difference."""
+    if margin == 0:
+        return "exactly at threshold: the threshold compare (> vs >=) decides"
+    if margin is not None and abs(margin) <= noise:
+        return f"oracle v - theta = {margin:+.3g}: float noise at threshold"
+    return f"oracle v - theta = {margin:+.3g}: a semantic difference, not rounding"
+
+
 def judge(case: Case, m: Metrics) -> list[str]:
     """The failed checks of one run, each a one-line message in SNN units; empty when it conforms."""
     failures = []
-    if m.spike_mismatches:
-        where = "exactly at threshold" if m.margin == 0 else f"oracle v - theta = {m.margin:+.3g}"
-        failures.append(f"spike_mismatches: {m.spike_mismatches} / {case.steps * _neurons(case)} differ "
-                        f"({m.spikes_total} oracle spikes); first at step {m.first_step}, neuron {m.first_neuron} ({where})")
     tol_v, tol_g = tolerance(case, "membrane"), tolerance(case, "gradient")
+    if m.spike_mismatches:
+        failures.append(f"spike_mismatches: {m.spike_mismatches} / {case.steps * _neurons(case)} differ "
+                        f"({m.spikes_total} oracle spikes); first at step {m.first_step}, neuron {m.first_neuron} "
+                        f"({classify(m.margin, tol_v.atol + tol_v.rtol * m.v_scale)})")
     if m.v_max_abs > tol_v.atol + tol_v.rtol * m.v_scale:
         failures.append(f"v_max_abs: membrane differs by {m.v_max_abs:.3g} (relative {m.v_max_rel:.3g}); tolerance atol {tol_v.atol:g}, rtol {tol_v.rtol:g}")
     if m.grad_max_rel > tol_g.rtol:

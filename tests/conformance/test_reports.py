@@ -88,7 +88,7 @@ def failing_report(tmp_path_factory):
 def test_a_failure_is_in_every_report_with_its_numbers(failing_report):
     rep, out, r = failing_report
     assert rep["unexpected"] == 1 and r["status"] == "fail"
-    first = f"first at step {r['metrics']['first_step']}, neuron {r['metrics']['first_neuron']} (exactly at threshold)"
+    first = f"first at step {r['metrics']['first_step']}, neuron {r['metrics']['first_neuron']} (exactly at threshold"
     assert first in (out / "report.md").read_text() and "**1 unexpected mismatches.**" in (out / "report.md").read_text()
     (failure,) = ET.parse(out / "junit.xml").getroot().iter("failure")
     assert first in failure.get("message")
