@@ -30,9 +30,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from snn_interop.errors import BadSource, ExitCode, InvalidGraph, Unsupported
+from snn_interop.errors import BadSource, ExitCode, InvalidGraph
 from snn_interop.graph import GraphModule
 from snn_interop.nir import metadata
+from snn_interop.nir.graph import flatten
 from snn_interop.spec import oracle
 from snn_interop.spec.neurons import Neuron, values
 
@@ -199,11 +200,7 @@ class Operand:
 
         path = Path(spec)
         if spec.endswith(".nir") or (path.is_file() and path.suffix not in (".pt", ".pth")):
-            try:
-                graph = conv.read_nir(spec)
-            except InvalidGraph:
-                _refuse_nested(spec)
-                raise
+            graph = flatten(conv.read_nir(spec))  # nested subgraphs' nodes are named "sub.node"
             return cls(spec, graph=graph, plugin=conv.resolve(_pick(frameworks, index) or conv.NIR), dtype=dtype)
         if path.is_file():
             return cls(spec, recording=Recording.load(spec))
@@ -240,17 +237,6 @@ class Operand:
         except Exception:  # noqa: BLE001 - the graph is only needed by --export-repro
             graph = None
         return record(self.model, x, self.plugin, source=f"{self.spec} ({name})", graph=graph)
-
-
-def _refuse_nested(path: str) -> None:
-    try:
-        graph = nir.read(path)
-    except Exception:  # noqa: BLE001 - read_nir has reported it
-        return
-    nested = [k for k, n in getattr(graph, "nodes", {}).items() if isinstance(n, nir.NIRGraph)]
-    if nested:
-        raise Unsupported(f"{path}: node(s) {', '.join(nested)} are nested subgraphs, which snn-interop does not run yet; "
-                          "flatten the graph first")
 
 
 # -- tolerances as data ----------------------------------------------------------------------

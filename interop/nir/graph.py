@@ -32,14 +32,43 @@ def _io_names(graph: nir.NIRGraph) -> tuple[str, str]:
 
 
 def check_graph(graph: nir.NIRGraph) -> None:
-    """Dangling edges and unknown node types, named."""
+    """Dangling edges, named (nested subgraphs are checked after :func:`flatten`)."""
     for a, b in graph.edges:
         for end in (a, b):
             if end not in graph.nodes:
                 raise SpecError(f"edge ({a!r}, {b!r}) refers to {end!r}, which is not a node of the graph")
+
+
+def flatten(graph: nir.NIRGraph) -> nir.NIRGraph:
+    """The graph with every nested subgraph inlined: node ``k`` of subgraph ``s`` becomes ``"s.k"``.
+
+    An edge into ``s`` (or into ``"s.<its Input>"``) goes to the nodes its Input feeds; an edge out
+    of ``s`` (or ``"s.<its Output>"``) comes from the nodes that feed its Output; ``"s.k"`` names an
+    inner node directly. Nested levels flatten recursively ("s.t.k"). A graph without subgraphs
+    is returned as it is."""
+    if not any(isinstance(n, nir.NIRGraph) for n in graph.nodes.values()):
+        return graph
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    feeds: dict[str, list[str]] = {}  # a name an edge may point to -> the flat nodes it means as a target
+    fed_by: dict[str, list[str]] = {}  # ... as a source
     for name, node in graph.nodes.items():
-        if isinstance(node, nir.NIRGraph):
-            raise SpecError(f"node {name!r} is a nested subgraph; flatten it first (nested graphs are not supported yet)")
+        if not isinstance(node, nir.NIRGraph):
+            nodes[name] = node
+            continue
+        inner = flatten(node)
+        check_graph(inner)
+        i_name, o_name = _io_names(inner)
+        if (i_name, o_name) in inner.edges:
+            raise SpecError(f"subgraph {name!r} connects its Input straight to its Output; nothing to inline")
+        nodes.update({f"{name}.{k}": v for k, v in inner.nodes.items() if k not in (i_name, o_name)})
+        edges += [(f"{name}.{a}", f"{name}.{b}") for a, b in inner.edges if a != i_name and b != o_name]
+        feeds[name] = feeds[f"{name}.{i_name}"] = [f"{name}.{b}" for a, b in inner.edges if a == i_name]
+        fed_by[name] = fed_by[f"{name}.{o_name}"] = [f"{name}.{a}" for a, b in inner.edges if b == o_name]
+    for a, b in graph.edges:
+        for src in fed_by.get(a, [a]):
+            edges += [(src, dst) for dst in feeds.get(b, [b])]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(getattr(graph, "metadata", {}) or {}))
 
 
 def from_nir(graph: nir.NIRGraph, plugin: ModuleType | None, defaults: NirDefaults = NirDefaults(), dtype: torch.dtype | None = None,
@@ -47,11 +76,13 @@ def from_nir(graph: nir.NIRGraph, plugin: ModuleType | None, defaults: NirDefaul
     """A runnable module of ``plugin``'s framework for ``graph`` (time-major input [T, B, ...]).
 
     With ``plugin=None`` every neuron is a CanonicalNeuron: the graph's reference semantics.
+    Nested subgraphs are inlined first (:func:`flatten`: inner nodes are named "sub.node").
     A neuron the framework cannot build exactly becomes the exact CanonicalNeuron; with
     ``native_only`` a NotExpressible naming the node instead; with ``approximate`` the
     framework's own layer for the nearest neuron it expresses (:mod:`.approximate`), the
     changes recorded in ``neuron_info``."""
     check_graph(graph)
+    graph = flatten(graph)
     input_name, output_name = _io_names(graph)
     layers: dict[str, nn.Module] = {}
     neurons: dict[str, tuple[nn.Module, Any, NeuronInfo]] = {}
