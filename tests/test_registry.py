@@ -25,7 +25,7 @@ def test_every_plugin_loads_without_importing_samna():
     code = ("import sys; from snn_interop import registry\n"
             "for n in registry.names(): p = registry.get(n); p.spike_function(*{"
             "'snntorch': ('surrogate.atan', {}), 'spikingjelly': ('surrogate.ATan', {}),"
-            "'sinabs': ('activation.SingleExponential', {}), 'norse': ('threshold:super', {'alpha': 100.0})}[n])\n"
+            "'sinabs': ('activation.SingleExponential', {}), 'norse': ('threshold:super', {'alpha': 100.0}), 'rockpool': ('StepPWL', {})}[n])\n"
             "print('samna' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

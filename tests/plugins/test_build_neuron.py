@@ -16,7 +16,7 @@ CASES = list(neuron_cases())
 # How many of the 380 generated cases each framework builds natively, measured on 2026-11-25.
 # Fewer means a plugin regressed; more means this table should be raised. Norse is low
 # because it selects surrogates by name and cannot take an injected one.
-BUILT = {"snntorch": 67, "spikingjelly": 97, "sinabs": 62, "norse": 5}
+BUILT = {"snntorch": 67, "spikingjelly": 97, "sinabs": 62, "norse": 5, "rockpool": 18}
 
 
 

@@ -37,3 +37,16 @@ def test_default_neuron_matches_oracle_forward_and_backward(framework):
     assert torch.equal(spikes.to(torch.float64), trace.spikes)
     torch.testing.assert_close(v.to(torch.float64), trace.v, atol=FP64_REORDERED.atol, rtol=FP64_REORDERED.rtol)
     torch.testing.assert_close(x_native.grad, x_oracle.grad, atol=FP32_GRADIENT.atol, rtol=FP32_GRADIENT.rtol)
+
+
+def test_rockpool_default_neuron_has_no_canonical_twin():
+    # rockpool's default spike function StepPWL fires floor(v / threshold) spikes with a one-sided
+    # step surrogate (grad 1/threshold for every v >= threshold - 0.5) that the spec does not declare:
+    # its default LIFTorch is refused by describe_neuron, so rockpool has no default_neuron
+    from snn_interop.plugin_api import NotExpressible
+
+    plugin = plugin_or_skip("rockpool")
+    assert not hasattr(plugin, "default_neuron")
+    lif_torch, _ = plugin._rockpool()
+    with pytest.raises(NotExpressible, match="StepPWL"):
+        plugin.describe_neuron(lif_torch.LIFTorch((3,), leak_mode="decays"))

@@ -1,0 +1,300 @@
+"""Rockpool 3.1.0 plugin (its torch modules only; no hardware, no samna).
+
+``rockpool.utilities.backend_management`` imports ``samna`` when it is imported (``import
+rockpool`` reaches it), and the index's samna is a stub that runs pip against a vendor index:
+every rockpool import here runs under :func:`_samna_blocked`, which makes ``import samna``
+fail for that moment, so rockpool records samna as unavailable and nothing imports it.
+
+Rockpool's ``LIFTorch`` (``leak_mode="decays"``) steps, per neuron, batch-first [B, T, N]:
+i = beta_syn (i + x); v = alpha v + i + bias; s = spike_generation_fn(v, threshold, window,
+max_spikes_per_dt); v = v - s threshold (same step, not detached). ``LIFNeuronTorch`` has no
+synaptic current: v = exp(-dt / tau_mem) v + x + bias, the same spike and reset. Its own spike
+functions ``StepPWL`` and ``PeriodicExponential`` fire floor(v / threshold) spikes at v >= threshold
+(capped at max_spikes_per_dt) with their own surrogates, which the spec does not declare: the
+canonical spike function is injected as ``spike_generation_fn`` instead. Parameters and state are
+cast to float32 and state recordings use torch's default dtype; the modules are built here in
+float64 and run with the default dtype set to theirs, so float64 runs stay exact.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from snn_interop.nir import graph as nir_graph
+from snn_interop.plugin_api import Capabilities, NotExpressible, equals, require, require_uniform, seeded_linear, show
+from snn_interop.spec.neurons import Compare, Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
+from snn_interop.spec.oracle import HeavisideSurrogate
+from snn_interop.spec.schema import SurrogateConfig
+from snn_interop_plugins._common import availability, dist_version
+
+NAME = "rockpool"
+EXTRA = "rockpool"
+DT = 1.0  #: rockpool's dt for the modules built here; decays are given per step
+
+
+def available() -> str | None:
+    return availability("rockpool", "rockpool")
+
+
+def framework_version() -> str:
+    return dist_version("rockpool")
+
+
+@contextlib.contextmanager
+def _samna_blocked() -> Iterator[None]:
+    """``import samna`` raises ImportError inside (``sys.modules["samna"] = None``), restored after."""
+    absent = "samna" not in sys.modules
+    if absent:
+        sys.modules["samna"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if absent and "samna" in sys.modules and sys.modules["samna"] is None:
+            del sys.modules["samna"]
+
+
+def _rockpool() -> tuple[Any, Any]:
+    """rockpool's ``lif_torch`` and ``lif_neuron_torch`` modules, imported with samna blocked."""
+    with _samna_blocked():
+        from rockpool.nn.modules.torch import lif_neuron_torch, lif_torch
+    return lif_torch, lif_neuron_torch
+
+
+def spike_function(native: str, kwargs: Mapping[str, float], threshold: float = 1.0) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Rockpool's own spike generation (``StepPWL`` or ``PeriodicExponential`` in lif_torch) on v = x + threshold."""
+    lif_torch, _ = _rockpool()
+    fn = getattr(lif_torch, native)
+    window = torch.tensor(kwargs.get("window", 0.5))
+    cap = torch.tensor(kwargs.get("max_spikes_per_dt", 2.0**16))
+    return lambda x: fn.apply(x + threshold, torch.tensor(threshold, dtype=x.dtype), window, cap).to(x.dtype)
+
+
+@dataclass(frozen=True)
+class CanonicalSpikeGeneration:
+    """The canonical spike function in rockpool's ``spike_generation_fn`` calling convention.
+
+    Rockpool stores ``spike_generation_fn.apply`` and calls it as ``(v, threshold, window,
+    max_spikes_per_dt)``; window and cap are ignored (single spikes)."""
+
+    surrogate: SurrogateConfig
+    compare: Compare
+
+    def apply(self, v: torch.Tensor, threshold: torch.Tensor, window: Any = None, max_spikes: Any = None) -> torch.Tensor:
+        return HeavisideSurrogate.apply(v - threshold, self.surrogate, self.compare)
+
+
+def _tau_for(beta: float) -> float:
+    """A tau_mem with torch.exp(-DT / tau) == beta in float64, as LIFNeuronTorch computes its decay."""
+    if beta == 1.0:
+        return math.inf
+    if beta == 0.0:
+        return 0.0
+    tau = -DT / math.log(beta)
+    for _ in range(8):
+        got = float(torch.exp(-DT / torch.tensor(tau, dtype=torch.float64)))
+        if got == beta:
+            return tau
+        tau = float(np.nextafter(tau, math.inf if got < beta else 0.0))
+    raise NotExpressible(NAME, f"decay {beta!r}", "no float64 tau_mem gives exp(-dt / tau_mem) == beta exactly")
+
+
+def build_neuron(neuron: Neuron) -> torch.nn.Module:
+    """``LIFNeuronTorch`` (IF, LIF) or ``LIFTorch(leak_mode="decays")`` (current-based LIF), in float64,
+    with the canonical spike function injected. One neuron (shape (1,)); ``run`` and ``step`` put
+    the neurons of a layer into the batch."""
+    n = neuron
+    require_uniform(NAME, n)
+    require(NAME, [
+        (n.model in (Model.IF, Model.LIF, Model.CUBA_LIF), f"model={n.model.value}",
+         "LIFTorch / LIFNeuronTorch fire; the leaky integrator and the adaptive LIF are not wired"),
+        (n.spike_fn is SpikeFn.SINGLE, f"spike_fn={n.spike_fn.value}",
+         "rockpool's multi-spike functions (StepPWL, PeriodicExponential) carry surrogates the spec does not declare"),
+        (n.reset is ResetMode.SUBTRACT, f"reset={n.reset.value}", "rockpool subtracts the threshold"),
+        (n.reset_timing is ResetTiming.SAME_STEP, f"reset_timing={n.reset_timing.value}", "rockpool resets with this step's spikes"),
+        (not n.detach_reset, "detach_reset", "v - s threshold is not detached"),
+        (n.v_min is None, f"v_min={n.v_min}", "no lower bound"),
+        (n.v_leak == 0.0 and n.v_init == 0.0, "v_leak/v_init", "rockpool leaks to 0 from 0"),
+        (equals(n.input_gain, 1.0), f"input gain {show(n.input_gain)}", "the membrane adds its drive unscaled"),
+    ])
+    lif_torch, lif_neuron_torch = _rockpool()
+    spike = CanonicalSpikeGeneration(n.surrogate, n.compare)
+    if n.model is Model.CUBA_LIF:
+        require(NAME, [
+            (n.syn_input_gain == n.syn_decay.beta, f"synaptic input gain {show(n.syn_input_gain)}",
+             "the synaptic current is beta_syn (i + x): its input gain is its decay"),
+            (n.synapse_order is SynapseOrder.CURRENT_FIRST, "synapse_order=membrane_first", "this step's current reaches the membrane"),
+        ])
+        with _samna_blocked():
+            module = lif_torch.LIFTorch((1,), leak_mode="decays", alpha=float(n.decay.beta), beta=float(n.syn_decay.beta),
+                                        threshold=float(n.threshold), spike_generation_fn=spike, dt=DT)
+    else:
+        with _samna_blocked():
+            module = lif_neuron_torch.LIFNeuronTorch((1,), tau_mem=_tau_for(float(n.decay.beta)), threshold=float(n.threshold),
+                                                     spike_generation_fn=spike, dt=DT)
+    return _as_float64(module, n)
+
+
+def _as_float64(module: torch.nn.Module, n: Neuron) -> torch.nn.Module:
+    """The module in float64, its parameters set from the canonical values (rockpool cast them to float32)."""
+    module = module.double()
+    with torch.no_grad():
+        module.threshold.copy_(torch.tensor(float(n.threshold), dtype=torch.float64))
+        if n.model is Model.CUBA_LIF:
+            module.alpha.copy_(torch.tensor(float(n.decay.beta), dtype=torch.float64))
+            module.beta.copy_(torch.tensor(float(n.syn_decay.beta), dtype=torch.float64))
+        else:
+            module.tau_mem.copy_(torch.tensor(_tau_for(float(n.decay.beta)), dtype=torch.float64))
+    return module
+
+
+def capabilities() -> Capabilities:
+    return Capabilities(
+        framework=NAME, version=framework_version(),
+        neurons={"if": "LIFNeuronTorch(tau_mem=inf)", "lif": "LIFNeuronTorch", "cuba_lif": "LIFTorch(leak_mode='decays')"},
+        conventions={"reset": "subtract, same step, not detached", "input gain": "1; synaptic: beta_syn (i = beta_syn (i + x))",
+                     "compare": ">= and > through the injected spike function", "spike_fn": "single (injected)",
+                     "v_min": "none", "per-neuron": "not wired (one value per parameter)"},
+        surrogates="every surrogate injected as spike_generation_fn; rockpool's own StepPWL / PeriodicExponential are not declared",
+        backends={"cpu": ("torch",), "cuda": ("torch",)},
+    )
+
+
+def _neuron_types() -> tuple[type, ...]:
+    lif_torch, lif_neuron_torch = _rockpool()
+    return (lif_torch.LIFTorch, lif_neuron_torch.LIFNeuronTorch)
+
+
+def _dtype(module: torch.nn.Module) -> torch.dtype:
+    return module.threshold.dtype
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Rockpool allocates its spike and state recordings with torch's default dtype."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
+def _forward(module: torch.nn.Module, xb: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Rockpool's own forward over batch-first ``xb`` [B, T, N] with recording: (spikes, records)."""
+    with _default_dtype(_dtype(module)):
+        module._record = True
+        try:
+            spikes = module.forward(xb.to(_dtype(module)))
+            records = module._record_dict
+        finally:
+            module._record, module._record_dict = False, {}
+    return spikes, records
+
+
+def _batch_first(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Time-major [T, B, ...] as rockpool's batch-first [B', T, size_in]: every neuron of a
+    one-neuron module (uniform parameters) is a batch entry."""
+    steps = x.shape[0]
+    return x.reshape(steps, -1, module.size_in).transpose(0, 1)
+
+
+def _time_major(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return y.transpose(0, 1).reshape(y.shape[1], *like.shape[1:]).to(like.dtype)
+
+
+def _state_names(module: torch.nn.Module) -> tuple[str, ...]:
+    lif_torch, _ = _rockpool()
+    return ("vmem", "isyn", "spikes") if isinstance(module, lif_torch.LIFTorch) else ("vmem",)
+
+
+def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run a rockpool neuron layer from rest on time-major ``x`` [T, B, ...]: (spikes, membrane after reset)."""
+    module.reset_state()
+    spikes, records = _forward(module, _batch_first(module, x))
+    return _time_major(spikes, x), _time_major(records["vmem"], x)
+
+
+def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """One step: rockpool's forward over one time step from ``state`` (its state tensors for the
+    whole batch; rockpool itself keeps only the first batch entry, detached)."""
+    names = _state_names(module)
+    if state is None:
+        module.reset_state()
+    else:
+        for name, value in zip(names, state):
+            # rockpool checks a state's shape on assignment; its forward broadcasts a batch-shaped one as it is
+            module._buffers[name] = value
+    spikes, records = _forward(module, _batch_first(module, x_t.unsqueeze(0)))
+    state = tuple(records[name][:, 0] for name in names)
+    return _time_major(spikes, x_t.unsqueeze(0))[0], _time_major(records["vmem"], x_t.unsqueeze(0))[0], state
+
+
+def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
+    """The canonical neuron of a LIFTorch (decays) or LIFNeuronTorch with an injected canonical spike
+    function; None for other layers."""
+    if type(layer) not in _neuron_types():
+        return None
+    fn = getattr(layer.spike_generation_fn, "__self__", None)
+    if not isinstance(fn, CanonicalSpikeGeneration):
+        raise NotExpressible(NAME, f"spike_generation_fn={layer.spike_generation_fn!r}",
+                             "rockpool's StepPWL / PeriodicExponential surrogates are not declared in the spec")
+    one = lambda t: float(t.detach().reshape(-1)[0]) if bool(torch.all(t == t.reshape(-1)[0])) else None  # noqa: E731
+    threshold, bias = one(layer.threshold), one(layer.bias)
+    require(NAME, [(threshold is not None, "per-neuron threshold", "not described yet: one value per parameter"),
+                   (bias == 0.0, "bias", "a bias current is not a canonical parameter"),
+                   (float(layer.noise_std) == 0.0, "noise_std", "membrane noise is not deterministic")])
+    common = dict(threshold=threshold, compare=fn.compare, reset=ResetMode.SUBTRACT, reset_timing=ResetTiming.SAME_STEP, detach_reset=False)
+    lif_torch, _ = _rockpool()
+    if isinstance(layer, lif_torch.LIFTorch):
+        require(NAME, [(layer.leak_mode == "decays", f"leak_mode={layer.leak_mode}", "decays are read exactly in leak_mode='decays' only"),
+                       (not layer._has_rec, "has_rec", "recurrent LIFTorch is not described yet")])
+        alpha, beta_syn = one(layer.alpha), one(layer.beta)
+        require(NAME, [(alpha is not None and beta_syn is not None, "per-neuron decays", "not described yet")])
+        return Neuron.cuba_lif(fn.surrogate, Decay(alpha), Decay(beta_syn), syn_input_scale=InputScale.BETA, **common)
+    tau = layer.tau_mem.detach().reshape(-1)
+    beta = one(torch.exp(-layer.dt / tau))
+    require(NAME, [(beta is not None, "per-neuron tau_mem", "not described yet")])
+    if beta == 1.0:
+        return Neuron.if_(fn.surrogate, **common)
+    return Neuron.lif(fn.surrogate, Decay(beta), **common)
+
+
+def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
+    """A runnable rockpool model of a NIR graph (see snn_interop.nir.graph.from_nir)."""
+    return nir_graph.from_nir(graph, sys.modules[__name__], **options)
+
+
+def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
+    """The NIR graph of a rockpool model (nn.Sequential or a from_nir module); sample: one step [B, ...]."""
+    return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
+
+
+def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """An ``nn.Sequential`` of torch layers and rockpool neuron modules, run layer by layer over the
+    whole sequence as rockpool does (neurons batch-first through their own forward) on time-major
+    ``x``: the output and each neuron layer's membrane after reset keyed by its index."""
+    h, membranes = x, {}
+    for i, layer in enumerate(model):
+        if describe_neuron(layer) is None:
+            h = layer(h)
+            continue
+        spikes, v = run(layer, h)
+        h, membranes[str(i)] = spikes, v
+    return h, membranes
+
+
+def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """A 12 -> 16 -> 5 network: Linear layers and current-based ``LIFTorch`` neurons (decays 0.9 and
+    0.8, threshold 1) with the canonical fast-sigmoid spike function injected. Seeded weights."""
+    from snn_interop.spec.surrogates import SURROGATES
+
+    neuron = Neuron.cuba_lif(SURROGATES["fast_sigmoid"].configure(), Decay(0.9), Decay(0.8), syn_input_scale=InputScale.BETA)
+    return torch.nn.Sequential(seeded_linear(12, 16, 12.0, 0, dtype), build_neuron(neuron),
+                               seeded_linear(16, 5, 12.0, 1, dtype), build_neuron(neuron))
