@@ -25,7 +25,7 @@ from snn_interop.plugin_api import NotExpressible
 from snn_interop.spec import oracle
 from snn_interop.spec.neurons import Neuron
 from snn_interop_conformance import deviations as deviations_mod
-from snn_interop_conformance.cases import Case
+from snn_interop_conformance.cases import SHAPES, Case
 from snn_interop_conformance.metrics import Metrics, loss, loss_weights, measure
 from snn_interop_conformance.tolerances import Tolerance, TOLERANCES
 
@@ -36,7 +36,7 @@ Run = Callable[[torch.nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor
 class Implementation:
     """A native implementation under test: ``build(neuron)`` (may raise NotExpressible), ``run(module, x)``."""
 
-    name: str  #: e.g. "snntorch" or "spikingjelly/cupy"
+    name: str  #: e.g. "snntorch" or "kernel"
     framework: str
     backend: str
     device: str
@@ -127,7 +127,6 @@ def judge(case: Case, m: Metrics) -> list[str]:
 
 
 def _neurons(case: Case) -> int:
-    from snn_interop_conformance.cases import SHAPES
     b, n = SHAPES[case.shape]
     return b * n
 
