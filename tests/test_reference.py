@@ -67,7 +67,8 @@ def verify_json(capsys, *argv: str) -> tuple[ExitCode, dict]:
 def test_reference_from_each_framework_verifies_in_all_four(exported, source, capsys):
     code, result = verify_json(capsys, exported[source])
     assert code is ExitCode.OK and result["params_match"] is True
-    assert sorted(c["framework"] for c in result["frameworks"]) == sorted(FRAMEWORKS)
+    # every installed framework verifies: the four, and rockpool where installed (checked ok below too)
+    assert set(FRAMEWORKS) <= {c["framework"] for c in result["frameworks"]} <= set(FRAMEWORKS) | {"rockpool"}
     assert all(c["ok"] and c["mismatches"] == 0 and c["gradient_rel_err"] is not None for c in result["frameworks"])
     ref = reference.read_reference(nir.read(exported[source]))
     assert ref.data["source"]["framework"] == source and ref.data["dtype"] == "float32"
