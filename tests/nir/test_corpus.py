@@ -1,4 +1,4 @@
-"""The NIR paper's own files (tests/data/nir-paper) in all four frameworks."""
+"""The NIR paper's own files (tests/data/nir-paper) in every framework."""
 from __future__ import annotations
 
 import nir
@@ -10,7 +10,7 @@ from snn_interop import registry
 from snn_interop.nir.neurons import NirDefaults
 from snn_interop.spec.neurons import Discretisation, ResetMode
 
-FRAMEWORKS = ["snntorch", "spikingjelly", "sinabs", "norse"]
+FRAMEWORKS = ["snntorch", "spikingjelly", "sinabs", "norse", "rockpool"]
 FILES = ["braille_noDelay_bias_zero.nir", "braille_noDelay_noBias_subtract.nir", "cnn_sinabs.nir", "lif_norse.nir",
          "lif_rockpool.nir", "two_lif_neurons.nir"]
 # What each file does not say, as its authors ran it (corpus README and parameters_*.json):
@@ -26,7 +26,7 @@ DEFAULTS = {
 def plugins():
     found = [registry.get(n) for n in FRAMEWORKS if not registry.info(n).unavailable]
     if len(found) < len(FRAMEWORKS):
-        pytest.skip("not all four frameworks are installed")
+        pytest.skip(f"not all of {FRAMEWORKS} are installed")
     return found
 
 
@@ -39,7 +39,7 @@ def corpus_input(graph: nir.NIRGraph, steps: int = 100) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("filename", FILES)
-def test_corpus_file_runs_identically_in_all_four(filename, corpus):
+def test_corpus_file_runs_identically_in_every_framework(filename, corpus):
     graph = nir.read(corpus / filename)
     x = corpus_input(graph)
     outputs = {}
@@ -54,7 +54,7 @@ def test_corpus_file_runs_identically_in_all_four(filename, corpus):
 
 
 @pytest.mark.parametrize("filename", FILES[:2])
-def test_braille_networks_spike_identically_in_all_four(filename, corpus):
+def test_braille_networks_spike_identically_in_every_framework(filename, corpus):
     # the comparison above means something only if the recurrent layer fires: record it
     graph = nir.read(corpus / filename)
     x = corpus_input(graph)
