@@ -8,19 +8,9 @@ import torch
 
 from snn_interop import registry
 from snn_interop.nir.neurons import NirDefaults
-from snn_interop.spec.neurons import Discretisation, ResetMode
+from tests.nir.corpus import DEFAULTS, FILES, corpus_input
 
 FRAMEWORKS = ["snntorch", "spikingjelly", "sinabs", "norse", "rockpool"]
-FILES = ["braille_noDelay_bias_zero.nir", "braille_noDelay_noBias_subtract.nir", "cnn_sinabs.nir", "lif_norse.nir",
-         "lif_rockpool.nir", "two_lif_neurons.nir"]
-# What each file does not say, as its authors ran it (corpus README and parameters_*.json):
-# Braille: snnTorch at dt = 1e-4 under forward Euler, reset to zero or by subtraction;
-# cnn_sinabs: sinabs counts time in steps (dt = 1), its IAF subtracts.
-DEFAULTS = {
-    "braille_noDelay_bias_zero.nir": NirDefaults(discretisation=Discretisation.EULER),
-    "braille_noDelay_noBias_subtract.nir": NirDefaults(discretisation=Discretisation.EULER, reset=ResetMode.SUBTRACT),
-    "cnn_sinabs.nir": NirDefaults(dt=1.0, reset=ResetMode.SUBTRACT),
-}
 
 
 def plugins():
@@ -28,14 +18,6 @@ def plugins():
     if len(found) < len(FRAMEWORKS):
         pytest.skip(f"not all of {FRAMEWORKS} are installed")
     return found
-
-
-def corpus_input(graph: nir.NIRGraph, steps: int = 100) -> torch.Tensor:
-    shape = tuple(int(s) for s in graph.nodes["input"].input_type["input"]) if "input" in graph.nodes else None
-    if shape is None:
-        shape = tuple(int(s) for s in next(n for n in graph.nodes.values() if isinstance(n, nir.Input)).input_type["input"])
-    gen = torch.Generator().manual_seed(11)
-    return (torch.rand(steps, 2, *shape, generator=gen, dtype=torch.float64) < 0.3).to(torch.float64)
 
 
 @pytest.mark.parametrize("filename", FILES)
