@@ -185,7 +185,7 @@ def neuron_backward(
             if NEXT_STEP and RESET == 2:
                 fired_prev = tl.minimum(s_prev, 1.0)
                 u = (1.0 - fired_prev) * h + fired_prev * V_RESET
-        if HAS_V_MIN:
+        if HAS_V_MIN:  # the forward's same-step reset, recomputed (not saved) to know whether v_min clipped
             w = u
             if not NEXT_STEP:
                 if RESET == 1:
