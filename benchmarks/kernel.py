@@ -3,14 +3,18 @@
     .venv/bin/python benchmarks/kernel.py                 # GPU: the issue's size (T=64, 131072 neurons)
     .venv/bin/python benchmarks/kernel.py --size tiny     # CPU: a smoke run (Triton interpreter)
 
-For each framework whose plugin builds the neuron natively (spikingjelly with every backend
-it has here: torch, cupy, triton; snntorch Leaky; norse LIFCell; sinabs LIF), the same
-canonical LIF neuron runs through that layer and through the fused kernel on the same input,
-in one process, one after the other. It also measures a device-to-device ``copy_`` of the
-same byte count, and prints the bytes the kernel must move, its achieved bytes/s, and the
-ratios the issue sets targets for (on an H100, float32, T=64, 131072 neurons: fwd+bwd at
->= 80% of copy bandwidth, >= 2x faster than spikingjelly's fastest backend, >= 20x faster
-than snntorch, <= 2 bytes saved per neuron-step).
+For each installed framework, its default LIF layer (the plugin's ``default_neuron``:
+snntorch Leaky, spikingjelly LIFNode, norse LIF, sinabs LIF) runs beside the fused kernel
+computing that layer's canonical twin, on the same input, in one process, one after the other.
+spikingjelly chooses its CUDA kernel once per process from ``SJ_LIF_CUDA_IMPLEMENTATION``
+(auto: its native CUDA build, else Triton, else torch; the row is labelled with what ran): run
+the script once per value to time each. Times are the host clock around a synchronised call
+(what a training loop sees) and, on a GPU, one CUDA-graph replay (GPU time alone). It also
+measures a device-to-device ``copy_`` of the same byte count, and prints the bytes the kernel
+must move, its achieved bytes/s, and the ratios the issue sets targets for (on an H100,
+float32, T=64, 131072 neurons: fwd+bwd at >= 80% of copy bandwidth, >= 2x faster than
+spikingjelly's fastest backend, >= 20x faster than snntorch, <= 2 bytes saved per
+neuron-step). ``--sweep`` times the kernel over launch shapes.
 
 On CPU the kernel runs in Triton's interpreter (NumPy, one Python call per operation and
 step): its times there say nothing about the targets, only that the script works.
@@ -29,10 +33,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from snn_interop import registry  # noqa: E402
-from snn_interop.kernel import fused_run, plan, saved_bytes_per_step  # noqa: E402
-from snn_interop.plugin_api import NotExpressible  # noqa: E402
-from snn_interop.spec.neurons import Model, Neuron  # noqa: E402
-from snn_interop_conformance.cases import case_id, neuron_cases  # noqa: E402
+from snn_interop.kernel import FusedNeuron, plan, saved_bytes_per_step  # noqa: E402
+from snn_interop.spec.neurons import Neuron  # noqa: E402
+from snn_interop_conformance.cases import case_id  # noqa: E402
 
 SIZES = {"issue": (64, 131072), "small": (16, 4096), "tiny": (4, 256)}
 FRAMEWORKS = ("spikingjelly", "snntorch", "norse", "sinabs")
@@ -71,120 +74,159 @@ def fwd_bwd(run: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], x:
     return go
 
 
-def builds(name: str, neuron: Neuron) -> bool:
+def graph_timer(fn: Callable[[], object], repeat: int) -> float | None:
+    """Median seconds of one replay of ``fn`` captured as a CUDA graph (no host overhead), by events; None if it cannot be captured."""
     try:
-        registry.get(name).build_neuron(neuron)
-        return True
-    except NotExpressible:
-        return False
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                fn()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            fn()
+        graph.replay()
+        torch.cuda.synchronize()
+    except Exception:  # noqa: BLE001 - a layer that cannot be captured gets no graph column
+        torch.cuda.synchronize()
+        return None
+    times = []
+    for _ in range(repeat):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        graph.replay()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    return statistics.median(times)
 
 
-def layers(name: str, neuron: Neuron, device: torch.device, dtype: torch.dtype) -> list[tuple[str, Callable]]:
-    """(label, run) for framework ``name``'s layer for ``neuron``, once per backend it has here."""
-    plugin = registry.get(name)
-    probe = plugin.build_neuron(neuron)
+def implementation(name: str, device: torch.device) -> str:
+    """The kernel a framework's LIF layer runs on ``device`` (spikingjelly picks one per process: SJ_LIF_CUDA_IMPLEMENTATION)."""
+    if name != "spikingjelly" or device.type != "cuda":
+        return name
+    try:
+        from spikingjelly.activation_based.functional.neuron import neuron_implementation
+
+        return f"spikingjelly[{neuron_implementation('lif', device)['implementation']}]"
+    except Exception as exc:  # noqa: BLE001 - the label is informative only
+        return f"spikingjelly[? {type(exc).__name__}]"
+
+
+def plan_runs(frameworks: list[str]) -> list[tuple[str, torch.nn.Module, Neuron]]:
+    """(framework, its default LIF layer, that layer's canonical twin) for each installed framework."""
     out = []
-    for backend in (getattr(probe, "supported_backends", None) if name == "spikingjelly" else None) or (None,):
-        label = f"{name}[{backend}]" if backend else name
-        module = plugin.build_neuron(neuron).to(device, dtype)
-        run = (lambda m: (lambda x: plugin.run(m, x)))(module)
-        try:
-            if backend:
-                module.backend = backend
-            run(torch.zeros(2, 1, 8, device=device, dtype=dtype))  # builds its kernels, or fails here
-        except Exception as exc:  # noqa: BLE001 - a backend missing here is reported, not fatal
-            print(f"  {label}: unavailable ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
+    for f in frameworks:
+        info = registry.info(f)
+        if info.unavailable:
+            print(f"  {f}: not installed ({info.unavailable})")
             continue
-        out.append((label, run))
+        module, neuron = registry.get(f).default_neuron()
+        out.append((f, module, neuron))
     return out
 
 
-def plan_runs() -> list[tuple[Neuron, list[str]]]:
-    """Neurons to time and the frameworks run on each: the generated LIF case that most installed
-    frameworks build natively (soft reset preferred), then, for any framework left out, its own first LIF case."""
-    installed = [f for f in FRAMEWORKS if not registry.info(f).unavailable]
-    for f in FRAMEWORKS:
-        if f not in installed:
-            print(f"  {f}: not installed ({registry.info(f).unavailable})")
-    lif = sorted((n for n in neuron_cases() if n.model is Model.LIF), key=lambda n: n.reset.value != "subtract")
-    table = {case_id(n): (n, [f for f in installed if builds(f, n)]) for n in lif}
-    first = max(table.values(), key=lambda entry: len(entry[1]))
-    runs = [first]
-    for f in installed:
-        if f not in first[1]:
-            own = next((n for n, fs in table.values() if f in fs), None)
-            if own is None:
-                print(f"  {f}: builds none of the generated LIF cases natively")
-            else:
-                runs.append((own, [f]))
-    return runs
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="fused kernel vs framework LIF layers")
+    parser = argparse.ArgumentParser(description="fused kernel vs the frameworks' default LIF layers")
     parser.add_argument("--size", choices=list(SIZES), default=None, help="issue (GPU default), small, tiny (CPU default)")
     parser.add_argument("--steps", type=int, help="override T")
     parser.add_argument("--neurons", type=int, help="override the neuron count")
     parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16", "float64"], default="float32")
     parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument("--framework", action="append", choices=FRAMEWORKS, help="only these frameworks (repeatable; default all)")
+    parser.add_argument("--sweep", action="store_true", help="also time the kernel over launch shapes (block x warps; GPU)")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     steps, neurons = SIZES[args.size or ("issue" if device.type == "cuda" else "tiny")]
     steps, neurons = args.steps or steps, args.neurons or neurons
     dtype = getattr(torch, args.dtype)
     repeat = args.repeat or (20 if device.type == "cuda" else 3)
-    print(f"device {torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu (Triton interpreter: times NOT meaningful for the targets)'}")
-    print(f"T={steps}, neurons={neurons}, {args.dtype}, median of {repeat}")
-    runs = plan_runs()
-    neuron = runs[0][0]
+    cuda = device.type == "cuda"
+    print(f"device {torch.cuda.get_device_name() if cuda else 'cpu (Triton interpreter: times NOT meaningful for the targets)'}")
+    print(f"torch {torch.__version__}, T={steps}, neurons={neurons} (batch folded in), {args.dtype}, median of {repeat}")
+    print("wall: host clock around the call, synchronised (what a training loop sees); graph: one CUDA-graph replay (GPU time only)")
+    runs = plan_runs(args.framework or list(FRAMEWORKS))
     gen = torch.Generator(device="cpu").manual_seed(0)
-    x = (torch.rand(steps, 1, neurons, generator=gen) * 1.6 * float(neuron.threshold) / float(neuron.input_gain)).to(device, dtype)
+    base = torch.rand(steps, 1, neurons, generator=gen)
     g = torch.randn(steps, 1, neurons, generator=gen).to(device, dtype)
 
-    rows: list[tuple[int, str, float, float]] = []  # (neuron index, label, forward s, fwd+bwd s)
-    for k, (n, names) in enumerate(runs):
-        print(f"\nneuron {case_id(n)}: fused kernel and {', '.join(names) or 'no framework'}")
-        for save in ("exact", "float16"):
-            run = (lambda s, nn: (lambda xx: fused_run(nn, xx, save=s)))(save, n)
-            label = f"fused kernel (save={save})" + (f" on {names[0]}'s neuron" if k else "")
-            rows.append((k, label, timer(device, lambda: run(x), repeat), timer(device, fwd_bwd(run, x, g), repeat)))
-        for name in names:
-            for label, run in layers(name, n, device, dtype):
-                try:
-                    rows.append((k, label, timer(device, lambda: run(x), repeat), timer(device, fwd_bwd(run, x, g), repeat)))
-                except Exception as exc:  # noqa: BLE001
-                    print(f"  {label}: failed at this size ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
+    rows: list[tuple[str, str, float, float, float | None]] = []  # (group, label, forward s, fwd+bwd s, fwd+bwd graph s)
 
-    size = x.element_size()
-    fwd_bytes, bwd_bytes = traffic(neuron, dtype, "exact")
-    f16_fwd, f16_bwd = traffic(neuron, dtype, "float16")
-    total = {"exact": (fwd_bytes + bwd_bytes) * steps * neurons, "float16": (f16_fwd + f16_bwd) * steps * neurons}
-    src = torch.empty(total["exact"] // 2 // size, dtype=dtype, device=device)
-    dst = torch.empty_like(src)
-    copy_s = timer(device, lambda: dst.copy_(src), repeat)
-    copy_bw = 2 * src.numel() * size / copy_s  # read + write
-    print(f"\nbytes the kernel must move per neuron-step: forward {fwd_bytes}, backward {bwd_bytes} (save=exact); "
-          f"{f16_fwd}, {f16_bwd} (save=float16)")
-    print(f"saved for backward per neuron-step: {saved_bytes_per_step(neuron, dtype, 'exact')} B (exact), "
-          f"{saved_bytes_per_step(neuron, dtype, 'float16')} B (float16); target <= 2")
-    print(f"device-to-device copy_ of {total['exact'] / 1e6:.3f} MB: {copy_s * 1e3:.3f} ms, {copy_bw / 1e9:.1f} GB/s\n")
-    print(f"{'layer':50s} {'forward ms':>11s} {'fwd+bwd ms':>11s} {'fused is x faster':>18s}")
-    fused = {k: min(fb for kk, label, _, fb in rows if kk == k and label.startswith("fused")) for k in range(len(runs))}
-    for k, label, f, fb in rows:
-        print(f"{label:50s} {f * 1e3:11.3f} {fb * 1e3:11.3f} {fb / fused[k]:18.2f}")
-    for k, label, _, fb in rows[:2]:
-        save = "float16" if "float16" in label else "exact"
-        bw = total[save] / fb
-        print(f"{label}: fwd+bwd moves {total[save] / 1e6:.3f} MB at {bw / 1e9:.3f} GB/s = {100 * bw / copy_bw:.0f}% of copy (target >= 80%)")
-    sj = [(fb, k) for k, label, _, fb in rows if label.startswith("spikingjelly")]
-    st = [(fb, k) for k, label, _, fb in rows if label == "snntorch"]
-    if sj:
-        fb, k = min(sj)
-        print(f"fused vs spikingjelly's fastest backend, fwd+bwd: {fb / fused[k]:.2f}x faster (target >= 2x)")
-    if st:
-        fb, k = st[0]
-        print(f"fused vs snntorch, fwd+bwd: {fb / fused[k]:.2f}x faster (target >= 20x)")
-    if device.type != "cuda":
+    def measure(group: str, label: str, run: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor) -> None:
+        try:
+            go = fwd_bwd(run, x, g)
+            rows.append((group, label, timer(device, lambda: run(x), repeat), timer(device, go, repeat),
+                         graph_timer(go, repeat) if cuda else None))
+        except Exception as exc:  # noqa: BLE001 - a layer failing at this size is reported, not fatal
+            print(f"  {label}: failed at this size ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
+
+    for name, module, neuron in runs:
+        print(f"\n{name}'s default layer {type(module).__name__} = {case_id(neuron)}")
+        x = (base * 1.6 * float(neuron.threshold) / float(neuron.input_gain)).to(device, dtype)
+        for save in ("exact", "float16"):
+            measure(name, f"fused kernel (save={save})", FusedNeuron(neuron, save=save), x)
+        plugin = registry.get(name)
+        layer = module.to(device, dtype)
+        measure(name, implementation(name, device), (lambda m: (lambda xx: plugin.run(m, xx)))(layer), x)
+
+    if args.sweep and cuda and runs:
+        neuron = runs[0][2]
+        x = (base * 1.6 * float(neuron.threshold) / float(neuron.input_gain)).to(device, dtype)
+        print(f"\nlaunch shapes, fused kernel on {runs[0][0]}'s neuron, save=exact, graph replay ms, forward / fwd+bwd:")
+        print(f"  {'block':>5s} {'warps':>5s} " + " ".join(f"{'stages ' + str(st):>17s}" for st in (1, 2, 3, 4)))
+        for block, warps in ((128, 2), (128, 4), (256, 4), (256, 8), (512, 8)):
+            cells = []
+            for stages in (1, 2, 3, 4):
+                layer = FusedNeuron(neuron, block=block, warps=warps, stages=stages)
+                f = graph_timer(lambda: layer(x), repeat)
+                fb = graph_timer(fwd_bwd(layer, x, g), repeat)
+                cells.append(f"{f * 1e3:8.4f}/{fb * 1e3:8.4f}" if f and fb else f"{'n/a':>17s}")
+            print(f"  {block:5d} {warps:5d} " + " ".join(cells))
+
+    size = torch.empty((), dtype=dtype).element_size()
+    print()
+    copy_bw = None
+    for name, _, neuron in runs[:1] + [r for r in runs[1:] if traffic(r[2], dtype, "exact") != traffic(runs[0][2], dtype, "exact")]:
+        fwd_bytes, bwd_bytes = traffic(neuron, dtype, "exact")
+        f16_fwd, f16_bwd = traffic(neuron, dtype, "float16")
+        print(f"bytes the kernel must move per neuron-step ({name}'s neuron): forward {fwd_bytes}, backward {bwd_bytes} (save=exact); "
+              f"{f16_fwd}, {f16_bwd} (save=float16)")
+        print(f"saved for backward per neuron-step: {saved_bytes_per_step(neuron, dtype, 'exact')} B (exact), "
+              f"{saved_bytes_per_step(neuron, dtype, 'float16')} B (float16); target <= 2")
+    if runs:
+        total = (sum(traffic(runs[0][2], dtype, "exact")) * steps * neurons)
+        src = torch.empty(total // 2 // size, dtype=dtype, device=device)
+        dst = torch.empty_like(src)
+        copy_s = timer(device, lambda: dst.copy_(src), repeat)
+        copy_graph = graph_timer(lambda: dst.copy_(src), repeat) if cuda else None
+        copy_bw = 2 * src.numel() * size / (copy_graph or copy_s)  # read + write
+        print(f"device-to-device copy_ of {total / 1e6:.3f} MB (read + write): wall {copy_s * 1e3:.4f} ms"
+              + (f", graph {copy_graph * 1e3:.4f} ms" if copy_graph else "") + f": {copy_bw / 1e9:.1f} GB/s\n")
+    print(f"{'group':13s} {'layer':32s} {'fwd wall ms':>11s} {'f+b wall ms':>11s} {'f+b graph ms':>12s} {'fused x faster':>14s}")
+    for name, _, _ in runs:
+        group = [r for r in rows if r[0] == name]
+        fused = min((r for r in group if r[1].startswith("fused")), key=lambda r: r[3], default=None)
+        for _, label, f, fb, fbg in group:
+            ratio = f"{fb / fused[3]:14.2f}" if fused else f"{'-':>14s}"
+            graph = f"{fbg * 1e3:12.4f}" if fbg else f"{'-':>12s}"
+            print(f"{name:13s} {label:32s} {f * 1e3:11.4f} {fb * 1e3:11.4f} {graph} {ratio}")
+    for name, _, neuron in runs:
+        for _, label, _, fb, fbg in (r for r in rows if r[0] == name and r[1].startswith("fused")):
+            save = "float16" if "float16" in label else "exact"
+            moved = sum(traffic(neuron, dtype, save)) * steps * neurons
+            for kind, t in (("wall", fb), ("graph", fbg)):
+                if t and copy_bw:
+                    bw = moved / t
+                    print(f"{name} {label} {kind}: fwd+bwd moves {moved / 1e6:.3f} MB at {bw / 1e9:.1f} GB/s = "
+                          f"{100 * bw / copy_bw:.0f}% of copy (target >= 80%)")
+    for name, target in (("spikingjelly", 2), ("snntorch", 20)):
+        group = [r for r in rows if r[0] == name]
+        fused = min((r[3] for r in group if r[1].startswith("fused")), default=None)
+        theirs = [r[3] for r in group if not r[1].startswith("fused")]
+        if fused and theirs:
+            print(f"fused vs {name}, fwd+bwd wall: {min(theirs) / fused:.2f}x faster (target >= {target}x)")
+    if not cuda:
         print("\nCPU run: the kernel ran in Triton's interpreter; these numbers do not measure the GPU targets.")
     return 0
 

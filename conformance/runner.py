@@ -8,6 +8,7 @@ name, so only picklable names cross process boundaries).
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import platform
 import sys
@@ -242,7 +243,9 @@ def run_cases(cases: Sequence[Case], frameworks: Sequence[str], device: str = "c
         for c in chunks:
             yield from _run_chunk(c)
         return
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=init) as pool:
+    # CUDA cannot be used in a forked child of a process that has touched it: spawn workers there
+    context = multiprocessing.get_context("spawn") if device == "cuda" else None
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=init, mp_context=context) as pool:
         for rows in pool.map(_run_chunk, chunks):
             yield from rows
 

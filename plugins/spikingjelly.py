@@ -134,7 +134,10 @@ def capabilities() -> Capabilities:
                      "input gain": "1, or 1 - beta (LIF decay_input)", "v_leak": "v_reset (hard reset) or 0",
                      "compare": ">= natively, > through an injected spike function", "spike_fn": "single", "v_min": "none"},
         surrogates="its own aliases natively (H(0) = 1); every other surrogate, and >, by injecting the canonical spike function",
-        backends={"cpu": ("torch",), "cuda": ("torch", "cuda", "triton")},
+        # spikingjelly 2.0 picks its CUDA kernel once per process from SJ_<NEURON>_CUDA_IMPLEMENTATION
+        # (auto: its native build, which the PyPI wheel lacks, then triton, then torch); a case whose
+        # surrogate is not one of its built-ins, or float64, runs its torch reference whatever is set
+        backends={"cpu": ("torch",), "cuda": ("triton", "torch", "cuda")},
     )
 
 

@@ -50,7 +50,7 @@ def compile_all(arch: int = 90, names: list[str] | None = None) -> list[str]:
     from triton.compiler import ASTSource
 
     from snn_interop.kernel import codegen, kernels
-    from snn_interop.kernel.fused import _COMMON, _tl_dtype, plan
+    from snn_interop.kernel.fused import _COMMON, BLOCK, STAGES, WARPS, _tl_dtype, plan
 
     if triton.knobs.runtime.interpret:
         raise RuntimeError("run snn_interop.kernel.aot in a fresh process with TRITON_INTERPRET=0")
@@ -60,7 +60,8 @@ def compile_all(arch: int = 90, names: list[str] | None = None) -> list[str]:
         if names and name not in names:
             continue
         p = plan(neuron)
-        common = dict(STATE=_tl_dtype(dtype), **p.constants(*_COMMON), SAVE_DIFF=save == "float16", BLOCK=1024)
+        common = dict(STATE=_tl_dtype(dtype), **p.constants(*_COMMON), SAVE_DIFF=save == "float16", BLOCK=BLOCK,
+                      STAGES=STAGES)  # the compiled launch's defaults
         m_ptr = "*fp16" if save == "float16" else _PTR[torch.float64 if dtype == torch.float64 else torch.float32]
         launches = [
             (kernels.neuron_forward, {"x_ptr": _PTR[dtype], "s_ptr": _PTR[dtype], "v_ptr": _PTR[dtype], "m_ptr": m_ptr},
@@ -76,7 +77,7 @@ def compile_all(arch: int = 90, names: list[str] | None = None) -> list[str]:
             start = time.perf_counter()
             try:
                 compiled = triton.compile(ASTSource(fn, signature, constexprs=constexprs), target=target,
-                                          options={"num_warps": 4, "enable_fp_fusion": False})
+                                          options={"num_warps": WARPS, "enable_fp_fusion": False})
                 assert "cubin" in compiled.asm
             except Exception as exc:  # noqa: BLE001 - reported, with the variant's name
                 failures.append(f"{name} {fn.__name__}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")

@@ -119,20 +119,46 @@ def _tl_dtype(dtype: torch.dtype) -> Any:
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
+BLOCK = 128  #: neurons per program of a compiled launch (one per thread)
+WARPS = 4  #: warps per program of a compiled launch
+STAGES = 4  #: software-pipelining depth of the time loops (tl.range num_stages): loads run 3 steps ahead
+
+
 def default_block(n: int, device: torch.device) -> int:
-    """Neurons per program: 1024 compiled (4 warps, 8 per thread); interpreted, one program for up to 4096."""
+    """Neurons per program: 128 compiled (4 warps, one neuron per thread: the fastest launch shape
+    measured on an H200, docs/performance.md); interpreted, one program for up to 4096."""
     from snn_interop.kernel.runtime import interpreting
 
     if interpreting(device):
         return min(4096, max(16, 1 << (max(n, 1) - 1).bit_length()))
-    return 1024
+    return BLOCK
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every launch for one neuron needs, computed once: the plan, its constants and the
+    generated surrogate derivative (the layer keeps one; :func:`fused_run` makes one per call)."""
+
+    neuron: Neuron
+    plan: Plan
+    constants: dict[str, Any]
+    derivative: Any  # the @triton.jit surrogate derivative, or None when the neuron does not fire
+
+
+def prepare(neuron: Neuron) -> Prepared:
+    """:class:`Prepared` for ``neuron``, or :class:`NotFusable` naming what the kernel lacks."""
+    from snn_interop.kernel import codegen
+
+    p = plan(neuron)
+    return Prepared(neuron, p, p.constants(*_COMMON), codegen.derivative(neuron.surrogate) if p.SPIKES else None)
 
 
 class FusedNeuronFunction(torch.autograd.Function):
     """Forward: one launch of ``neuron_forward``; backward: one launch of ``neuron_backward``."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, neuron: Neuron, save: str, block: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(ctx: Any, x: torch.Tensor, prepared: Prepared, save: str, block: int | None,
+                warps: int | None, stages: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         from snn_interop.kernel import kernels
         from snn_interop.kernel.runtime import for_tensor
 
@@ -142,7 +168,7 @@ class FusedNeuronFunction(torch.autograd.Function):
             raise TypeError(f"the fused kernel takes float16, bfloat16, float32 or float64 input, got {x.dtype}")
         if x.dim() < 1:
             raise ValueError("input must be time-major [T, ...]")
-        p = plan(neuron)
+        p = prepared.plan
         steps = x.shape[0]
         n = x[0].numel() if steps else 0
         xs = x.contiguous().view(steps, n)
@@ -155,70 +181,74 @@ class FusedNeuronFunction(torch.autograd.Function):
                 s.zero_()
             blk = block or default_block(n, x.device)
             for_tensor(kernels.neuron_forward, x)[(triton_cdiv(n, blk),)](
-                xs, s, v, m, n, steps, STATE=_tl_dtype(x.dtype), **p.constants(*_COMMON),
-                SAVE_DIFF=save == "float16", WRITE_V=True, BLOCK=blk, num_warps=4, enable_fp_fusion=False)
+                xs, s, v, m, n, steps, STATE=_tl_dtype(x.dtype), **prepared.constants,
+                SAVE_DIFF=save == "float16", WRITE_V=True, BLOCK=blk, STAGES=stages or STAGES, num_warps=warps or WARPS, enable_fp_fusion=False)
         spikes, membrane = s.view(x.shape), v.view(x.shape)
         ctx.set_materialize_grads(False)
-        ctx.neuron, ctx.plan, ctx.save, ctx.block, ctx.shape, ctx.n, ctx.dtype = neuron, p, save, block, x.shape, n, x.dtype
+        ctx.prepared, ctx.save, ctx.block, ctx.warps, ctx.stages = prepared, save, block, warps, stages
+        ctx.shape, ctx.n, ctx.dtype = x.shape, n, x.dtype
         ctx.save_for_backward(spikes if p.LOAD_S else None, m if p.SAVE else None)
         return spikes, membrane
 
     @staticmethod
     def backward(ctx: Any, g_spikes: torch.Tensor | None, g_membrane: torch.Tensor | None) -> tuple[Any, ...]:
-        from snn_interop.kernel import codegen, kernels
+        from snn_interop.kernel import kernels
         from snn_interop.kernel.runtime import callee, for_tensor
 
         spikes, m = ctx.saved_tensors
-        p: Plan = ctx.plan
+        prepared: Prepared = ctx.prepared
+        p = prepared.plan
         steps, n = ctx.shape[0], ctx.n
         like = g_membrane if g_membrane is not None else g_spikes
         if like is None:
-            return None, None, None, None
+            return None, None, None, None, None, None
         dx = torch.empty((steps, n), dtype=ctx.dtype, device=like.device)
         if steps and n:
             gs = g_spikes.contiguous().view(steps, n) if g_spikes is not None and p.SPIKES else dx
             gv = g_membrane.contiguous().view(steps, n) if g_membrane is not None else dx
-            sg = callee(codegen.derivative(ctx.neuron.surrogate) if p.SPIKES else None, dx.device)
+            sg = callee(prepared.derivative, dx.device)
             blk = ctx.block or default_block(n, dx.device)
             for_tensor(kernels.neuron_backward, dx)[(triton_cdiv(n, blk),)](
                 gs, gv, spikes.view(steps, n) if spikes is not None else dx, m if m is not None else dx, dx, n, steps,
-                SG=sg, STATE=_tl_dtype(dx.dtype), **p.constants(*_COMMON), SAVE_DIFF=ctx.save == "float16",
+                SG=sg, STATE=_tl_dtype(dx.dtype), **prepared.constants, SAVE_DIFF=ctx.save == "float16",
                 DETACH=p.DETACH, HAS_GS=g_spikes is not None and p.SPIKES, HAS_GV=g_membrane is not None,
-                LOAD_S=p.LOAD_S, BLOCK=blk, num_warps=4, enable_fp_fusion=False)
-        return dx.view(ctx.shape), None, None, None
+                LOAD_S=p.LOAD_S, BLOCK=blk, STAGES=ctx.stages or STAGES, num_warps=ctx.warps or WARPS, enable_fp_fusion=False)
+        return dx.view(ctx.shape), None, None, None, None, None
 
 
 def triton_cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def fused_run(neuron: Neuron, x: torch.Tensor, save: str = "exact", block: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``neuron`` over time-major ``x`` ``[T, B, ...]``: ``(spikes, membrane)``, differentiable in ``x``."""
-    return FusedNeuronFunction.apply(x, neuron, save, block)
+def fused_run(neuron: Neuron, x: torch.Tensor, save: str = "exact", block: int | None = None,
+              warps: int | None = None, stages: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``neuron`` over time-major ``x`` ``[T, B, ...]``: ``(spikes, membrane)``, differentiable in ``x``.
+
+    ``block`` (neurons per program, a power of two), ``warps`` (warps per program) and
+    ``stages`` (pipelining depth of the time loop) override the launch defaults,
+    :func:`default_block`, :data:`WARPS` and :data:`STAGES`."""
+    return FusedNeuronFunction.apply(x, prepare(neuron), save, block, warps, stages)
 
 
 class FusedNeuron(torch.nn.Module):
     """The canonical ``neuron`` as a layer on time-major input ``[T, B, ...]`` -> ``(spikes, membrane)``.
 
     ``save`` chooses what the forward keeps for the backward (``"exact"`` or ``"float16"``,
-    see the module docstring); ``block`` overrides the neurons per program. The neuron is
+    see the module docstring); ``block``, ``warps`` and ``stages`` override the launch (:func:`fused_run`). The neuron is
     checked when the layer is built (:class:`NotFusable` names a missing feature). On a
     CPU tensors, Triton runs in its CPU interpreter (:mod:`.runtime`).
     """
 
-    def __init__(self, neuron: Neuron, save: str = "exact", block: int | None = None) -> None:
+    def __init__(self, neuron: Neuron, save: str = "exact", block: int | None = None, warps: int | None = None,
+                 stages: int | None = None) -> None:
         super().__init__()
         if save not in SAVE_MODES:
             raise ValueError(f"save must be one of {SAVE_MODES}, got {save!r}")
-        plan(neuron)
-        if neuron.spikes:
-            from snn_interop.kernel import codegen
-
-            codegen.trace(neuron.surrogate)  # a derivative the kernel cannot carry fails here, not in backward
-        self.neuron, self.save, self.block = neuron, save, block
+        self.prepared = prepare(neuron)  # a feature or derivative the kernel cannot carry fails here, not in backward
+        self.neuron, self.save, self.block, self.warps, self.stages = neuron, save, block, warps, stages
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return fused_run(self.neuron, x, self.save, self.block)
+        return FusedNeuronFunction.apply(x, self.prepared, self.save, self.block, self.warps, self.stages)
 
     def extra_repr(self) -> str:
         return f"{self.neuron.model.value}, save={self.save!r}"

@@ -60,6 +60,7 @@ def neuron_forward(
     GE: tl.constexpr, HAS_V_MIN: tl.constexpr,  # v == theta fires; lower bound set
     SAVE: tl.constexpr, SAVE_DIFF: tl.constexpr, WRITE_V: tl.constexpr,
     BLOCK: tl.constexpr,  # neurons per program
+    STAGES: tl.constexpr,  # software-pipelining depth of the time loop
 ):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
@@ -70,7 +71,7 @@ def neuron_forward(
     v = tl.full([BLOCK], 0.0, STATE) + V_INIT
     i = tl.full([BLOCK], 0.0, STATE)
     s_prev = tl.full([BLOCK], 0.0, STATE)
-    for _t in range(T):
+    for _t in tl.range(0, T, num_stages=STAGES):  # STAGES > 1: Triton may prefetch the loads that many steps ahead
         x = tl.load(x_ptr, mask=mask, other=0.0).to(STATE)
         drive = x
         if CUBA:
@@ -149,7 +150,7 @@ def neuron_backward(
     SAVE: tl.constexpr, SAVE_DIFF: tl.constexpr,
     DETACH: tl.constexpr,  # no gradient through the reset's spike term
     HAS_GS: tl.constexpr, HAS_GV: tl.constexpr, LOAD_S: tl.constexpr,
-    BLOCK: tl.constexpr,
+    BLOCK: tl.constexpr, STAGES: tl.constexpr,
 ):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
@@ -167,7 +168,7 @@ def neuron_backward(
     s = tl.full([BLOCK], 0.0, STATE)
     if LOAD_S:
         s = tl.load(s_ptr, mask=mask, other=0.0).to(STATE)
-    for k in range(T):  # t = T - 1 - k
+    for k in tl.range(0, T, num_stages=STAGES):  # t = T - 1 - k
         s_prev = tl.full([BLOCK], 0.0, STATE)
         if LOAD_S:
             s_prev = tl.load(s_ptr - stride, mask=mask & (offs * 0 + k < steps - 1), other=0.0).to(STATE)  # no step -1

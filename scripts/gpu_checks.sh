@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The GPU checks of one lent-GPU session, in one call (see docs/performance.md):
+#   1. environment: GPU, driver, python, torch, triton;
+#   2. benchmarks/kernel.py at the size (T=64, 131072 neurons), with a launch-shape sweep,
+#      then again with spikingjelly forced onto its torch backend;
+#   3. tests/kernel with the compiled kernels on the GPU (pytest-xdist);
+#   4. the quick conformance suite on CUDA, every framework and the kernel.
+# The frameworks travel as pure-Python wheels in .whl/ (see docs/development.md: GPU sessions);
+# the machine's own torch, triton and numpy are used. Logs and reports go to $OUT.
+# Arguments pick steps (env bench bench-sj-torch tests conformance); none runs them all.
+set -u
+want() { [ $# -eq 0 ] || [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
+STEPS="$*"
+OUT=${OUT:-/tmp/gpu-checks}
+mkdir -p "$OUT/conf"
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+site=/tmp/site
+# --upgrade: into an existing --target pip otherwise keeps the old copy (a warm machine once ran stale code)
+python3 -m pip install -q --upgrade --no-index --no-deps --no-compile --no-cache-dir --target $site .whl/*.whl || exit 1
+python3 -m pip install -q --upgrade --no-index --no-deps --no-build-isolation --no-cache-dir --target $site . || exit 1
+export PYTHONPATH=$site
+step() { echo; echo "=== $1 ($(date +%T))"; }
+
+step environment
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
+  python3 -c "import sys, torch, triton, numpy; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, 'triton', triton.__version__, 'numpy', numpy.__version__)"
+  python3 -c "import snntorch, spikingjelly, sinabs, norse, nir; print('snntorch', snntorch.__version__, 'sinabs', sinabs.__version__, 'norse', norse.__version__, 'nir', nir.__version__)" 2>&1 | tail -1
+} 2>&1 | tee "$OUT/env.txt"
+
+if want bench; then
+step "benchmark (spikingjelly: auto)"
+timeout 170 python3 benchmarks/kernel.py --sweep ${BENCH_ARGS:-} 2>&1 | grep -v -i warn | tee "$OUT/bench.txt"
+fi
+if want bench-sj-torch; then
+step "benchmark (spikingjelly: torch)"
+SJ_LIF_CUDA_IMPLEMENTATION=torch timeout 60 python3 benchmarks/kernel.py --framework spikingjelly 2>&1 | grep -v -i warn | tee "$OUT/bench_sj_torch.txt"
+fi
+
+if want tests; then
+step "tests/kernel, compiled"
+timeout "${KERNEL_TESTS_S:-200}" python3 -m pytest tests/kernel -q -n 16 -p no:cacheprovider -rfE 2>&1 | tail -40 | tee "$OUT/pytest_kernel.txt"
+fi
+
+if want conformance; then
+step "conformance, quick, cuda"
+timeout "${CONFORMANCE_S:-120}" python3 -c "from snn_interop_conformance.cli import console_main; console_main()" \
+  --device cuda --quick -j 12 --out "$OUT/conf" --force \
+  --framework snntorch --framework spikingjelly --framework sinabs --framework norse --framework kernel 2>&1 | tail -30
+fi
+step done
