@@ -11,9 +11,9 @@ import logging
 import os
 import sys
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from snn_interop import __version__, catalogue, registry
+from snn_interop import __version__, catalogue, hardware, registry
 from snn_interop.errors import ExitCode, InteropError
 
 
@@ -48,7 +48,8 @@ def _cmd_plugins(args: argparse.Namespace) -> ExitCode:
 
 def _add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="source_fw", metavar="FW", help="source framework (an installed plugin) or 'nir'")
-    p.add_argument("--to", dest="target_fw", metavar="FW", help="target framework (an installed plugin) or 'nir'")
+    p.add_argument("--to", dest="target_fw", metavar="FW", help="target framework (an installed plugin), 'nir', or a chip: "
+                                                               "xylo, speck, loihi (docs/hardware.md)")
     p.add_argument("source", nargs="?", help="a .nir file, or module:callable returning a torch.nn.Module "
                                              "(importable from the working directory or PYTHONPATH)")
     p.add_argument("-o", "--output", metavar="OUT", help="a .nir file for --to nir; else a directory (model.py, model.nir, weights.pt)")
@@ -58,6 +59,8 @@ def _add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the verification input (default 0)")
     p.add_argument("--verify", action="store_true", help="run source and converted model on the same input; exit 1 unless exact")
     p.add_argument("--report", metavar="FILE.json", help="write the verification report as JSON")
+    p.add_argument("--input-rate", type=float, default=0.2, metavar="P",
+                   help="--to a chip: spike probability per step and input channel of the check's input (default 0.2)")
     p.add_argument("--force", action="store_true", help="replace an existing OUT (and report)")
     p.add_argument("--list", action="store_true", help="list installed plugins with versions and capabilities, then exit")
     p.add_argument("--quiet", action="store_true", help="no progress or table on the terminal")
@@ -91,6 +94,8 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     for path in (args.output, args.report):
         if path and Path(path).exists() and not args.force:
             raise conv.OutputExists(f"{path} exists; pass --force to replace it (nothing was written).")
+    if hardware.is_target(args.target_fw):
+        return _cmd_handoff(args, say)
     conv.resolve(args.source_fw), conv.resolve(args.target_fw)
     embed = args.embed_reference if args.embed_reference is not None else (args.verify and args.target_fw == conv.NIR)
     try:
@@ -122,6 +127,28 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     if not args.quiet and not args.json and report.approximated and not args.verify:
         print("approximated (allowed): " + "; ".join(report.approximated) + " (measure the effect with --verify)")
     return ExitCode.FAILED if report.exact is False and not report.approximated else ExitCode.OK
+
+
+def _cmd_handoff(args: argparse.Namespace, say: Callable[[str], None]) -> ExitCode:
+    """snn-convert --to xylo|speck|loihi: check the chip's rules, quantise, map, simulate (docs/hardware.md)."""
+    from snn_interop import convert as conv
+
+    hardware.get(args.target_fw)  # an unusable toolchain fails before the model is loaded
+    say(f"loading {args.source}")
+    is_file = args.source.endswith(".nir") or Path(args.source).is_file()
+    model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights)
+    graph, _, _ = conv.convert_full(model, args.source_fw, conv.NIR, steps=args.steps, seed=args.seed, verify_result=False,
+                                    progress=say, input_shape_=tuple(args.input_shape) if args.input_shape else None)
+    report = hardware.handoff(graph, args.target_fw, args.output, steps=args.steps, seed=args.seed, rate=args.input_rate,
+                              force=args.force, source=f"{args.source_fw}:{args.source}", progress=say)
+    if args.report:
+        _write_json(Path(args.report), report.to_dict())
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    elif not args.quiet:
+        print(report.table())
+        print(f"wrote {args.output}")
+    return ExitCode.OK if report.within_bound else ExitCode.FAILED
 
 
 def _cmd_verify(args: argparse.Namespace) -> ExitCode:
@@ -337,7 +364,8 @@ def convert_main(argv: Sequence[str] | None = None) -> ExitCode:
                     "(surrogate, reset mode and timing, threshold compare) so the result behaves the same. "
                     "With --verify, run both on the same seeded input and report spike, membrane and gradient differences.",
         epilog="exit codes: 0 ok, 1 not exact, 2 usage, 4 plugin, 5 unknown framework, 6 unsupported, 7 bad .nir, "
-               "8 invalid graph, 9 NaN/Inf weights, 10 bad source, 11 output exists, 15 reference too large (docs/cli.md)")
+               "8 invalid graph, 9 NaN/Inf weights, 10 bad source, 11 output exists, 15 reference too large, "
+               "17 breaks the chip's design rules (docs/cli.md)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_convert_args(p)
     p.set_defaults(run=_cmd_convert, verbose=True)

@@ -27,6 +27,7 @@ class ExitCode(IntEnum):
     BEHAVIOUR_DIFFERS = 14  #: snn-interop verify: a framework does not reproduce the embedded reference within tolerance
     REFERENCE_TOO_LARGE = 15  #: snn-convert --embed-reference: the reference does not fit the size budget
     DECLARED_DEVIATIONS = 16  #: snn-interop compare: the runs differ only where the tolerance file declares a deviation
+    CONSTRAINT = 17  #: snn-convert --to a chip: the graph breaks the chip's design rules (each violation named)
     INTERNAL = 70  #: an unexpected error; rerun with --debug
 
 

@@ -1,0 +1,233 @@
+"""Hand-off to neuromorphic hardware toolchains: the target contract, discovery and the check.
+
+A hardware target (Xylo through Rockpool, Speck through Sinabs, Loihi through lava-dl's netx
+format) is found like a framework plugin, through the entry-point group
+``snn_interop.targets``; the core imports no vendor toolchain. A target module provides:
+
+``NAME``, ``CHIP``, ``TOOLCHAIN``, ``EXTRA``
+    its name for ``snn-convert --to``, the chip, the vendor toolchain, the pip extra.
+``available() -> str | None``
+    None when usable, else why not (what to install).
+``check(graph) -> list[Violation]``
+    the chip's design rules on a NIR graph, before any mapping: every violation, each naming
+    the node, the rule, what was found and the limit.
+``build(graph) -> Deployment``
+    quantise and map a graph that passed ``check``.
+
+A :class:`Deployment` writes the toolchain's artifacts (``save``), runs the chip's behaviour
+on an input (``simulate``: the vendor simulator where it runs, else the exact fixed-point
+model the spec declares) and reports its quantisation figures.
+
+:func:`handoff` checks, builds, saves, then runs the float model (the graph's reference
+semantics: :func:`snn_interop.nir.graph.from_nir` with canonical neurons, float64) and the
+deployment on one seeded spike input, and reports spike mismatches against the bound the
+target states.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+import nir
+import torch
+
+from snn_interop.errors import ExitCode, InteropError, OutputExists, PluginUnavailable, UnknownFramework
+
+GROUP = "snn_interop.targets"
+REQUIRED = ("NAME", "CHIP", "TOOLCHAIN", "EXTRA", "available", "check", "build")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken design rule: ``node`` (a NIR node name, or "graph"), the ``rule``, what was
+    ``found`` and the chip's ``limit``."""
+
+    node: str
+    rule: str
+    found: str
+    limit: str
+
+    def __str__(self) -> str:
+        return f"node {self.node!r}: {self.rule}: {self.found} (limit: {self.limit})"
+
+
+class ConstraintViolation(InteropError):
+    """The graph breaks the target chip's design rules; the message lists every violation."""
+
+    code = ExitCode.CONSTRAINT
+
+    def __init__(self, target: str, chip: str, violations: list[Violation]) -> None:
+        self.violations = violations
+        lines = "\n".join(f"  - {v}" for v in violations)
+        super().__init__(f"the graph does not fit {chip} (--to {target}): {len(violations)} design rule(s) broken, "
+                         f"nothing was written:\n{lines}")
+
+
+class Deployment(Protocol):
+    """A graph quantised and mapped for one chip."""
+
+    simulator: str  #: what ``simulate`` runs, with its version (e.g. "XyloSim (xylosim 0.1.3)")
+    bound: dict[str, float]  #: the mismatch the docs promise against the float model, e.g. {"spike_mismatch_fraction": 0.01}
+
+    def save(self, out: Path) -> list[Path]:
+        """Write the toolchain's artifacts into directory ``out``; the paths written."""
+
+    def simulate(self, x: torch.Tensor) -> torch.Tensor:
+        """Output spike counts ``[T, B, n_out]`` for input spikes ``x`` ``[T, B, n_in]``."""
+
+    def figures(self) -> dict[str, Any]:
+        """Quantisation figures (weight and threshold errors, bit widths, scale factors)."""
+
+
+@cache
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def names() -> list[str]:
+    """Registered hardware targets, without importing any."""
+    return sorted(_entry_points())
+
+
+def is_target(name: str | None) -> bool:
+    return name in _entry_points()
+
+
+@cache
+def load(name: str) -> ModuleType:
+    """Import target ``name`` and check it against the contract."""
+    eps = _entry_points()
+    if name not in eps:
+        raise UnknownFramework(f"no hardware target named {name!r}; installed targets: {', '.join(sorted(eps)) or 'none'}")
+    target = eps[name].load()
+    missing = [attr for attr in REQUIRED if not hasattr(target, attr)]
+    if missing or target.NAME != name:
+        raise PluginUnavailable(f"hardware target {name!r} ({eps[name].value}) does not satisfy the contract: "
+                                + (f"lacks {', '.join(missing)}" if missing else f"calls itself {target.NAME!r}"))
+    return target
+
+
+def get(name: str) -> ModuleType:
+    """Target ``name`` whose toolchain is usable, else an error naming the extra to install."""
+    target = load(name)
+    reason = target.available()
+    if reason is not None:
+        raise PluginUnavailable(f"the {name} target ({target.CHIP} through {target.TOOLCHAIN}) is not usable: {reason}; "
+                                f"install it with: pip install 'snn-interop[{target.EXTRA}]'")
+    return target
+
+
+def spike_input(graph: nir.NIRGraph, steps: int, seed: int, rate: float = 0.2, batch: int = 1) -> torch.Tensor:
+    """Seeded Bernoulli spikes ``[steps, batch, *input shape]`` at ``rate`` per step and channel."""
+    from snn_interop.nir.graph import _io_names
+
+    node = graph.nodes[_io_names(graph)[0]]
+    shape = tuple(int(s) for s in node.input_type["input"])
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.rand(steps, batch, *shape, generator=gen, dtype=torch.float64) < rate).to(torch.float64)
+
+
+def float_model(graph: nir.NIRGraph) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The graph's reference semantics in float64 (canonical neurons)."""
+    from snn_interop.nir.graph import from_nir
+
+    module = from_nir(graph, None, dtype=torch.float64)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return module(x.to(torch.float64))
+    return run
+
+
+@dataclass
+class HandoffReport:
+    """What :func:`handoff` measured; ``to_dict()`` is the JSON it writes."""
+
+    target: str
+    chip: str
+    toolchain: str
+    simulator: str
+    steps: int
+    seed: int
+    input_rate: float
+    files: list[str]
+    forward: dict[str, Any]
+    figures: dict[str, Any]
+    bound: dict[str, float]
+    within_bound: bool
+    source: str = ""
+    checks: list[str] = field(default_factory=list)  #: the design rules checked, as the target names them
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def table(self) -> str:
+        f = self.forward
+        first = f["first_mismatch"]
+        rows = [
+            ("simulator", self.simulator),
+            ("output spike mismatches", f"{f['spike_mismatches']} of {f['outputs']} ({f['mismatch_fraction']:.3g}); "
+                                        f"spikes: float {f['spikes_float']}, {self.target} {f['spikes_target']}"),
+            ("first mismatch", "none" if first is None else f"step {first['step']}, output {first['index']}"),
+            *((k, _show(v)) for k, v in self.figures.items()),
+            ("bound", ", ".join(f"{k} <= {v:g}" for k, v in self.bound.items()) + (" (met)" if self.within_bound else " (EXCEEDED)")),
+            ("files", ", ".join(self.files)),
+        ]
+        width = max(len(k) for k, _ in rows)
+        head = f"{self.source or 'graph'} -> {self.target} ({self.chip} via {self.toolchain}): {self.steps} steps, seed {self.seed}, input rate {self.input_rate:g}"
+        return "\n".join([head, *(f"  {k:<{width}}  {v}" for k, v in rows)])
+
+
+def _show(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def compare_spikes(reference: torch.Tensor, target: torch.Tensor) -> dict[str, Any]:
+    """Spike mismatches of ``target`` against ``reference`` (both ``[T, B, n]`` counts)."""
+    if reference.shape != target.shape:
+        raise ValueError(f"the target's output has shape {tuple(target.shape)}, the float model's {tuple(reference.shape)}")
+    ref, tgt = reference.to(torch.float64).flatten(2), target.to(torch.float64).flatten(2)
+    diff = ref != tgt
+    first = None
+    if diff.any():
+        step, batch, index = (int(i) for i in diff.nonzero()[0])
+        first = {"step": step, "batch": batch, "index": index}
+    return {"spike_mismatches": int(diff.sum()), "outputs": int(diff.numel()), "mismatch_fraction": float(diff.float().mean()),
+            "first_mismatch": first, "spikes_float": int(ref.sum()), "spikes_target": int(tgt.sum())}
+
+
+def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 100, seed: int = 0, rate: float = 0.2,
+            x: torch.Tensor | None = None, force: bool = False, source: str = "",
+            progress: Callable[[str], None] = lambda message: None) -> HandoffReport:
+    """Check ``graph`` against ``target``'s design rules, quantise and map it, write the
+    artifacts and ``report.json`` into directory ``out``, and compare the chip's run with the
+    float model on ``x`` (default: seeded spikes at ``rate``, ``steps`` long)."""
+    t = get(target)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise OutputExists(f"{out} exists and is not empty; pass --force to write into it (nothing was written).")
+    progress(f"checking {t.CHIP}'s design rules")
+    violations = t.check(graph)
+    if violations:
+        raise ConstraintViolation(target, t.CHIP, violations)
+    progress(f"quantising and mapping for {t.CHIP}")
+    deployment = t.build(graph)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [str(p) for p in deployment.save(out)]
+    x = spike_input(graph, steps, seed, rate) if x is None else x
+    progress(f"running the float model and {deployment.simulator} on {x.shape[0]} steps")
+    reference = float_model(graph)(x)
+    simulated = deployment.simulate(x)
+    forward = compare_spikes(reference, simulated)
+    within = all(forward.get(k, deployment.figures().get(k, 0.0)) <= v for k, v in deployment.bound.items())
+    report = HandoffReport(target, t.CHIP, t.TOOLCHAIN, deployment.simulator, int(x.shape[0]), seed, rate, files, forward,
+                           deployment.figures(), dict(deployment.bound), within, source, list(getattr(t, "CHECKS", ())))
+    (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    report.files.append(str(out / "report.json"))
+    return report
