@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 
 from snn_interop import __version__, catalogue, hardware, registry
 from snn_interop.errors import ExitCode, InteropError
+from snn_interop.nir.neurons import NirDefaults
+from snn_interop.spec.neurons import Discretisation, ResetMode
 
 
 def _cmd_spec(args: argparse.Namespace) -> ExitCode:
@@ -59,6 +61,12 @@ def _add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the verification input (default 0)")
     p.add_argument("--verify", action="store_true", help="run source and converted model on the same input; exit 1 unless exact")
     p.add_argument("--report", metavar="FILE.json", help="write the verification report as JSON")
+    p.add_argument("--nir-dt", type=float, metavar="SECONDS",
+                   help="a .nir file from elsewhere (no snn-interop metadata): its time step (default 1e-4 s, the NIR paper's)")
+    p.add_argument("--nir-discretisation", choices=[d.value for d in Discretisation],
+                   help="... and how its ODEs are stepped (default exact)")
+    p.add_argument("--nir-reset", choices=[r.value for r in ResetMode if r is not ResetMode.NONE],
+                   help="... and its reset (default to_value, as nir >= 1.0.7 documents; nir <= 1.0.4 documented subtract)")
     p.add_argument("--input-rate", type=float, default=0.2, metavar="P",
                    help="--to a chip: spike probability per step and input channel of the check's input (default 0.2)")
     p.add_argument("--force", action="store_true", help="replace an existing OUT (and report)")
@@ -96,7 +104,11 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
             raise conv.OutputExists(f"{path} exists; pass --force to replace it (nothing was written).")
     if hardware.is_target(args.target_fw):
         return _cmd_handoff(args, say)
-    conv.resolve(args.source_fw), conv.resolve(args.target_fw)
+    conv.resolve(args.source_fw)
+    try:
+        conv.resolve(args.target_fw)
+    except conv.UnknownFramework as exc:  # --to also takes a chip
+        raise conv.UnknownFramework(f"{exc} --to also takes a hardware target: {', '.join(hardware.names()) or 'none installed'}.") from exc
     embed = args.embed_reference if args.embed_reference is not None else (args.verify and args.target_fw == conv.NIR)
     try:
         budget = reference.Budget.parse(args.reference_budget) if args.reference_budget else reference.Budget()
@@ -108,7 +120,8 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights)
     graph, built, report = conv.convert_full(model, args.source_fw, args.target_fw, steps=args.steps, seed=args.seed,
                                              verify_result=args.verify, progress=say, embed_reference=embed, reference_budget=budget,
-                                             neurons=args.neurons or "exact", input_shape_=tuple(args.input_shape) if args.input_shape else None)
+                                             neurons=args.neurons or "exact", input_shape_=tuple(args.input_shape) if args.input_shape else None,
+                                             defaults=_nir_defaults(args))
     say(f"writing {args.output}")
     conv.write_output(graph if args.target_fw == conv.NIR else built, graph, args.output, report, force=args.force)
     if args.report:
@@ -129,6 +142,14 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     return ExitCode.FAILED if report.exact is False and not report.approximated else ExitCode.OK
 
 
+def _nir_defaults(args: argparse.Namespace) -> NirDefaults | None:
+    """The --nir-* options as NirDefaults, None when none was given."""
+    given = {"dt": args.nir_dt, "discretisation": args.nir_discretisation and Discretisation(args.nir_discretisation),
+             "reset": args.nir_reset and ResetMode(args.nir_reset)}
+    given = {k: v for k, v in given.items() if v is not None}
+    return NirDefaults(**given) if given else None
+
+
 def _cmd_handoff(args: argparse.Namespace, say: Callable[[str], None]) -> ExitCode:
     """snn-convert --to xylo|speck|loihi: check the chip's rules, quantise, map, simulate (docs/hardware.md)."""
     from snn_interop import convert as conv
@@ -138,7 +159,8 @@ def _cmd_handoff(args: argparse.Namespace, say: Callable[[str], None]) -> ExitCo
     is_file = args.source.endswith(".nir") or Path(args.source).is_file()
     model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights)
     graph, _, _ = conv.convert_full(model, args.source_fw, conv.NIR, steps=args.steps, seed=args.seed, verify_result=False,
-                                    progress=say, input_shape_=tuple(args.input_shape) if args.input_shape else None)
+                                    progress=say, input_shape_=tuple(args.input_shape) if args.input_shape else None,
+                                    defaults=_nir_defaults(args))
     report = hardware.handoff(graph, args.target_fw, args.output, steps=args.steps, seed=args.seed, rate=args.input_rate,
                               force=args.force, source=f"{args.source_fw}:{args.source}", progress=say)
     if args.report:

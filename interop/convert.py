@@ -28,6 +28,7 @@ from snn_interop.errors import (
 )
 from snn_interop.graph import GraphModule
 from snn_interop.nir import graph as nir_graph
+from snn_interop.nir.neurons import NirDefaults
 from snn_interop.plugin_api import NotExpressible
 from snn_interop.spec.schema import SpecError
 from snn_interop_conformance.tolerances import CONVERT_FP32, CONVERT_FP64
@@ -306,11 +307,15 @@ def convert(model: Any, source: str, target: str, sample: torch.Tensor | None = 
 def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
                  verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
                  progress: Callable[[str], None] = lambda message: None, embed_reference: bool = False,
-                 reference_budget: Any = None) -> tuple[nir.NIRGraph, GraphModule, Report]:
+                 reference_budget: Any = None, defaults: NirDefaults | None = None) -> tuple[nir.NIRGraph, GraphModule, Report]:
     """:func:`convert`, also returning the NIR graph and the built module for a NIR target.
+    ``defaults``: how to read neuron nodes of a NIR file without snn-interop metadata (dt,
+    discretisation, reset; else the NIR spec's semantics, :class:`NirDefaults`).
     ``embed_reference``: the graph carries a reference run of the source model in its
     metadata (:mod:`snn_interop.reference`), within ``reference_budget`` (a ``reference.Budget``)."""
     src, dst = resolve(source), resolve(target)
+    if defaults is not None and isinstance(model, nir.NIRGraph):  # neurons without our metadata read with these, from here on
+        model = nir_graph.annotate(model, defaults)
     check_finite(model)
     shape = tuple(sample.shape[1:]) if sample is not None else input_shape(model, input_shape_)
     dtype = _dtype(model)

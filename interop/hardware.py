@@ -14,6 +14,9 @@ format) is found like a framework plugin, through the entry-point group
 ``build(graph) -> Deployment``
     quantise and map a graph that passed ``check``.
 
+Every neuron node a target sees carries our metadata (:func:`handoff` annotates the graph
+first), so ``snn_interop.nir.neurons.neuron_from_node(node)`` gives its canonical neuron.
+
 A :class:`Deployment` writes the toolchain's artifacts (``save``), runs the chip's behaviour
 on an input (``simulate``: the vendor simulator where it runs, else the exact fixed-point
 model the spec declares) and reports its quantisation figures.
@@ -38,6 +41,8 @@ import nir
 import torch
 
 from snn_interop.errors import ExitCode, InteropError, OutputExists, PluginUnavailable, UnknownFramework
+from snn_interop.nir.graph import annotate
+from snn_interop.nir.neurons import NirDefaults
 
 GROUP = "snn_interop.targets"
 REQUIRED = ("NAME", "CHIP", "TOOLCHAIN", "EXTRA", "available", "check", "build")
@@ -203,12 +208,15 @@ def compare_spikes(reference: torch.Tensor, target: torch.Tensor) -> dict[str, A
 
 
 def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 100, seed: int = 0, rate: float = 0.2,
-            x: torch.Tensor | None = None, force: bool = False, source: str = "",
+            x: torch.Tensor | None = None, force: bool = False, source: str = "", defaults: NirDefaults | None = None,
             progress: Callable[[str], None] = lambda message: None) -> HandoffReport:
     """Check ``graph`` against ``target``'s design rules, quantise and map it, write the
     artifacts and ``report.json`` into directory ``out``, and compare the chip's run with the
-    float model on ``x`` (default: seeded spikes at ``rate``, ``steps`` long)."""
+    float model on ``x`` (default: seeded spikes at ``rate``, ``steps`` long). Neuron nodes
+    without our metadata (a NIR file from elsewhere) are read with ``defaults`` (dt,
+    discretisation, reset: :class:`~snn_interop.nir.neurons.NirDefaults`)."""
     t = get(target)
+    graph = annotate(graph, defaults or NirDefaults())
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise OutputExists(f"{out} exists and is not empty; pass --force to write into it (nothing was written).")

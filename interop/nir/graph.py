@@ -7,6 +7,7 @@ module's ``neuron_info`` says so and why, unless ``native_only`` asks for an err
 """
 from __future__ import annotations
 
+import copy
 from types import ModuleType
 from typing import Any
 
@@ -37,6 +38,21 @@ def check_graph(graph: nir.NIRGraph) -> None:
         for end in (a, b):
             if end not in graph.nodes:
                 raise SpecError(f"edge ({a!r}, {b!r}) refers to {end!r}, which is not a node of the graph")
+
+
+def annotate(graph: nir.NIRGraph, defaults: NirDefaults) -> nir.NIRGraph:
+    """A copy of ``graph`` whose neuron nodes all carry our metadata: nodes without it get the
+    neuron ``defaults`` give them, so whoever reads the copy needs no defaults."""
+    from snn_interop.nir.metadata import KEY, encode
+
+    out = copy.deepcopy(graph)
+    for node in out.nodes.values():
+        if isinstance(node, NEURON_NODES) and KEY not in (getattr(node, "metadata", None) or {}):
+            node.metadata = {**(getattr(node, "metadata", None) or {}), **encode(neuron_from_node(node, defaults))}
+    for name, node in list(out.nodes.items()):
+        if isinstance(node, nir.NIRGraph):
+            out.nodes[name] = annotate(node, defaults)
+    return out
 
 
 def flatten(graph: nir.NIRGraph) -> nir.NIRGraph:
