@@ -1,0 +1,143 @@
+"""snn-convert --to speck: DYNAP-CNN design rules, sinabs discretisation, the discretised forward
+against the float model (docs/hardware-speck.md)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from snn_interop import hardware
+from snn_interop.cli import convert_main
+from snn_interop.convert import convert_full, read_nir
+from tests.conftest import plugin_or_skip
+
+pytest.importorskip("sinabs")
+from snn_interop_plugins import speck  # noqa: E402 - after the skip: this target needs sinabs
+SHAPE = (2, 8, 8)
+STEPS, RATE = 40, 0.3
+
+
+def _weights(model: nn.Sequential) -> nn.Sequential:
+    """Seeded weights (3 u - 0.5) / fan_in (u uniform in [0, 1)), a quarter of that for Linear:
+    every layer fires on 30 % input spikes, the outputs about once in five steps."""
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                gain = 0.25 if isinstance(m, nn.Linear) else 1.0
+                m.weight.copy_((torch.rand(m.weight.shape, generator=gen) * 3 - 0.5) / m.weight[0].numel() * gain)
+    return model
+
+
+def _net(neuron) -> nn.Sequential:
+    """2x8x8 -> Conv2d(4, 3x3) -> IF -> SumPool2d(2) -> Flatten -> Linear(36, 5) -> IF, no biases."""
+    import sinabs.layers as sl
+
+    return _weights(nn.Sequential(nn.Conv2d(2, 4, 3, bias=False), neuron(), sl.SumPool2d(2), nn.Flatten(),
+                                  nn.Linear(36, 5, bias=False), neuron()))
+
+
+def _sinabs() -> nn.Sequential:
+    import sinabs.layers as sl
+
+    return _net(lambda: sl.IAF(spike_threshold=1.0))  # >=, subtract, several spikes per step
+
+
+def _snntorch() -> nn.Sequential:
+    import snntorch as snn
+
+    return _net(lambda: snn.Leaky(beta=1.0, reset_mechanism="zero", init_hidden=True))  # >, to 0 this step
+
+
+def _spikingjelly() -> nn.Sequential:
+    from spikingjelly.activation_based import neuron
+
+    return _net(lambda: neuron.IFNode(v_reset=0.0, step_mode="m"))  # >=, to 0
+
+
+def _norse() -> nn.Sequential:
+    import norse.torch as nt
+
+    return _net(lambda: nt.IAFCell(nt.IAFParameters(v_th=torch.tensor(1.0))))  # >, to 0
+
+
+@pytest.mark.parametrize("framework,make", [("sinabs", _sinabs), ("snntorch", _snntorch), ("spikingjelly", _spikingjelly),
+                                            ("norse", _norse)])
+def test_framework_models_go_through(framework: str, make, tmp_path: Path) -> None:
+    plugin_or_skip(framework)
+    graph, _, _ = convert_full(make(), framework, "nir", verify_result=False, input_shape_=SHAPE)
+    report = hardware.handoff(graph, "speck", tmp_path / "out", steps=STEPS, rate=RATE)
+    f = report.forward
+    assert report.within_bound and f["mismatch_fraction"] <= speck.BOUND, report.table()
+    assert f["spikes_float"] >= 20 and f["spikes_target"] >= 20, report.table()  # 40 steps x 5 outputs: the outputs fire
+    assert report.figures["layer_to_core"] and len(report.figures["scales"]) == 2
+    model, meta = speck.load(tmp_path / "out")
+    x = hardware.spike_input(graph, STEPS, 0, RATE)
+    assert torch.equal(speck.run(model, x), speck.build(graph).simulate(x))  # the saved model is the one simulated
+    assert all(float(p).is_integer() for p in torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert meta["layers"][0]["max_abs_weight"] <= 128 and abs(meta["layers"][0]["threshold_high"]) < 2**15
+    assert "samna" not in sys.modules
+
+
+def _graph(*layers: tuple[str, nir.NIRNode], shape: tuple[int, ...] = SHAPE) -> nir.NIRGraph:
+    names = ["input", *(n for n, _ in layers), "output"]
+    nodes = {"input": nir.Input(input_type={"input": np.array(shape)}), **dict(layers), "output": nir.Output(output_type={"output": np.array([5])})}
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])))
+
+
+def _if(n: int) -> nir.IF:
+    return nir.IF(r=np.full(n, 1e4), v_threshold=np.ones(n))
+
+
+def _conv(c_in: int, c_out: int, k: int, size: int = SHAPE[1]) -> nir.Conv2d:
+    return nir.Conv2d(input_shape=(size, size), weight=np.full((c_out, c_in, k, k), 0.1), stride=1, padding=0, dilation=1, groups=1,
+                      bias=np.zeros(c_out))
+
+
+def _rules(graph: nir.NIRGraph) -> set[tuple[str, str]]:
+    return {(v.node, v.rule) for v in speck.check(graph)}
+
+
+def test_planted_violations_name_the_node_and_limit(tmp_path: Path) -> None:
+    lif = nir.LIF(tau=np.full(5, 1e-3), r=np.ones(5), v_leak=np.zeros(5), v_threshold=np.ones(5))
+    graph = _graph(("conv", _conv(2, 4, 3)), ("if", _if(144)), ("avg", nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                                                                       padding=np.array([0, 0]))),
+                   ("flat", nir.Flatten(start_dim=0, input_type={"input": np.array([4, 3, 3])})), ("fc", nir.Linear(weight=np.ones((5, 36)))), ("lif", lif))
+    assert {("lif", "neuron: IF"), ("avg", "pooling: SumPool2d")} <= _rules(graph)
+    big = _graph(("conv", _conv(2, 64, 31, 32)), ("if", _if(256)), ("flat", nir.Flatten(start_dim=0, input_type={"input": np.array([64, 2, 2])})),
+                 ("fc", nir.Linear(weight=np.ones((5, 256)))), ("if2", _if(5)), shape=(2, 32, 32))  # a 31 x 31 kernel
+    bad = [v for v in speck.check(big) if v.node == "conv"]
+    assert [v.rule for v in bad] == ["memory"] and "kernel 131072" in bad[0].found and "65536" in bad[0].limit
+    deep = [("flat", nir.Flatten(start_dim=0, input_type={"input": np.array(SHAPE)}))]
+    for i in range(10):
+        deep += [(f"fc{i}", nir.Linear(weight=np.ones((128 if i < 9 else 5, 128)))), (f"if{i}", _if(128 if i < 9 else 5))]
+    assert _rules(_graph(*deep)) == {("graph", "cores")}
+    with pytest.raises(hardware.ConstraintViolation, match="node 'lif': neuron: IF: lif neuron"):
+        hardware.handoff(graph, "speck", tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+    source = tmp_path / "planted.nir"
+    nir.write(source, graph)
+    code = convert_main(["--from", "nir", "--to", "speck", str(source), "-o", str(tmp_path / "cli"), "--quiet"])
+    assert int(code) == 17 and not (tmp_path / "cli").exists()
+
+
+def test_cnn_sinabs_corpus_network(corpus: Path, tmp_path: Path) -> None:
+    """As NIR reads it (dt = 1e-4 s, input gain dt r = 1e-4) the network is silent; with r = 1 / dt
+    (sinabs' own IAF, input added unscaled) it fires, and the discretisation shifts some spikes."""
+    graph = read_nir(corpus / "cnn_sinabs.nir")
+    assert speck.check(graph) == []
+    code = convert_main(["--from", "nir", "--to", "speck", str(corpus / "cnn_sinabs.nir"), "-o", str(tmp_path / "cli"), "--steps", "5", "--quiet"])
+    assert int(code) == 0 and speck.load(tmp_path / "cli")[1]["layer_to_core"] == {str(i): i for i in range(5)}
+    silent = hardware.handoff(graph, "speck", tmp_path / "nir", steps=20, rate=0.2)
+    assert silent.forward["spike_mismatches"] == 0 and silent.figures["layer_to_core"] == {i: i for i in range(5)}
+    nodes = {k: nir.IF(r=n.r / 1e-4, v_threshold=n.v_threshold) if isinstance(n, nir.IF) else n for k, n in graph.nodes.items()}
+    report = hardware.handoff(nir.NIRGraph(nodes=nodes, edges=graph.edges), "speck", tmp_path / "sinabs", steps=30, rate=0.05)
+    f = report.forward
+    assert f["spikes_float"] > 0 and report.within_bound, report.table()
+    assert f["mismatch_fraction"] == pytest.approx(7 / 300)  # measured: 7 of 300 outputs, float 4 spikes, speck 5
+    assert report.figures["max_weight_error"] < 0.01
