@@ -1,0 +1,170 @@
+"""Loihi's fixed-point current-based LIF neuron, declared exactly, and the float <-> integer mapping.
+
+The integer update is Lava's bit-accurate Loihi model (lava-nc/lava
+``src/lava/proc/lif/models.py``: ``AbstractPyLifModelFixed.subthr_dynamics`` and
+``PyLifModelBitAcc``), per step t with synaptic input a[t] = W s[t] (integer weights, 0/1 spikes):
+
+    decay(x, d) = sign(x) * ((|x| * (4096 - d)) >> 12)              (rounds toward zero)
+    u[t] = wrap24(decay(u[t-1], du + 1) + (a[t] << 6))             (ds_offset = 1: du = 4095 clears u)
+    v[t] = clip(decay(v[t-1], dv) + u[t] + (bias_mant << bias_exp), -(2^23 - 1), 2^23 - 1)
+    s[t] = v[t] > (vth_mant << 6);  v[t] = 0 where s[t]             (reset to zero, same step)
+
+wrap24 folds u into 24 bits: x - 2^24 when x > 2^23, x + 2^24 when x <= -2^23.
+Lava's ``Dense`` delivers a[t] one step later (each layer adds a step of latency); this
+simulator leaves that latency out, so its output lines up with the float model's.
+
+The mapping from a float current-based LIF (canonical update, current first: i[t] = alpha i[t-1]
++ g_syn W s[t], v[t] = beta v[t-1] + g i[t] + c, fire when v > theta, reset to zero) uses one
+scale S (integer state units per float unit) per layer: U = S g i, V = S v, hence
+
+    du + 1 = round(4096 (1 - alpha)),   dv = round(4096 (1 - beta))
+    W_int = round(S g g_syn W / 64),   vth_mant = round(S theta / 64),   bias_mant = round(S c / 2^bias_exp)
+
+and S is the largest that keeps max |W_int| <= 127 (:func:`quantise`). ``from_loihi`` maps back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DECAY_SHIFT = 12  #: decays are 12-bit fractions of 4096
+UNITY = 1 << DECAY_SHIFT
+ACT_SHIFT = 6  #: synaptic input is MSB-aligned by 6 bits
+VTH_SHIFT = 6  #: the threshold mantissa is MSB-aligned by 6 bits
+BIAS_EXP = 6  #: netx builds every CUBA layer with bias_exp = 6 (lava-dl netx/hdf5.py get_neuron_params)
+UV_BITS = 24  #: u and v are 24-bit signed
+MAX_UV = 1 << (UV_BITS - 1)
+#: Limits of Lava's PyLifModelBitAcc / netx: du, dv unsigned 12-bit; vth 17-bit unsigned;
+#: bias_mant 13-bit signed; weights 8-bit signed (netx optimize_weight_bits: "standard 8 bit signed").
+LIMITS = {"du": (0, UNITY - 1), "dv": (0, UNITY - 1), "vth_mant": (0, (1 << 17) - 1),
+          "bias_mant": (-(1 << 12), (1 << 12) - 1), "weight": (-128, 127)}
+
+
+@dataclass(frozen=True)
+class LoihiCuba:
+    """One layer of Loihi CUBA neurons behind integer weights ``weight`` [n_out, n_in].
+
+    ``du``/``dv`` as Lava's LIF process takes them (the current's effective decay is du + 1,
+    netx's ``iDecay``); ``bias_mant`` is per neuron; ``delay`` extra steps on the synaptic input
+    (netx's ``delay``; 1 expresses a membrane-first synapse order)."""
+
+    weight: np.ndarray
+    du: int
+    dv: int
+    vth_mant: int
+    bias_mant: np.ndarray
+    bias_exp: int = BIAS_EXP
+    delay: int = 0
+
+    @property
+    def i_decay(self) -> int:
+        """netx's ``iDecay``: the effective current decay du + 1."""
+        return self.du + 1
+
+    def out_of_range(self) -> dict[str, str]:
+        """Each integer outside its Loihi limit (:data:`LIMITS`): name -> what was found."""
+        found = {"du": np.array(self.du), "dv": np.array(self.dv), "vth_mant": np.array(self.vth_mant),
+                 "bias_mant": np.asarray(self.bias_mant), "weight": np.asarray(self.weight)}
+        return {k: f"{int(a.min())}..{int(a.max())}" for k, a in found.items()
+                if a.size and (a.min() < LIMITS[k][0] or a.max() > LIMITS[k][1])}
+
+
+def decay(x: np.ndarray, d: int) -> np.ndarray:
+    """sign(x) * ((|x| * (4096 - d)) >> 12), in int64 (Lava's decayed_curr / decayed_volt)."""
+    x = np.asarray(x, dtype=np.int64)
+    return np.sign(x) * np.right_shift(np.abs(x) * (UNITY - d), DECAY_SHIFT)
+
+
+def wrap24(x: np.ndarray) -> np.ndarray:
+    """Lava's 24-bit wrap of the current: x - 2^24 above 2^23, x + 2^24 at or below -2^23."""
+    x = np.where(x > MAX_UV, x - 2 * MAX_UV, x)
+    return np.where(x <= -MAX_UV, x + 2 * MAX_UV, x)
+
+
+def step(p: LoihiCuba, a: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step on synaptic input ``a`` (integers) from state (u, v): returns (u, v before the
+    reset, spikes), int64; the next step starts from v = where(spikes, 0, v before the reset)."""
+    u = wrap24(decay(u, p.du + 1) + np.left_shift(np.asarray(a, dtype=np.int64), ACT_SHIFT))
+    bias = np.left_shift(np.asarray(p.bias_mant, dtype=np.int64), p.bias_exp)
+    v = np.clip(decay(v, p.dv) + u + bias, -MAX_UV + 1, MAX_UV - 1)
+    return u, v, (v > (int(p.vth_mant) << VTH_SHIFT)).astype(np.int64)
+
+
+def run_layer(p: LoihiCuba, s_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spikes ``s_in`` [T, B, n_in] (0/1) through one layer: (spikes, v before the reset), each
+    [T, B, n_out] int64. The synaptic input is a[t] = weight @ s_in[t - delay]."""
+    a_all = np.einsum("oi,tbi->tbo", np.asarray(p.weight, dtype=np.int64), np.asarray(s_in, dtype=np.int64))
+    if p.delay:
+        a_all = np.concatenate([np.zeros_like(a_all[: p.delay]), a_all[: a_all.shape[0] - p.delay]])
+    u = v = np.zeros(a_all.shape[1:], dtype=np.int64)
+    spikes, volts = np.zeros_like(a_all), np.zeros_like(a_all)
+    for t in range(a_all.shape[0]):
+        u, volts[t], spikes[t] = step(p, a_all[t], u, v)
+        v = np.where(spikes[t] > 0, 0, volts[t])
+    return spikes, volts
+
+
+def simulate(layers: list[LoihiCuba], s_in: np.ndarray) -> np.ndarray:
+    """A feed-forward chain of layers on spikes ``s_in`` [T, B, n_in]: output spikes [T, B, n_out]."""
+    s = np.asarray(s_in, dtype=np.int64)
+    for p in layers:
+        s, _ = run_layer(p, s)
+    return s
+
+
+@dataclass(frozen=True)
+class FloatCuba:
+    """A float current-based LIF layer in Loihi's form (current first, reset to zero, v > theta):
+    i[t] = alpha i[t-1] + W s[t] (W includes g and g_syn), v[t] = beta v[t-1] + i[t] + c."""
+
+    weight: np.ndarray
+    alpha: float
+    beta: float
+    threshold: float
+    bias: np.ndarray
+    delay: int = 0
+
+
+def simulate_float(layers: list[FloatCuba], s_in: np.ndarray) -> np.ndarray:
+    """The float form of a chain on spikes ``s_in`` [T, B, n_in] (float64, before any rounding):
+    output spikes [T, B, n_out]; equal to the canonical float model when the mapping is right."""
+    s = np.asarray(s_in, dtype=np.float64)
+    for f in layers:
+        a = np.einsum("oi,tbi->tbo", f.weight, s)
+        if f.delay:
+            a = np.concatenate([np.zeros_like(a[: f.delay]), a[: a.shape[0] - f.delay]])
+        i = v = np.zeros(a.shape[1:])
+        out = np.zeros_like(a)
+        for t in range(a.shape[0]):
+            i = f.alpha * i + a[t]
+            v = f.beta * v + i + f.bias
+            out[t] = v > f.threshold
+            v = np.where(out[t] > 0, 0.0, v)
+        s = out
+    return s
+
+
+def decay_int(keep: float) -> int:
+    """The 12-bit decay d of a per-step factor ``keep``: round(4096 (1 - keep))."""
+    return int(np.rint(UNITY * (1.0 - keep)))
+
+
+def quantise(f: FloatCuba, w_max: int = LIMITS["weight"][1]) -> tuple[LoihiCuba, float]:
+    """The Loihi layer of ``f`` and its scale S (integer state units per float unit), the largest
+    with max |W_int| <= ``w_max``: S = 64 w_max / max |W|. Integers are rounded to nearest; they
+    may fall outside :data:`LIMITS` (``LoihiCuba.out_of_range`` says)."""
+    w_abs = float(np.max(np.abs(f.weight))) if np.size(f.weight) else 0.0
+    scale = (1 << ACT_SHIFT) * w_max / w_abs if w_abs > 0 else float(1 << (ACT_SHIFT + VTH_SHIFT))
+    weight = np.rint(scale * np.asarray(f.weight) / (1 << ACT_SHIFT)).astype(np.int64)
+    bias = np.rint(scale * np.asarray(f.bias, dtype=np.float64) / (1 << BIAS_EXP)).astype(np.int64)
+    layer = LoihiCuba(weight, decay_int(f.alpha) - 1, decay_int(f.beta), int(np.rint(scale * f.threshold / (1 << VTH_SHIFT))),
+                      bias, BIAS_EXP, f.delay)
+    return layer, scale
+
+
+def from_loihi(p: LoihiCuba, scale: float) -> FloatCuba:
+    """The float layer a Loihi layer computes at scale S (the inverse of :func:`quantise`)."""
+    return FloatCuba(np.asarray(p.weight, dtype=np.float64) * (1 << ACT_SHIFT) / scale, 1.0 - (p.du + 1) / UNITY, 1.0 - p.dv / UNITY,
+                     p.vth_mant * (1 << VTH_SHIFT) / scale, np.asarray(p.bias_mant, dtype=np.float64) * (1 << p.bias_exp) / scale,
+                     p.delay)

@@ -1,0 +1,261 @@
+"""Hand-off to Intel Loihi 2 through lava-dl's netx HDF5 network format.
+
+A feed-forward chain ``Input -> (Affine | Linear -> LIF | CubaLIF | IF)+ -> Output`` becomes one
+netx ``dense`` block per synapse + neuron pair, with Loihi's CUBA neuron in fixed point. The
+integer semantics and the float -> integer mapping are declared in
+:mod:`snn_interop.spec.loihi` (Lava's ``PyLifModelBitAcc``); ``simulate`` runs exactly that.
+The design rules come from Lava's bit-accurate model and lava-dl's netx loader
+(``lava/lib/dl/netx/hdf5.py``, ``utils.optimize_weight_bits``): see docs/hardware-loihi.md.
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nir
+import numpy as np
+import torch
+
+from snn_interop.hardware import Violation
+from snn_interop.nir.graph import _io_names, flatten
+from snn_interop.nir.neurons import neuron_from_node
+from snn_interop.spec import loihi
+from snn_interop.spec.neurons import Compare, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, uniform, values
+from snn_interop.spec.schema import SpecError
+
+NAME = "loihi"
+CHIP = "Loihi 2"
+TOOLCHAIN = "lava-dl netx"
+EXTRA = "loihi"
+CHECKS = (
+    "graph: a feed-forward chain Input -> (Affine|Linear -> LIF|CubaLIF|IF)+ -> Output (netx dense blocks, no recurrence)",
+    "neuron: reset to zero in the step it fires, single spikes, no lower bound, starts at 0 (Loihi CUBA)",
+    "neuron: one current decay, one voltage decay and one threshold per layer (netx neuron group)",
+    "synapse: no bias into a CubaLIF current (Loihi's bias adds to v)",
+    "integers: weights 8-bit signed [-128, 127], du/dv 12-bit [0, 4095], vThMant 17-bit [0, 131071], "
+    "bias 13-bit signed [-4096, 4095], vThMant >= 1",
+)
+#: Documented bounds on output spike mismatches against the float model (docs/hardware-loihi.md):
+#: chains of LIF/IF layers, and chains with a current-based layer (whose slow current keeps a
+#: neuron firing regularly, so one spike moved by a step shifts all its later ones).
+BOUND = {"mismatch_fraction": 0.05}
+BOUND_CUBA = {"mismatch_fraction": 0.3}
+SYNAPSES = (nir.Affine, nir.Linear)
+NEURONS = {nir.LIF: Model.LIF, nir.CubaLIF: Model.CUBA_LIF, nir.IF: Model.IF}
+
+
+def available() -> str | None:
+    """None when h5py (the netx file writer) imports, else what to install."""
+    return None if importlib.util.find_spec("h5py") else "h5py is not installed"
+
+
+def _chain(graph: nir.NIRGraph) -> tuple[list[str], list[Violation]]:
+    """The node names from Input to Output along the only path, or violations."""
+    graph = flatten(graph)
+    try:
+        start, end = _io_names(graph)
+    except SpecError as exc:
+        return [], [Violation("graph", "one Input and one Output", str(exc), "exactly one of each")]
+    succ: dict[str, list[str]] = {}
+    for a, b in graph.edges:
+        succ.setdefault(a, []).append(b)
+    order, seen = [start], {start}
+    while order[-1] != end:
+        nxt = succ.get(order[-1], [])
+        if len(nxt) != 1 or nxt[0] in seen:
+            found = "a cycle" if nxt and nxt[0] in seen else f"{len(nxt)} successors"
+            return order, [Violation(order[-1], "feed-forward chain", found, "exactly one successor, no recurrence (netx dense blocks)")]
+        order.append(nxt[0])
+        seen.add(nxt[0])
+    if len(seen) != len(graph.nodes) or len(graph.edges) != len(order) - 1:
+        return order, [Violation("graph", "feed-forward chain", f"{len(graph.nodes)} nodes, {len(graph.edges)} edges off one path",
+                                 "one path Input -> ... -> Output")]
+    return order, []
+
+
+def _neuron_rules(name: str, n: Neuron) -> list[Violation]:
+    rules = [
+        (n.reset is ResetMode.TO_VALUE and np.all(values(n.v_reset) == 0.0), "reset", f"reset={n.reset.value} v_reset={n.v_reset}",
+         "reset to zero (Loihi CUBA: v = 0 after a spike)"),
+        (n.reset_timing is ResetTiming.SAME_STEP, "reset timing", n.reset_timing.value, "same_step"),
+        (n.spike_fn is SpikeFn.SINGLE, "spike function", n.spike_fn.value, "single (unary spikes)"),
+        (n.v_min is None, "membrane lower bound", f"v_min={n.v_min}", "none (v saturates at -(2^23 - 1) only)"),
+        (n.v_init == 0.0, "initial membrane", f"v_init={n.v_init}", "0"),
+        (uniform(n.decay.beta) and uniform(n.syn_decay.beta), "per-layer decays", "decays differ across neurons",
+         "one du and one dv per netx layer"),
+        (uniform(n.threshold), "per-layer threshold", "thresholds differ across neurons", "one vThMant per netx layer"),
+        (np.all(values(n.threshold) > 0), "threshold", f"{n.threshold}", "> 0 (vThMant is unsigned)"),
+    ]
+    return [Violation(name, rule, found, limit) for ok, rule, found, limit in rules if not ok]
+
+
+def float_layer(synapse: Any, n: Neuron) -> loihi.FloatCuba:
+    """The synapse + canonical neuron in Loihi's float form (gains folded into the weights):
+    LIF/IF: W' = g W, c = g b + (1 - beta) v_leak;  CubaLIF: W' = g g_syn W, c = (1 - beta) v_leak."""
+    w = np.asarray(synapse.weight, dtype=np.float64)
+    b = np.asarray(getattr(synapse, "bias", np.zeros(w.shape[0])), dtype=np.float64)
+    g, beta = values(n.input_gain), float(values(n.decay.beta))
+    leak = (1.0 - beta) * np.broadcast_to(values(n.v_leak), (w.shape[0],))
+    if n.model is Model.CUBA_LIF:
+        gs = values(n.syn_input_gain)
+        return loihi.FloatCuba(np.reshape(g * gs, (-1, 1)) * w if np.ndim(g * gs) else g * gs * w, float(values(n.syn_decay.beta)),
+                               beta, float(values(n.threshold)), leak, int(n.synapse_order is SynapseOrder.MEMBRANE_FIRST))
+    g_col = np.reshape(g, (-1, 1)) if np.ndim(g) else g
+    return loihi.FloatCuba(g_col * w, 0.0, beta, float(values(n.threshold)), g * b + leak)
+
+
+def _layers(graph: nir.NIRGraph) -> tuple[list[tuple[str, loihi.FloatCuba]], list[Violation]]:
+    order, violations = _chain(graph)
+    if violations:
+        return [], violations
+    nodes = flatten(graph).nodes
+    inner = order[1:-1]
+    found: list[tuple[str, loihi.FloatCuba]] = []
+    if len(inner) % 2 or not inner:
+        violations.append(Violation("graph", "layer pattern", " -> ".join(type(nodes[k]).__name__ for k in order),
+                                    "Input -> (Affine|Linear -> LIF|CubaLIF|IF)+ -> Output"))
+    for syn_name, neu_name in zip(inner[::2], inner[1::2]):
+        syn, neu = nodes[syn_name], nodes[neu_name]
+        if not isinstance(syn, SYNAPSES):
+            violations.append(Violation(syn_name, "synapse type", type(syn).__name__, "Affine or Linear (netx dense)"))
+        if type(neu) not in NEURONS:
+            violations.append(Violation(neu_name, "neuron type", type(neu).__name__, "LIF, CubaLIF or IF (Loihi CUBA)"))
+        if not isinstance(syn, SYNAPSES) or type(neu) not in NEURONS:
+            continue
+        neuron = neuron_from_node(neu)
+        rules = _neuron_rules(neu_name, neuron)
+        if neuron.model is Model.CUBA_LIF and isinstance(syn, nir.Affine) and np.any(np.asarray(syn.bias) != 0):
+            rules.append(Violation(syn_name, "synapse bias", "nonzero bias into a CubaLIF current", "0 (Loihi's bias adds to v)"))
+        if neuron.compare is not Compare.GT and neuron.compare is not Compare.GE:
+            rules.append(Violation(neu_name, "threshold comparison", neuron.compare.value, "v > threshold"))
+        violations += rules
+        if not rules:
+            found.append((neu_name, float_layer(syn, neuron)))
+    return found, violations
+
+
+def _integer_rules(name: str, layer: loihi.LoihiCuba) -> list[Violation]:
+    out = [Violation(name, f"{k} range", v, f"{loihi.LIMITS[k][0]}..{loihi.LIMITS[k][1]}") for k, v in layer.out_of_range().items()]
+    if layer.vth_mant < 1:
+        out.append(Violation(name, "vThMant", f"{layer.vth_mant} (threshold rounds to zero)", ">= 1"))
+    return out
+
+
+def check(graph: nir.NIRGraph) -> list[Violation]:
+    """Every design rule the graph breaks (:data:`CHECKS`), each naming its node."""
+    layers, violations = _layers(graph)
+    for name, f in layers:
+        violations += _integer_rules(name, loihi.quantise(f)[0])
+    return violations
+
+
+@dataclass
+class LoihiDeployment:
+    """The quantised chain: one Loihi CUBA layer per NIR neuron node, with its scale."""
+
+    names: list[str]
+    floats: list[loihi.FloatCuba]
+    layers: list[loihi.LoihiCuba]
+    scales: list[float]
+    simulator: str = "snn_interop.spec.loihi (Lava PyLifModelBitAcc arithmetic, without Dense's one-step latency)"
+    bound: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.bound = self.bound or dict(BOUND_CUBA if any(f.alpha > 0 for f in self.floats) else BOUND)
+
+    def save(self, out: Path) -> list[Path]:
+        """Write ``network.net``, the netx HDF5 file (:func:`write_netx`)."""
+        path = Path(out) / "network.net"
+        write_netx(path, self.layers, self.names, self.scales)
+        return [path]
+
+    def simulate(self, x: torch.Tensor) -> torch.Tensor:
+        """Output spikes [T, B, n_out] of the fixed-point chain on 0/1 spikes ``x`` [T, B, n_in]."""
+        s = x.detach().cpu().numpy()
+        if not np.all((s == 0) | (s == 1)):
+            raise ValueError("Loihi's netx dense input takes unary spikes: x must hold only 0 and 1")
+        return torch.from_numpy(loihi.simulate(self.layers, s.reshape(*s.shape[:2], -1)).astype(np.float64))
+
+    def figures(self) -> dict[str, Any]:
+        """Worst quantisation errors over the layers: weights relative to each layer's max |W|, bias and
+        threshold relative to the threshold, decays absolute."""
+        back = [loihi.from_loihi(p, s) for p, s in zip(self.layers, self.scales)]
+        w_err = [float(np.max(np.abs(b.weight - f.weight)) / np.max(np.abs(f.weight))) for f, b in zip(self.floats, back)]
+        zeroed = sum(int(np.sum((p.weight == 0) & (f.weight != 0))) for f, p in zip(self.floats, self.layers))
+        return {
+            "weight_error_max": max(w_err), "weights_zeroed": zeroed,
+            "current_decay_error_max": max(abs(b.alpha - f.alpha) for f, b in zip(self.floats, back)),
+            "voltage_decay_error_max": max(abs(b.beta - f.beta) for f, b in zip(self.floats, back)),
+            "bias_error_max": max(float(np.max(np.abs(b.bias - f.bias), initial=0.0)) / f.threshold for f, b in zip(self.floats, back)),
+            "threshold_error_max": max(abs(b.threshold - f.threshold) / f.threshold for f, b in zip(self.floats, back)),
+            "scales": [round(s, 3) for s in self.scales],
+            "integers": {n: {"du": p.du, "dv": p.dv, "vThMant": p.vth_mant, "max|w|": int(np.max(np.abs(p.weight)))}
+                         for n, p in zip(self.names, self.layers)},
+        }
+
+
+def build(graph: nir.NIRGraph) -> LoihiDeployment:
+    """Quantise a graph that passed :func:`check` (:func:`snn_interop.spec.loihi.quantise` per layer)."""
+    layers, violations = _layers(graph)
+    if violations:
+        raise SpecError("the graph breaks Loihi's design rules; run check() first: " + "; ".join(map(str, violations)))
+    quantised = [loihi.quantise(f) for _, f in layers]
+    return LoihiDeployment([n for n, _ in layers], [f for _, f in layers], [q for q, _ in quantised], [s for _, s in quantised])
+
+
+def write_netx(path: Path, layers: list[loihi.LoihiCuba], names: list[str], scales: list[float]) -> None:
+    """The netx HDF5 network (what ``lava.lib.dl.netx.hdf5.Network(net_config=path)`` reads):
+
+    ``layer/0``: ``type`` "input", ``shape`` [n_in];
+    ``layer/k`` (k >= 1): ``type`` "dense", ``shape`` [n_out], ``weight`` int [n_out, n_in],
+    ``bias`` int [n_out] (when nonzero; bias_mant, netx applies bias_exp 6), ``delay`` int (when
+    nonzero), ``neuron/{type "CUBA", iDecay = du + 1, vDecay = dv, vThMant, refDelay 1, gradedSpike 0}``.
+    Attributes (``nir_node``, ``scale``) are ours; netx ignores them."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.attrs["generator"] = "snn-interop --to loihi"
+        group = f.create_group("layer")
+        first = group.create_group("0")
+        first.create_dataset("type", (1,), "S10", [b"input"])
+        first.create_dataset("shape", data=np.array([layers[0].weight.shape[1]]))
+        for k, (p, name, scale) in enumerate(zip(layers, names, scales), start=1):
+            g = group.create_group(str(k))
+            g.attrs["nir_node"], g.attrs["scale"] = name, scale
+            g.create_dataset("type", (1,), "S10", [b"dense"])
+            g.create_dataset("shape", data=np.array([p.weight.shape[0]]))
+            g.create_dataset("weight", data=np.asarray(p.weight, dtype=np.int64))
+            if np.any(p.bias_mant != 0):
+                g.create_dataset("bias", data=np.broadcast_to(p.bias_mant, (p.weight.shape[0],)).astype(np.int64))
+            if p.delay:
+                g.create_dataset("delay", data=np.int64(p.delay))
+            for key, value in (("iDecay", p.i_decay), ("vDecay", p.dv), ("vThMant", p.vth_mant), ("refDelay", 1), ("gradedSpike", False)):
+                g.create_dataset(f"neuron/{key}", data=value)
+            g.create_dataset("neuron/type", data=np.bytes_(b"CUBA"))
+
+
+def read_netx(path: Path) -> tuple[list[loihi.LoihiCuba], list[float]]:
+    """The layers and scales of a netx file written by :func:`write_netx`, read the way netx
+    reads them (``du = iDecay - 1``, ``bias_exp = 6``, absent bias and delay are 0)."""
+    import h5py
+
+    layers, scales = [], []
+    with h5py.File(path, "r") as f:
+        group = f["layer"]
+        for k in sorted(group, key=int):
+            g = group[k]
+            kind = g["type"][()]
+            kind = (kind[0] if np.ndim(kind) else kind).decode("ascii")
+            if kind == "input":
+                continue
+            if kind != "dense" or g["neuron/type"][()].decode("ascii") != "CUBA":
+                raise SpecError(f"{path}: layer {k} is {kind!r}; read_netx reads input and CUBA dense layers")
+            n_out = int(g["shape"][()][0])
+            bias = g["bias"][()].astype(np.int64) if "bias" in g else np.zeros(n_out, dtype=np.int64)
+            delay = int(g["delay"][()]) if "delay" in g else 0
+            layers.append(loihi.LoihiCuba(g["weight"][()].astype(np.int64), int(g["neuron/iDecay"][()]) - 1, int(g["neuron/vDecay"][()]),
+                                          int(g["neuron/vThMant"][()]), bias, loihi.BIAS_EXP, delay))
+            scales.append(float(g.attrs.get("scale", np.nan)))
+    return layers, scales

@@ -1,0 +1,145 @@
+"""snn-convert --to loihi: real models of four frameworks through the netx hand-off, planted design
+rule violations, the netx file read back, and the NIR paper's Lava trace."""
+from __future__ import annotations
+
+import json
+
+import nir
+import numpy as np
+import pytest
+import torch
+
+from snn_interop import hardware
+from snn_interop.cli import convert_main
+from snn_interop.convert import convert_full
+from snn_interop.errors import ExitCode
+from snn_interop.spec import loihi
+from snn_interop_plugins import loihi as target
+from tests.conftest import plugin_or_skip
+
+N_IN, N_HID, N_OUT = 20, 16, 4
+
+
+def _linear(n_in: int, n_out: int, lo: float, hi: float, seed: int, bias: bool = True) -> torch.nn.Linear:
+    layer = torch.nn.Linear(n_in, n_out, bias=bias)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        layer.weight.copy_(lo + (hi - lo) * torch.rand(n_out, n_in, generator=gen))
+        if bias:
+            layer.bias.copy_(0.05 * torch.rand(n_out, generator=gen))
+    return layer
+
+
+def _model(fw: str) -> torch.nn.Sequential:
+    """Two layers of the framework's own LIF neurons set to Loihi's conventions (reset to zero in the same step)."""
+    plugin_or_skip(fw)
+    if fw == "snntorch":
+        import snntorch as snn
+        neuron = lambda: snn.Leaky(beta=0.9, reset_mechanism="zero", reset_delay=False, init_hidden=True)  # noqa: E731
+    elif fw == "spikingjelly":
+        from spikingjelly.activation_based import neuron as sj
+        neuron = lambda: sj.LIFNode(tau=2.0, v_reset=0.0)  # noqa: E731
+    elif fw == "sinabs":
+        import sinabs.activation as sa
+        import sinabs.layers as sl
+        neuron = lambda: sl.LIF(tau_mem=10.0, spike_fn=sa.SingleSpike, reset_fn=sa.MembraneReset())  # noqa: E731
+    else:
+        import norse.torch as nt
+        return torch.nn.Sequential(_linear(N_IN, N_HID, -0.2, 0.6, 1), nt.LIFBoxCell(),
+                                   _linear(N_HID, N_OUT, 0.0, 2.0, 2, bias=False), nt.LIFCell())  # current-based, no bias into it
+    return torch.nn.Sequential(_linear(N_IN, N_HID, -0.2, 0.6, 1), neuron(), _linear(N_HID, N_OUT, 0.0, 2.0, 2), neuron())
+
+
+@pytest.mark.parametrize("fw", ["snntorch", "spikingjelly", "sinabs", "norse"])
+def test_a_model_of_each_framework_runs_on_loihis_fixed_point_within_the_bound(fw: str, tmp_path) -> None:
+    graph, _, _ = convert_full(_model(fw), fw, "nir", verify_result=False, input_shape_=(N_IN,))
+    report = hardware.handoff(graph, "loihi", tmp_path / "out", steps=300, seed=0, rate=0.3)
+    f = report.forward
+    bound = (target.BOUND_CUBA if fw == "norse" else target.BOUND)["mismatch_fraction"]  # norse's LIFCell is current-based
+    assert report.within_bound and report.bound["mismatch_fraction"] == bound and f["mismatch_fraction"] <= bound, report.table()
+    assert f["spikes_float"] > 50 and f["spikes_target"] > 50, report.table()  # the output neurons do fire
+    assert report.figures["weight_error_max"] <= 0.5 / 127 + 1e-9 and report.figures["threshold_error_max"] < 0.01
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["target"] == "loihi"
+    layers, scales = target.read_netx(tmp_path / "out" / "network.net")
+    deployment = target.build(graph)
+    assert scales == deployment.scales and len(layers) == 2
+    for read, built in zip(layers, deployment.layers):
+        assert (read.du, read.dv, read.vth_mant, read.delay) == (built.du, built.dv, built.vth_mant, built.delay)
+        assert np.array_equal(read.weight, built.weight) and np.array_equal(read.bias_mant, np.broadcast_to(built.bias_mant, read.bias_mant.shape))
+    x = hardware.spike_input(graph, 300, 0, 0.3).numpy()
+    reference = hardware.float_model(graph)(torch.from_numpy(x)).numpy()
+    assert np.array_equal(loihi.simulate_float(deployment.floats, x), reference)  # the mapping is exact before rounding
+    assert np.array_equal(loihi.simulate(layers, x), deployment.simulate(torch.from_numpy(x)).numpy())  # the file runs as built
+
+
+def test_the_netx_file_has_the_groups_and_datasets_netx_reads(tmp_path) -> None:
+    import h5py
+
+    graph, _, _ = convert_full(_model("norse"), "norse", "nir", verify_result=False, input_shape_=(N_IN,))
+    target.build(graph).save(tmp_path)
+    with h5py.File(tmp_path / "network.net") as f:
+        assert sorted(f["layer"]) == ["0", "1", "2"]
+        assert f["layer/0/type"][0] == b"input" and f["layer/0/shape"][()].tolist() == [N_IN]
+        dense = f["layer/2"]
+        assert dense["type"][0] == b"dense" and dense["shape"][()].tolist() == [N_OUT] and dense["weight"].shape == (N_OUT, N_HID)
+        assert dense["neuron/type"][()] == b"CUBA" and 0 < dense["neuron/iDecay"][()] <= 4096 and dense["neuron/vThMant"][()] >= 1
+        assert "delay" not in dense  # norse's LIFCell charges with this step's current
+        assert np.abs(dense["weight"][()]).max() == 127 and "bias" not in dense
+
+
+def test_a_membrane_first_current_becomes_a_one_step_netx_delay(tmp_path) -> None:
+    from snn_interop.nir.neurons import node_from_neuron
+    from snn_interop.spec.neurons import Compare, Decay, Neuron, ResetMode, SynapseOrder
+    from snn_interop.spec.surrogates import SURROGATES
+
+    neuron = Neuron.cuba_lif(SURROGATES["atan"].configure(), Decay(0.9), Decay(0.7), synapse_order=SynapseOrder.MEMBRANE_FIRST,
+                             reset=ResetMode.TO_VALUE, compare=Compare.GT, threshold=0.5)
+    weight = np.random.default_rng(0).uniform(0.0, 0.4, (3, 5))
+    graph = nir.NIRGraph.from_list(nir.Linear(weight=weight), node_from_neuron(neuron, (3,)))
+    deployment = target.build(graph)
+    assert deployment.layers[0].delay == 1
+    x = hardware.spike_input(graph, 200, 1, 0.4)
+    reference = hardware.float_model(graph)(x).numpy()
+    assert reference.sum() > 20 and np.array_equal(loihi.simulate_float(deployment.floats, x.numpy()), reference)
+    deployment.save(tmp_path)
+    assert target.read_netx(tmp_path / "network.net")[0][0].delay == 1
+
+
+def test_planted_violations_name_the_node_and_the_limit() -> None:
+    plugin_or_skip("snntorch")
+    import snntorch as snn
+
+    subtract = torch.nn.Sequential(_linear(N_IN, N_OUT, 0.0, 1.0, 3), snn.Leaky(beta=0.9, init_hidden=True))  # snntorch's default reset
+    graph, _, _ = convert_full(subtract, "snntorch", "nir", verify_result=False, input_shape_=(N_IN,))
+    rules = {(v.node, v.rule): v for v in target.check(graph)}
+    assert ("1", "reset") in rules and "zero" in rules["1", "reset"].limit and ("1", "reset timing") in rules
+    # A threshold 10^4 times the largest weight needs vThMant = 127 * 10^4 > 2^17 - 1.
+    wide = nir.NIRGraph.from_list(nir.Linear(weight=np.full((2, 3), 1e-4)), nir.LIF(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2),
+                                                                                     v_threshold=np.full(2, 10.0 * 0.0095)))
+    found = target.check(wide)
+    assert [(v.rule, v.limit) for v in found] == [("vth_mant range", "0..131071")] and found[0].found.startswith("12")
+    with pytest.raises(hardware.ConstraintViolation, match="vth_mant range"):
+        hardware.handoff(wide, "loihi", "/nonexistent/never-written")
+
+
+def test_the_cli_exits_17_and_writes_nothing_for_a_chip_breaking_graph(tmp_path, capsys) -> None:
+    graph = nir.NIRGraph.from_list(nir.Affine(weight=np.ones((2, 3)), bias=np.ones(2)),
+                                   nir.CubaLIF(tau_syn=np.full(2, 0.002), tau_mem=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2),
+                                               v_threshold=np.ones(2), w_in=np.ones(2)))
+    nir.write(tmp_path / "bias.nir", graph)
+    code = convert_main(["--from", "nir", "--to", "loihi", str(tmp_path / "bias.nir"), "-o", str(tmp_path / "out")])
+    assert code == ExitCode.CONSTRAINT == 17
+    assert not (tmp_path / "out").exists()
+    err = capsys.readouterr().err
+    assert "synapse bias" in err and "Loihi's bias adds to v" in err
+
+
+def test_the_nir_paper_neuron_spikes_where_lava_did_one_step_earlier(corpus, tmp_path) -> None:
+    trace = np.loadtxt(corpus / "lif_lava_loihi_fixed.csv", delimiter=",")
+    graph = nir.read(corpus / "lif_norse.nir")
+    x = torch.from_numpy(trace[:, 0]).reshape(-1, 1, 1)
+    report = hardware.handoff(graph, "loihi", tmp_path / "out", x=x)
+    assert report.forward["spike_mismatches"] == 0 and report.forward["spikes_target"] == 4
+    ours = target.build(graph).simulate(x)[:, 0, 0].numpy()
+    # Lava's Dense delivers each spike a step later; our simulator leaves that latency out.
+    assert np.array_equal(np.nonzero(ours)[0] + 1, np.nonzero(trace[:, 2])[0])
