@@ -43,9 +43,9 @@ Discretisation (``discretize.py``, 8-bit weights, 16-bit thresholds and state): 
 scale s = min(s_w, s_b, s_theta) with ``determine_discretization_scale`` (s = 127 / max x, or
 128 / -min x when the negative side binds), weights round(w g s) (g the neuron's input gain),
 threshold round(theta s). Sinabs reads ``min_v_mem=None`` as a float bound of -2^15, which caps
-s at 1 (weights below 0.5 round to 0); here the threshold range is (-theta, theta) for the
-scale and the floor is the chip's -2^15 in integer units, what ``chips/dynapcnn.py`` writes as
-``threshold_low`` for ``min_v_mem=None``.
+s at 1 (weights below 0.5 round to 0); here the state range is (min(v_min, -theta), theta) for
+the scale, and without v_min the floor is the chip's -2^15 in integer units, what
+``chips/dynapcnn.py`` writes as ``threshold_low`` for ``min_v_mem=None``.
 """
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
     if not 1 <= shape[0] <= 2 or max(shape[1:]) > SENSOR:
         bad.append(Violation(_io_names(graph)[0], "input", f"shape {shape}", f"1 or 2 channels on at most {SENSOR} x {SENSOR}"))
     layers: list[_Layer] = []
-    flat = False
+    flat, unflat = False, shape  # unflat: the shape before the last Flatten (a Linear's kernel spans it, as in sinabs)
     structure = "weight (Conv2d, Linear) -> IF -> [SumPool2d] per layer, Flatten between"
     for name in order:
         node = graph.nodes[name]
@@ -176,7 +176,7 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
             if (int(node.start_dim), int(node.end_dim)) not in ((0, -1), (0, len(shape) - 1)):
                 bad.append(Violation(name, "flatten", f"start_dim {int(node.start_dim)}, end_dim {int(node.end_dim)}",
                                      "the whole (c, h, w) into one vector, as before a Linear"))
-            flat = True
+            flat, unflat = True, shape
             shape = (int(np.prod(shape)),)
         elif isinstance(node, (nir.Conv2d, nir.Linear, nir.Affine)):
             if current is not None and current.neuron is None:
@@ -184,7 +184,7 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
             bias = getattr(node, "bias", None)
             if bias is not None and np.any(np.asarray(bias) != 0):
                 bad.append(Violation(name, "bias", f"max |bias| {np.abs(bias).max():.3g}", "0: the chip adds biases on its slow clock, not per step"))
-            in_shape = (shape[0], 1, 1) if len(shape) == 1 else tuple(shape)
+            in_shape = tuple(unflat) if flat and len(unflat) == 3 else (shape[0], 1, 1) if len(shape) == 1 else tuple(shape)
             if isinstance(node, nir.Conv2d):
                 if len(shape) != 3:
                     bad.append(Violation(name, "conv: input", f"input shape {shape}", "(channels, height, width)"))
@@ -226,8 +226,10 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
                                      "square kernel, stride = kernel, no padding (dynapcnn_layer_utils.py)"))
             if current is not None and current.pool is None:
                 current.pool, current.pool_size = name, k[0]
-            if len(shape) == 3:
-                shape = (shape[0], shape[1] // k[0], shape[2] // k[1])
+            if len(shape) != 3:
+                bad.append(Violation(name, "pooling: input", f"input shape {shape}", "(channels, height, width)"))
+                return layers, bad
+            shape = (shape[0], shape[1] // k[0], shape[2] // k[1])
         else:
             bad.append(Violation(name, "layer type", type(node).__name__,
                                  "Conv2d, Linear, Affine, IF, SumPool2d, Flatten (the layers a DYNAP-CNN core runs)"))
@@ -377,7 +379,7 @@ def run(model: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 def build(graph: nir.NIRGraph) -> SpeckDeployment:
     """Discretise a graph that passed :func:`check` into a DYNAP-CNN-form sinabs model.
 
-    Per layer: w' = w g (g the IF input gain), s = min(s_w(w'), s_theta(-theta, theta)) by
+    Per layer: w' = w g (g the IF input gain), s = min(s_w(w'), s_v(min(v_min, -theta), theta)) by
     sinabs' ``determine_discretization_scale`` (8 and 16 bits), W = round(w' s),
     threshold_high = round(theta s) (+1 for v > theta), threshold_low = round(v_min s) or -2^15.
     """
@@ -393,12 +395,13 @@ def build(graph: nir.NIRGraph) -> SpeckDeployment:
         weight = torch.as_tensor(np.asarray(node.weight, dtype=np.float64)) * float(values(neuron.input_gain).ravel()[0])
         theta = float(values(neuron.threshold).ravel()[0])
         strict = neuron.compare is Compare.GT
+        low = -theta if neuron.v_min is None else min(float(neuron.v_min), -theta)
         scale = min(float(disc.determine_discretization_scale(weight, disc.DYNAPCNN_WEIGHT_PRECISION_BITS)),
-                    float(disc.determine_discretization_scale(torch.tensor([-theta, theta * (1 + strict / 2**15)]),
+                    float(disc.determine_discretization_scale(torch.tensor([low, theta * (1 + strict / 2**15)]),
                                                               disc.DYNAPCNN_STATE_PRECISION_BITS)))
         w_int = disc.discretize_tensor(weight, scale, to_int=False)
         t_int = float(round(theta * scale))
-        v_min = float(STATE_MIN if neuron.v_min is None else max(STATE_MIN, round(neuron.v_min * scale)))
+        v_min = float(STATE_MIN if neuron.v_min is None else round(neuron.v_min * scale))
         if layer.flatten:
             modules.append(nn.Flatten())
         if isinstance(node, nir.Conv2d):
