@@ -2,6 +2,7 @@
 against the float model (docs/hardware-speck.md)."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -127,17 +128,21 @@ def test_planted_violations_name_the_node_and_limit(tmp_path: Path) -> None:
 
 
 def test_cnn_sinabs_corpus_network(corpus: Path, tmp_path: Path) -> None:
-    """As NIR reads it (dt = 1e-4 s, input gain dt r = 1e-4) the network is silent; with r = 1 / dt
-    (sinabs' own IAF, input added unscaled) it fires, and the discretisation shifts some spikes."""
+    """As NIR reads it (dt = 1e-4 s, input gain dt r = 1e-4) the network is silent; with
+    --nir-dt 1 (sinabs' own IAF: the input added unscaled) it fires, and the discretisation
+    shifts some spikes."""
     graph = read_nir(corpus / "cnn_sinabs.nir")
     assert speck.check(graph) == []
-    code = convert_main(["--from", "nir", "--to", "speck", str(corpus / "cnn_sinabs.nir"), "-o", str(tmp_path / "cli"), "--steps", "5", "--quiet"])
-    assert int(code) == 0 and speck.load(tmp_path / "cli")[1]["layer_to_core"] == {str(i): i for i in range(5)}
     silent = hardware.handoff(graph, "speck", tmp_path / "nir", steps=20, rate=0.2)
     assert silent.forward["spike_mismatches"] == 0 and silent.figures["layer_to_core"] == {i: i for i in range(5)}
-    nodes = {k: nir.IF(r=n.r / 1e-4, v_threshold=n.v_threshold) if isinstance(n, nir.IF) else n for k, n in graph.nodes.items()}
-    report = hardware.handoff(nir.NIRGraph(nodes=nodes, edges=graph.edges), "speck", tmp_path / "sinabs", steps=30, rate=0.05)
-    f = report.forward
-    assert f["spikes_float"] > 0 and report.within_bound, report.table()
-    assert f["mismatch_fraction"] == pytest.approx(7 / 300)  # measured: 7 of 300 outputs, float 4 spikes, speck 5
-    assert report.figures["max_weight_error"] < 0.01
+    out = tmp_path / "cli"
+    code = convert_main(["--from", "nir", "--to", "speck", str(corpus / "cnn_sinabs.nir"), "-o", str(out), "--nir-dt", "1",
+                         "--steps", "30", "--input-rate", "0.05", "--quiet"])
+    report = json.loads((out / "report.json").read_text())
+    f = report["forward"]
+    assert int(code) == 0 and report["within_bound"] and f["spikes_float"] > 0, report
+    assert (f["spike_mismatches"], f["spikes_float"], f["spikes_target"]) == (7, 4, 5)  # measured: 7 of 300 outputs
+    model, meta = speck.load(out)
+    assert meta["layer_to_core"] == {str(i): i for i in range(5)} and max(layer["max_weight_error"] for layer in meta["layers"]) < 0.01
+    assert [m.weight.shape for m in model if isinstance(m, (nn.Conv2d, nn.Linear))] == [
+        (16, 2, 5, 5), (16, 16, 3, 3), (8, 16, 3, 3), (256, 128), (10, 256)]
