@@ -354,10 +354,12 @@ class SpeckDeployment:
         return run(self.model, x)
 
     def figures(self) -> dict[str, Any]:
-        return {"weight_bits": 8, "state_bits": 16,
-                "max_weight_error": max(layer["max_weight_error"] for layer in self.layers),
-                "max_threshold_error": max(layer["threshold_error"] for layer in self.layers),
-                "scales": [layer["scale"] for layer in self.layers], "layer_to_core": dict(self.cores)}
+        """Bit widths, the largest errors, and per layer: scale s, max |W / s - w'|, |threshold_high / s - theta|."""
+        per_layer = {key: [layer[key] for layer in self.layers] for key in ("scale", "max_weight_error", "threshold_error")}
+        return {"weight_bits": 8, "state_bits": 16, "max_weight_error": max(per_layer["max_weight_error"]),
+                "max_threshold_error": max(per_layer["threshold_error"]), "scales": per_layer["scale"],
+                "weight_errors": per_layer["max_weight_error"], "threshold_errors": per_layer["threshold_error"],
+                "layer_to_core": dict(self.cores)}
 
 
 def run(model: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
