@@ -22,7 +22,7 @@ from snn_interop.hardware import Violation
 from snn_interop.nir.graph import _io_names, flatten
 from snn_interop.nir.neurons import neuron_from_node
 from snn_interop.spec import loihi
-from snn_interop.spec.neurons import Compare, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, uniform, values
+from snn_interop.spec.neurons import Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, uniform, values
 from snn_interop.spec.schema import SpecError
 
 NAME = "loihi"
@@ -34,8 +34,8 @@ CHECKS = (
     "neuron: reset to zero in the step it fires, single spikes, no lower bound, starts at 0 (Loihi CUBA)",
     "neuron: one current decay, one voltage decay and one threshold per layer (netx neuron group)",
     "synapse: no bias into a CubaLIF current (Loihi's bias adds to v)",
-    "integers: weights 8-bit signed [-128, 127], du/dv 12-bit [0, 4095], vThMant 17-bit [0, 131071], "
-    "bias 13-bit signed [-4096, 4095], vThMant >= 1",
+    "integers: one scale per layer keeps weights 8-bit signed [-128, 127], vThMant 17-bit [0, 131071] and bias 13-bit "
+    "signed [-4096, 4095] (du/dv 12-bit by construction); rejected when every weight or the threshold rounds to 0",
 )
 #: Documented bounds on output spike mismatches against the float model (docs/hardware-loihi.md):
 #: chains of LIF/IF layers, and chains with a current-based layer (whose slow current keeps a
@@ -92,44 +92,43 @@ def _neuron_rules(name: str, n: Neuron) -> list[Violation]:
 
 
 def float_layer(synapse: Any, n: Neuron) -> loihi.FloatCuba:
-    """The synapse + canonical neuron in Loihi's float form (gains folded into the weights):
+    """The synapse + canonical neuron in Loihi's float form (gains folded into the weights' rows):
     LIF/IF: W' = g W, c = g b + (1 - beta) v_leak;  CubaLIF: W' = g g_syn W, c = (1 - beta) v_leak."""
     w = np.asarray(synapse.weight, dtype=np.float64)
     b = np.asarray(getattr(synapse, "bias", np.zeros(w.shape[0])), dtype=np.float64)
-    g, beta = values(n.input_gain), float(values(n.decay.beta))
+    beta, theta = float(values(n.decay.beta)), float(values(n.threshold))
+    g = np.broadcast_to(values(n.input_gain), (w.shape[0],))
     leak = (1.0 - beta) * np.broadcast_to(values(n.v_leak), (w.shape[0],))
     if n.model is Model.CUBA_LIF:
-        gs = values(n.syn_input_gain)
-        return loihi.FloatCuba(np.reshape(g * gs, (-1, 1)) * w if np.ndim(g * gs) else g * gs * w, float(values(n.syn_decay.beta)),
-                               beta, float(values(n.threshold)), leak, int(n.synapse_order is SynapseOrder.MEMBRANE_FIRST))
-    g_col = np.reshape(g, (-1, 1)) if np.ndim(g) else g
-    return loihi.FloatCuba(g_col * w, 0.0, beta, float(values(n.threshold)), g * b + leak)
+        gain = g * np.broadcast_to(values(n.syn_input_gain), (w.shape[0],))
+        return loihi.FloatCuba(gain[:, None] * w, float(values(n.syn_decay.beta)), beta, theta, leak,
+                               int(n.synapse_order is SynapseOrder.MEMBRANE_FIRST))
+    return loihi.FloatCuba(g[:, None] * w, 0.0, beta, theta, g * b + leak)
 
 
 def _layers(graph: nir.NIRGraph) -> tuple[list[tuple[str, loihi.FloatCuba]], list[Violation]]:
+    """The chain's (neuron node, float layer) pairs, or the rules it breaks."""
     order, violations = _chain(graph)
     if violations:
         return [], violations
     nodes = flatten(graph).nodes
     inner = order[1:-1]
+    for name in inner:
+        if not isinstance(nodes[name], SYNAPSES) and type(nodes[name]) not in NEURONS:
+            violations.append(Violation(name, "node type", type(nodes[name]).__name__,
+                                        "Affine, Linear, LIF, CubaLIF or IF (netx dense blocks; no Conv2d, pooling or Flatten here)"))
+    kinds = ["synapse" if isinstance(nodes[k], SYNAPSES) else "neuron" for k in inner]
+    if violations or not inner or kinds != ["synapse", "neuron"] * (len(inner) // 2):
+        if not violations:
+            violations.append(Violation("graph", "layer pattern", " -> ".join(type(nodes[k]).__name__ for k in order),
+                                        "Input -> (Affine|Linear -> LIF|CubaLIF|IF)+ -> Output"))
+        return [], violations
     found: list[tuple[str, loihi.FloatCuba]] = []
-    if len(inner) % 2 or not inner:
-        violations.append(Violation("graph", "layer pattern", " -> ".join(type(nodes[k]).__name__ for k in order),
-                                    "Input -> (Affine|Linear -> LIF|CubaLIF|IF)+ -> Output"))
     for syn_name, neu_name in zip(inner[::2], inner[1::2]):
-        syn, neu = nodes[syn_name], nodes[neu_name]
-        if not isinstance(syn, SYNAPSES):
-            violations.append(Violation(syn_name, "synapse type", type(syn).__name__, "Affine or Linear (netx dense)"))
-        if type(neu) not in NEURONS:
-            violations.append(Violation(neu_name, "neuron type", type(neu).__name__, "LIF, CubaLIF or IF (Loihi CUBA)"))
-        if not isinstance(syn, SYNAPSES) or type(neu) not in NEURONS:
-            continue
-        neuron = neuron_from_node(neu)
+        syn, neuron = nodes[syn_name], neuron_from_node(nodes[neu_name])
         rules = _neuron_rules(neu_name, neuron)
         if neuron.model is Model.CUBA_LIF and isinstance(syn, nir.Affine) and np.any(np.asarray(syn.bias) != 0):
             rules.append(Violation(syn_name, "synapse bias", "nonzero bias into a CubaLIF current", "0 (Loihi's bias adds to v)"))
-        if neuron.compare is not Compare.GT and neuron.compare is not Compare.GE:
-            rules.append(Violation(neu_name, "threshold comparison", neuron.compare.value, "v > threshold"))
         violations += rules
         if not rules:
             found.append((neu_name, float_layer(syn, neuron)))
@@ -137,7 +136,11 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[tuple[str, loihi.FloatCuba]], lis
 
 
 def _integer_rules(name: str, layer: loihi.LoihiCuba) -> list[Violation]:
-    out = [Violation(name, f"{k} range", v, f"{loihi.LIMITS[k][0]}..{loihi.LIMITS[k][1]}") for k, v in layer.out_of_range().items()]
+    """What quantisation at the layer's scale cannot express: all weights or the threshold at zero."""
+    out = []
+    if not np.any(layer.weight):
+        out.append(Violation(name, "weight precision", "every weight rounds to 0 (the threshold needs the scale down)",
+                             "weights >= 0.5 / 127 of the threshold-limited scale (vThMant <= 131071)"))
     if layer.vth_mant < 1:
         out.append(Violation(name, "vThMant", f"{layer.vth_mant} (threshold rounds to zero)", ">= 1"))
     return out
@@ -190,10 +193,17 @@ class LoihiDeployment:
             "voltage_decay_error_max": max(abs(b.beta - f.beta) for f, b in zip(self.floats, back)),
             "bias_error_max": max(float(np.max(np.abs(b.bias - f.bias), initial=0.0)) / f.threshold for f, b in zip(self.floats, back)),
             "threshold_error_max": max(abs(b.threshold - f.threshold) / f.threshold for f, b in zip(self.floats, back)),
+            "current_worst_case_of_24_bits": max(_u_worst(p) for p in self.layers),
             "scales": [round(s, 3) for s in self.scales],
             "integers": {n: {"du": p.du, "dv": p.dv, "vThMant": p.vth_mant, "max|w|": int(np.max(np.abs(p.weight)))}
                          for n, p in zip(self.names, self.layers)},
         }
+
+
+def _u_worst(p: loihi.LoihiCuba) -> float:
+    """The largest |u| every input spiking every step could reach, as a fraction of 2^23 (above 1,
+    u can wrap): 64 max_row sum|W| 4096 / (du + 1)."""
+    return float(np.max(np.abs(p.weight).sum(axis=1))) * (1 << loihi.ACT_SHIFT) * loihi.UNITY / p.i_decay / loihi.MAX_UV
 
 
 def build(graph: nir.NIRGraph) -> LoihiDeployment:

@@ -17,10 +17,10 @@ The mapping from a float current-based LIF (canonical update, current first: i[t
 + g_syn W s[t], v[t] = beta v[t-1] + g i[t] + c, fire when v > theta, reset to zero) uses one
 scale S (integer state units per float unit) per layer: U = S g i, V = S v, hence
 
-    du + 1 = round(4096 (1 - alpha)),   dv = round(4096 (1 - beta))
+    du + 1 = max(round(4096 (1 - alpha)), 1),   dv = round(4096 (1 - beta))   (the current always decays by >= 1/4096)
     W_int = round(S g g_syn W / 64),   vth_mant = round(S theta / 64),   bias_mant = round(S c / 2^bias_exp)
 
-and S is the largest that keeps max |W_int| <= 127 (:func:`quantise`). ``from_loihi`` maps back.
+and S is the largest that keeps every integer in range (:func:`quantise`). ``from_loihi`` maps back.
 """
 from __future__ import annotations
 
@@ -35,9 +35,10 @@ VTH_SHIFT = 6  #: the threshold mantissa is MSB-aligned by 6 bits
 BIAS_EXP = 6  #: netx builds every CUBA layer with bias_exp = 6 (lava-dl netx/hdf5.py get_neuron_params)
 UV_BITS = 24  #: u and v are 24-bit signed
 MAX_UV = 1 << (UV_BITS - 1)
-#: Limits of Lava's PyLifModelBitAcc / netx: du, dv unsigned 12-bit; vth 17-bit unsigned;
+#: Limits of Lava's PyLifModelBitAcc / netx: du unsigned 12-bit (effective current decay du + 1 in
+#: 1..4096); dv 0..4096 (netx's own default neuron has vDecay 4096); vth 17-bit unsigned;
 #: bias_mant 13-bit signed; weights 8-bit signed (netx optimize_weight_bits: "standard 8 bit signed").
-LIMITS = {"du": (0, UNITY - 1), "dv": (0, UNITY - 1), "vth_mant": (0, (1 << 17) - 1),
+LIMITS = {"du": (0, UNITY - 1), "dv": (0, UNITY), "vth_mant": (0, (1 << 17) - 1),
           "bias_mant": (-(1 << 12), (1 << 12) - 1), "weight": (-128, 127)}
 
 
@@ -61,13 +62,6 @@ class LoihiCuba:
     def i_decay(self) -> int:
         """netx's ``iDecay``: the effective current decay du + 1."""
         return self.du + 1
-
-    def out_of_range(self) -> dict[str, str]:
-        """Each integer outside its Loihi limit (:data:`LIMITS`): name -> what was found."""
-        found = {"du": np.array(self.du), "dv": np.array(self.dv), "vth_mant": np.array(self.vth_mant),
-                 "bias_mant": np.asarray(self.bias_mant), "weight": np.asarray(self.weight)}
-        return {k: f"{int(a.min())}..{int(a.max())}" for k, a in found.items()
-                if a.size and (a.min() < LIMITS[k][0] or a.max() > LIMITS[k][1])}
 
 
 def decay(x: np.ndarray, d: int) -> np.ndarray:
@@ -151,14 +145,19 @@ def decay_int(keep: float) -> int:
 
 
 def quantise(f: FloatCuba, w_max: int = LIMITS["weight"][1]) -> tuple[LoihiCuba, float]:
-    """The Loihi layer of ``f`` and its scale S (integer state units per float unit), the largest
-    with max |W_int| <= ``w_max``: S = 64 w_max / max |W|. Integers are rounded to nearest; they
-    may fall outside :data:`LIMITS` (``LoihiCuba.out_of_range`` says)."""
-    w_abs = float(np.max(np.abs(f.weight))) if np.size(f.weight) else 0.0
-    scale = (1 << ACT_SHIFT) * w_max / w_abs if w_abs > 0 else float(1 << (ACT_SHIFT + VTH_SHIFT))
+    """The Loihi layer of ``f`` and its scale S (integer state units per float unit): the largest
+    with max |W_int| <= ``w_max``, vth_mant <= 2^17 - 1 and |bias_mant| <= 4095,
+
+        S = min(64 w_max / max |W|,  64 (2^17 - 1) / theta,  2^bias_exp 4095 / max |c|).
+
+    Integers are rounded to nearest; weights far below the largest (or below theta / 2^17) round
+    to zero (``figures`` counts them)."""
+    largest = [float(np.max(np.abs(f.weight), initial=0.0)), abs(f.threshold), float(np.max(np.abs(f.bias), initial=0.0))]
+    room = [(1 << ACT_SHIFT) * w_max, (1 << VTH_SHIFT) * LIMITS["vth_mant"][1], (1 << BIAS_EXP) * LIMITS["bias_mant"][1]]
+    scale = min((r / x for r, x in zip(room, largest) if x > 0), default=1.0)
     weight = np.rint(scale * np.asarray(f.weight) / (1 << ACT_SHIFT)).astype(np.int64)
     bias = np.rint(scale * np.asarray(f.bias, dtype=np.float64) / (1 << BIAS_EXP)).astype(np.int64)
-    layer = LoihiCuba(weight, decay_int(f.alpha) - 1, decay_int(f.beta), int(np.rint(scale * f.threshold / (1 << VTH_SHIFT))),
+    layer = LoihiCuba(weight, max(decay_int(f.alpha) - 1, 0), decay_int(f.beta), int(np.rint(scale * f.threshold / (1 << VTH_SHIFT))),
                       bias, BIAS_EXP, f.delay)
     return layer, scale
 

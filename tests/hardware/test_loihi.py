@@ -113,12 +113,12 @@ def test_planted_violations_name_the_node_and_the_limit() -> None:
     graph, _, _ = convert_full(subtract, "snntorch", "nir", verify_result=False, input_shape_=(N_IN,))
     rules = {(v.node, v.rule): v for v in target.check(graph)}
     assert ("1", "reset") in rules and "zero" in rules["1", "reset"].limit and ("1", "reset timing") in rules
-    # A threshold 10^4 times the largest weight needs vThMant = 127 * 10^4 > 2^17 - 1.
-    wide = nir.NIRGraph.from_list(nir.Linear(weight=np.full((2, 3), 1e-4)), nir.LIF(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2),
+    # A threshold 10^6 times the largest weight: vThMant <= 2^17 - 1 leaves every weight below half a step.
+    wide = nir.NIRGraph.from_list(nir.Linear(weight=np.full((2, 3), 1e-5)), nir.LIF(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2),
                                                                                      v_threshold=np.full(2, 10.0 * 0.0095)))
     found = target.check(wide)
-    assert [(v.rule, v.limit) for v in found] == [("vth_mant range", "0..131071")] and found[0].found.startswith("12")
-    with pytest.raises(hardware.ConstraintViolation, match="vth_mant range"):
+    assert [(v.node, v.rule) for v in found] == [("lif", "weight precision")] and "131071" in found[0].limit
+    with pytest.raises(hardware.ConstraintViolation, match="weight precision"):
         hardware.handoff(wide, "loihi", "/nonexistent/never-written")
 
 

@@ -63,15 +63,16 @@ def test_decay_rounds_toward_zero_and_du_4095_clears_the_current() -> None:
     assert loihi.decay_int(0.0) - 1 == 4095 and loihi.decay_int(1.0) == 0
 
 
-@given(alpha=st.floats(0.0, 1.0), beta=st.floats(0.0, 1.0), theta=st.floats(0.05, 5.0), w=st.floats(0.01, 3.0))
+@given(alpha=st.floats(0.0, 1.0), beta=st.floats(0.0, 1.0), theta=st.floats(0.05, 5000.0), w=st.floats(0.01, 3.0))
 def test_the_mapping_and_its_inverse_agree_within_one_rounding_step(alpha: float, beta: float, theta: float, w: float) -> None:
     f = loihi.FloatCuba(np.array([[w, -w / 3]]), alpha, beta, theta, np.array([theta / 10]))
     p, scale = loihi.quantise(f)
     back = loihi.from_loihi(p, scale)
-    assert int(np.max(np.abs(p.weight))) == 127
+    assert int(np.max(np.abs(p.weight))) <= 127 and 1 <= p.vth_mant <= 2 ** 17 - 1 and np.all(np.abs(p.bias_mant) <= 4095)
+    assert 0 <= p.du <= 4095 and 0 <= p.dv <= 4096  # du + 1 >= 1: a current that never decays loses 1/4096 a step
     assert np.max(np.abs(back.weight - f.weight)) <= 0.5 * 64 / scale + 1e-12
     assert abs(back.threshold - theta) <= 0.5 * 64 / scale + 1e-12
-    assert abs(back.beta - beta) <= 0.5 / 4096 + 1e-12 and abs(back.alpha - alpha) <= 0.5 / 4096 + 1e-12
+    assert abs(back.beta - beta) <= 0.5 / 4096 + 1e-12 and abs(back.alpha - alpha) <= max(0.5, 4096 * alpha - 4095) / 4096 + 1e-12
 
 
 def _paper(corpus):
