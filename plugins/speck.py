@@ -52,6 +52,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from snn_interop.errors import PluginUnavailable
 from snn_interop.hardware import Violation
 from snn_interop.nir.graph import _io_names, check_graph, flatten
 from snn_interop.nir.neurons import NEURON_NODES, neuron_from_node
@@ -87,6 +89,8 @@ STATE_MIN = -(2**15)  #: chip's threshold_low for min_v_mem=None (chips/dynapcnn
 SENSOR = 128  #: Speck's DVS array is 128 x 128 (sinabs dynapcnn_visualizer.py dvs_shape default)
 BOUND = 0.1  #: output spike mismatch fraction against the float model: empirical, measured in docs/hardware-speck.md
 _ALIAS = "snn_interop_plugins._sinabs_dynapcnn"
+#: the files of sinabs/backend/dynapcnn/ this target loads (with what they import), none importing samna in sinabs 3.1.3
+_SAMNA_FREE = ("discretize", "dynapcnn_layer", "mapping", "dvs_layer", "crop2d", "flipdims", "exceptions")
 
 
 def available() -> str | None:
@@ -94,12 +98,18 @@ def available() -> str | None:
 
 
 def _dynapcnn(module: str) -> ModuleType:
-    """``sinabs.backend.dynapcnn.<module>`` loaded without the package's ``__init__`` (which imports samna)."""
+    """``sinabs.backend.dynapcnn.<module>`` loaded without the package's ``__init__`` (which imports samna).
+
+    The files this target loads are read first: a sinabs whose copies import samna is refused."""
     if _ALIAS not in sys.modules:
         import sinabs
 
+        folder = Path(sinabs.__file__).parent / "backend" / "dynapcnn"
+        importing = [f for f in _SAMNA_FREE if re.search(r"^\s*(import|from)\s+samna", (folder / f"{f}.py").read_text(), re.M)]
+        if importing:
+            raise PluginUnavailable(f"sinabs {dist_version('sinabs')}: {', '.join(importing)} import samna, which this target never imports")
         package = ModuleType(_ALIAS)
-        package.__path__ = [str(Path(sinabs.__file__).parent / "backend" / "dynapcnn")]
+        package.__path__ = [str(folder)]
         sys.modules[_ALIAS] = package
     return importlib.import_module(f"{_ALIAS}.{module}")
 
