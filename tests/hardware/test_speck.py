@@ -118,8 +118,10 @@ def test_planted_violations_name_the_node_and_limit(tmp_path: Path) -> None:
     for i in range(10):
         deep += [(f"fc{i}", nir.Linear(weight=np.ones((128 if i < 9 else 5, 128)))), (f"if{i}", _if(128 if i < 9 else 5))]
     assert _rules(_graph(*deep)) == {("graph", "cores")}
-    with pytest.raises(hardware.ConstraintViolation, match="node 'lif': neuron: IF: lif neuron"):
+    with pytest.raises(hardware.ConstraintViolation, match="node 'lif': neuron: IF: lif neuron") as raised:
         hardware.handoff(graph, "speck", tmp_path / "never")
+    limits = {v.node: v.limit for v in raised.value.violations}
+    assert "without leak" in limits["lif"] and limits["avg"].startswith("SumPool2d")
     assert not (tmp_path / "never").exists()
     source = tmp_path / "planted.nir"
     nir.write(source, graph)
