@@ -1,0 +1,35 @@
+"""Lava's own run of the netx file we write equals our fixed-point model, L steps later for L
+layers. Needs the optional lava environment (scripts/lava_env.sh); skips when it is not installed."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from snn_interop import hardware
+from snn_interop.convert import convert_full
+from snn_interop_plugins import loihi as target
+from tests.conftest import ROOT
+from tests.hardware.test_loihi import N_IN, _model
+
+LAVA = Path(os.environ.get("SNN_INTEROP_LAVA_PYTHON", ROOT / ".venv-lava" / "bin" / "python"))
+
+
+@pytest.mark.skipif(not LAVA.exists(), reason=f"lava not installed: no {LAVA} (scripts/lava_env.sh makes it)")
+@pytest.mark.parametrize("fw", ["snntorch", "norse"])  # LIF layers with bias; a current-based CubaLIF layer
+def test_lavas_run_of_our_netx_file_is_our_fixed_point_model_a_step_per_layer_later(fw: str, tmp_path) -> None:
+    graph, _, _ = convert_full(_model(fw), fw, "nir", verify_result=False, input_shape_=(N_IN,))
+    deployment = target.build(graph)
+    deployment.save(tmp_path)
+    x = hardware.spike_input(graph, 100, 0, 0.3)
+    np.save(tmp_path / "x.npy", x[:, 0].numpy())
+    subprocess.run([str(LAVA), str(ROOT / "scripts" / "lava_run_netx.py"), str(tmp_path / "network.net"), str(tmp_path / "x.npy"),
+                    str(tmp_path / "lava.npy")], check=True, timeout=300)
+    lava = np.load(tmp_path / "lava.npy")
+    ours = deployment.simulate(x)[:, 0].numpy()
+    latency = len(deployment.layers)
+    assert lava[latency:].sum() > 20
+    assert np.array_equal(lava[latency:], ours[:-latency]) and not lava[:latency].any()
