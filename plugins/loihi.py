@@ -43,7 +43,7 @@ CHECKS = (
 BOUND = {"mismatch_fraction": 0.05}
 BOUND_CUBA = {"mismatch_fraction": 0.3}
 SYNAPSES = (nir.Affine, nir.Linear)
-NEURONS = {nir.LIF: Model.LIF, nir.CubaLIF: Model.CUBA_LIF, nir.IF: Model.IF}
+NEURONS = (nir.LIF, nir.CubaLIF, nir.IF)
 
 
 def available() -> str | None:
@@ -114,7 +114,7 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[tuple[str, loihi.FloatCuba]], lis
     nodes = flatten(graph).nodes
     inner = order[1:-1]
     for name in inner:
-        if not isinstance(nodes[name], SYNAPSES) and type(nodes[name]) not in NEURONS:
+        if not isinstance(nodes[name], SYNAPSES + NEURONS):
             violations.append(Violation(name, "node type", type(nodes[name]).__name__,
                                         "Affine, Linear, LIF, CubaLIF or IF (netx dense blocks; no Conv2d, pooling or Flatten here)"))
     kinds = ["synapse" if isinstance(nodes[k], SYNAPSES) else "neuron" for k in inner]
