@@ -121,6 +121,10 @@ class GraphModule(nn.Module):
         names = [input_name, output_name, *layers, *neurons]
         self.order, self.recurrent = _order(names, self.edges, input_name)
         self.preds = {n: [a for a, b in self.edges if b == n] for n in names}
+        # neuron -> the layers that carry its own spikes back to it (n -> a -> n): before the first
+        # step those spikes are zero and such a layer outputs f(0), an Affine its bias (snnTorch RLeaky: V(S[-1] = 0))
+        self._self_loops = {n: [a for a in self.preds[n] if (a, n) in self.recurrent and a in layers and self.preds[a] == [n]]
+                            for n in neurons}
 
     def layer(self, name: str) -> nn.Module:
         return self.layers[_key(name)]
@@ -147,6 +151,9 @@ class GraphModule(nn.Module):
                 if not parts:
                     raise ValueError(f"node {name!r} has no input at this step")
                 inp = parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
+                if not previous:  # step 0: a layer feeding a neuron's own spikes back gives its response to none, f(0)
+                    for a in self._self_loops.get(name, ()):
+                        inp = inp + self.layer(a)(torch.zeros_like(inp))
                 if name in self.steps:
                     spikes, v, states[name] = self.steps[name](self.neuron_layers[_key(name)], inp, states.get(name))
                     now[name] = v if not self.neuron_info[name].neuron.spikes else spikes

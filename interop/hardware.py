@@ -84,7 +84,7 @@ class Deployment(Protocol):
         """Write the toolchain's artifacts into directory ``out``; the paths written."""
 
     def simulate(self, x: torch.Tensor) -> torch.Tensor:
-        """Output spike counts ``[T, B, n_out]`` for input spikes ``x`` ``[T, B, n_in]``."""
+        """Output spike counts ``[T, B, *output shape]`` for input spikes ``x`` ``[T, B, *input shape]``."""
 
     def figures(self) -> dict[str, Any]:
         """Quantisation figures (weight and threshold errors, bit widths, scale factors)."""

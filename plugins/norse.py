@@ -156,11 +156,22 @@ def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return spikes, states.v
 
 
+def _time_wrapped() -> dict[type, type]:
+    """Norse's modules that run a cell over the whole sequence, and that cell."""
+    import norse.torch as nt
+
+    return {nt.LIF: nt.LIFCell, nt.IAF: nt.IAFCell}
+
+
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
-    """The canonical neuron of an IAFCell, LIFBoxCell, LIFCell or LIBoxCell; None otherwise."""
+    """The canonical neuron of an IAFCell, LIFBoxCell, LIFCell or LIBoxCell, or of a time-wrapped
+    LIF or IAF (the same cell over the sequence); None otherwise."""
     import norse.torch as nt
     from norse.torch.functional.reset import reset_subtract, reset_value
 
+    cell = _time_wrapped().get(type(layer))
+    if cell is not None:
+        return describe_neuron(cell(p=layer.p, dt=layer.dt))
     if type(layer) not in _cells():
         return None
     p = layer.p
@@ -195,8 +206,15 @@ def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
 
 def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A norse ``SequentialState`` of layers and cells stepped over time-major ``x``: its output,
-    and each cell's membrane after reset keyed by its index in the sequence."""
+    and each cell's membrane after reset keyed by its index in the sequence. A sequence of
+    time-wrapped neurons (``LIF``, ``IAF``) and layers runs layer by layer over the whole
+    sequence instead, as norse runs it (stateless layers see time folded into the batch)."""
     neurons = [str(i) for i, m in enumerate(model) if describe_neuron(m) is not None]
+    wrapped = [type(m) in _time_wrapped() for m in model if describe_neuron(m) is not None]
+    if any(wrapped):
+        if not all(wrapped):
+            raise ValueError("a SequentialState that mixes time-wrapped neurons (LIF, IAF) with cells cannot run either way")
+        return _run_wrapped(model, x)
     state, outputs, membranes = None, [], {name: [] for name in neurons}
     for x_t in x:
         out, state = model(x_t, state)
@@ -204,6 +222,22 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
         for name in neurons:
             membranes[name].append(state[int(name)].v)
     return torch.stack(outputs), {k: torch.stack(v) for k, v in membranes.items()}
+
+
+def _run_wrapped(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Time-wrapped neurons over ``x`` [T, B, ...], layer by layer, recording each neuron's membrane."""
+    y, membranes = x, {}
+    for i, layer in enumerate(model):
+        if type(layer) in _time_wrapped():
+            recording, layer.record_states = layer.record_states, True
+            try:
+                y, states = layer(y)
+            finally:
+                layer.record_states = recording
+            membranes[str(i)] = states.v
+        else:
+            y = layer(y.flatten(0, 1)).unflatten(0, y.shape[:2])
+    return y, membranes
 
 
 def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:

@@ -196,7 +196,7 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     import sinabs.layers as sl
     from sinabs import activation
 
-    if type(layer) not in (sl.IAF, sl.LIF, sl.ExpLeak):
+    if type(layer) not in (sl.IAF, sl.LIF, sl.ExpLeak, *_squeezed()):
         return None
     num = lambda t: pack(t.detach().cpu().numpy())  # noqa: E731 - one value, or per neuron
     beta = num(layer.alpha_mem_calculated)
@@ -245,16 +245,40 @@ def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
     return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
 
 
+def _squeezed() -> tuple[type, ...]:
+    """sinabs's neuron layers that take batch and time folded into one dimension, [B*T, ...]."""
+    import sinabs.layers as sl
+
+    return (sl.IAFSqueeze, sl.LIFSqueeze, sl.ExpLeakSqueeze)
+
+
 def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A sinabs network of batch-first layers ([B, T, ...]) on time-major ``x``: its output, and
-    each neuron layer's membrane after reset and clipping keyed by its index in the Sequential."""
+    each neuron layer's membrane after reset and clipping keyed by its index in the Sequential.
+
+    A network of Squeeze neurons (IAFSqueeze, the form DYNAP-CNN takes) gets batch and time
+    folded, [B*T, ...], each Squeeze layer set to this batch size for the run."""
     neurons = {str(i): m for i, m in enumerate(model) if describe_neuron(m) is not None}
+    squeezed = [isinstance(m, _squeezed()) for m in neurons.values()]
+    if any(squeezed) and not all(squeezed):
+        raise ValueError("a sinabs network that mixes Squeeze neurons ([B*T, ...] input) with others ([B, T, ...]) cannot run")
     for m in model.modules():
         if hasattr(m, "reset_states"):
             m.reset_states()
     for m in neurons.values():
         m.record_states = True
-    y = model(x.transpose(0, 1)).transpose(0, 1).to(x.dtype)
+    batch, steps = x.shape[1], x.shape[0]
+    if not any(squeezed):
+        y = model(x.transpose(0, 1)).transpose(0, 1).to(x.dtype)
+        return y, {name: m.recordings["v_mem"].transpose(0, 1) for name, m in neurons.items()}
+    folds = [(m, m.batch_size, m.num_timesteps) for m in neurons.values()]
+    try:
+        for m, _, _ in folds:
+            m.batch_size, m.num_timesteps = batch, -1
+        y = model(x.transpose(0, 1).flatten(0, 1)).unflatten(0, (batch, steps)).transpose(0, 1).to(x.dtype)
+    finally:
+        for m, b, t in folds:
+            m.batch_size, m.num_timesteps = b, t
     return y, {name: m.recordings["v_mem"].transpose(0, 1) for name, m in neurons.items()}
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from snn_interop.nir import graph as nir_graph
+from snn_interop.nir.layers import Scale
 from snn_interop.plugin_api import (
     Capabilities, CanonicalSpike, NotExpressible, native_alias, require, run_by_steps, seeded_linear,
     spike_function as canonical_spike_function,
@@ -179,15 +180,20 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     None for a layer that is not a snnTorch neuron."""
     import snntorch as snn
 
-    if not isinstance(layer, (snn.Leaky, snn.Synaptic)):
+    if not isinstance(layer, (snn.Leaky, snn.Synaptic, snn.RLeaky, snn.RSynaptic)):
         return None
+    recurrent = isinstance(layer, (snn.RLeaky, snn.RSynaptic))
+    if recurrent and int(layer.reset_mechanism_val) == 1:
+        raise NotExpressible(NAME, f"{type(layer).__name__}(reset_mechanism='zero')",
+                             "it zeroes the whole new state, this step's input and recurrent current included, after a spike: "
+                             "no canonical reset does that (Leaky's 'zero' keeps the input)")
     fn = layer.spike_grad
     if isinstance(fn, CanonicalSpike):
         surrogate, compare = fn.surrogate, fn.compare
     else:  # a snntorch.surrogate factory's closure: its free variables are the factory's arguments
         kwargs = dict(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__ or ())))
         surrogate, compare = from_native(NAME, "surrogate." + fn.__qualname__.split(".")[0], kwargs), Compare.GT
-    cuba = isinstance(layer, snn.Synaptic)
+    cuba = isinstance(layer, (snn.Synaptic, snn.RSynaptic))
     mechanism = ("subtract", "zero", "none")[int(layer.reset_mechanism_val)]
     threshold = pack(layer.threshold.detach().cpu().numpy())
     common = dict(threshold=threshold, compare=compare)
@@ -209,6 +215,27 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     return Neuron(Model.IF if beta == 1.0 else Model.LIF, surrogate, decay=Decay(beta), **common)
 
 
+def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module | None:
+    """The recurrent connection of an RLeaky or RSynaptic, V(S[t-1]) added to the next step's
+    input, as a stateless layer on the neurons' ``shape`` (its nn.Linear, or a Scale for the
+    one-to-one V); None for any other layer.
+
+    snnTorch: U[t] = beta U[t-1] + I[t] + V(S[t-1]) - R (RLeaky); RSynaptic adds V(S[t-1]) to
+    the synaptic current's input. A convolutional V has no NIR node here and is refused."""
+    import snntorch as snn
+
+    if not isinstance(layer, (snn.RLeaky, snn.RSynaptic)):
+        return None
+    rec = layer.recurrent
+    if isinstance(rec, torch.nn.Linear):
+        return rec
+    if type(rec).__name__ == "RecurrentOneToOne":
+        v = torch.as_tensor(rec.V).detach()
+        return Scale(v.expand(shape).clone())
+    raise NotExpressible(NAME, f"{type(layer).__name__} with a {type(rec).__name__} recurrent connection",
+                         "only a Linear (linear_features) or one-to-one V recurrence is carried to NIR")
+
+
 def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
     """A runnable snnTorch model of a NIR graph (see snn_interop.nir.graph.from_nir)."""
     return nir_graph.from_nir(graph, sys.modules[__name__], **options)
@@ -227,7 +254,10 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
     import snntorch.utils
 
     snntorch.utils.reset(model)
-    neurons = {str(i): m for i, m in enumerate(model) if isinstance(m, (snn.Leaky, snn.Synaptic))}
+    neurons = {str(i): m for i, m in enumerate(model) if isinstance(m, (snn.Leaky, snn.Synaptic, snn.RLeaky, snn.RSynaptic))}
+    for m in neurons.values():  # snnTorch 1.0.0's RSynaptic.reset_hidden zeroes syn and mem but keeps the last run's spikes
+        if isinstance(m, snn.RSynaptic):
+            m.spk = torch.zeros_like(m.spk)
     spikes: dict[str, torch.Tensor] = {}
     hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: spikes.__setitem__(name, out[0] if isinstance(out, tuple) else out))
              for name, m in neurons.items()]

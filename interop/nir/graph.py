@@ -170,6 +170,11 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
         neuron = plugin.describe_neuron(layer)
         if neuron is not None:
             nodes[name] = _neuron_node(neuron, tuple(x.shape[1:]))
+            # a neuron layer with its own recurrence (snnTorch RLeaky): W S[t-1] into its input, as a NIR cycle
+            recurrent = getattr(plugin, "describe_recurrent", lambda *_: None)(layer, tuple(x.shape[1:]))
+            if recurrent is not None:
+                nodes[f"{name}_rec"] = node_from_layer(recurrent, tuple(x.shape[1:]))
+                edges += [(name, f"{name}_rec"), (f"{name}_rec", name)]
         else:
             node = node_from_layer(layer, tuple(x.shape[1:]))
             if node is None:

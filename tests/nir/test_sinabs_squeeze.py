@@ -1,0 +1,45 @@
+"""sinabs's Squeeze neurons (IAFSqueeze: batch and time folded into one dimension, the form
+DYNAP-CNN takes) to NIR and into every framework, spikes and gradients as sinabs computes them.
+
+sinabs's own SumPool2d (LPPool2d with p = 1) has zero gradient wherever a window sums to 0, so a
+model that pools with it converts exactly forward only (docs/frameworks/sinabs.md); these nets
+do not pool."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from snn_interop import convert as conv
+from tests.conftest import plugin_or_skip
+
+FRAMEWORKS = ["sinabs", "snntorch", "spikingjelly", "norse", "rockpool"]
+
+
+def squeeze_net(batch_size: int = 1) -> torch.nn.Module:
+    sl = pytest.importorskip("sinabs.layers")
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, bias=False), sl.IAFSqueeze(batch_size=batch_size), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 6 * 6, 5, bias=False), sl.IAFSqueeze(batch_size=batch_size))
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)
+        net[3].weight.mul_(4.0)
+    return net
+
+
+@pytest.mark.parametrize("target", FRAMEWORKS)
+def test_iaf_squeeze_conv_nets_convert_exactly(target):
+    plugin_or_skip("sinabs")
+    plugin_or_skip(target)
+    net = squeeze_net()
+    _, report = conv.convert(net, "sinabs", target, steps=50, input_shape_=(2, 8, 8))
+    assert report.forward["spikes_source"] >= 50, report.forward["spikes_source"]
+    assert report.exact, report.table()
+    assert [net[1].batch_size, net[4].batch_size] == [1, 1], "the run leaves the layers as the user built them"
+
+
+def test_mixing_squeeze_and_batch_first_neurons_is_refused():
+    sl = pytest.importorskip("sinabs.layers")
+    plugin = plugin_or_skip("sinabs")
+    net = torch.nn.Sequential(torch.nn.Linear(3, 3), sl.IAFSqueeze(batch_size=1), torch.nn.Linear(3, 2), sl.IAF())
+    with pytest.raises(ValueError, match="mixes Squeeze neurons"):
+        plugin.run_model(net, torch.zeros(4, 1, 3))
