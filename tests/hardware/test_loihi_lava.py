@@ -11,6 +11,7 @@ import pytest
 
 from snn_interop import hardware
 from snn_interop.convert import convert_full
+from snn_interop.spec import loihi
 from snn_interop_plugins import loihi as target
 from tests.conftest import ROOT
 from tests.hardware.test_loihi import N_IN, _model
@@ -33,3 +34,14 @@ def test_lavas_run_of_our_netx_file_is_our_fixed_point_model_a_step_per_layer_la
     latency = len(deployment.layers)
     assert lava[latency:].sum() > 20
     assert np.array_equal(lava[latency:], ours[:-latency]) and not lava[:latency].any()
+
+
+@pytest.mark.skipif(not LAVA.exists(), reason=f"lava not installed: no {LAVA} (scripts/lava_env.sh makes it)")
+def test_lava_runs_the_nir_paper_integers_from_our_netx_file_into_the_papers_spikes(corpus, tmp_path) -> None:
+    trace = np.loadtxt(corpus / "lif_lava_loihi_fixed.csv", delimiter=",")
+    paper = loihi.LoihiCuba(np.array([[10]]), 4095, 163, 25, np.array([0]))  # as tests/spec/test_loihi.py recovers them
+    target.write_netx(tmp_path / "paper.net", [paper], ["1"], [16000.0])
+    np.save(tmp_path / "x.npy", trace[:, :1])
+    subprocess.run([str(LAVA), str(ROOT / "scripts" / "lava_run_netx.py"), str(tmp_path / "paper.net"), str(tmp_path / "x.npy"),
+                    str(tmp_path / "lava.npy")], check=True, timeout=300)
+    assert np.array_equal(np.load(tmp_path / "lava.npy")[:, 0], trace[:, 2])
