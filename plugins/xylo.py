@@ -90,7 +90,7 @@ def available() -> str | None:
 
 
 @cache
-def _chip() -> types.ModuleType:
+def rockpool_chip() -> types.ModuleType:
     """rockpool's ``devices.xylo.syns61201``, imported without ``devices.xylo.__init__`` (it imports samna)."""
     name = "rockpool.devices.xylo"
     with _samna_blocked():
@@ -404,8 +404,8 @@ class XyloDeployment:
         th_err = lambda q, pop, scale: float(np.abs(q / scale - pop.threshold).max() / np.abs(pop.threshold).max())  # noqa: E731
         h, o = self.scales["hidden"], self.scales["output"]
         shift = lambda q, key: np.asarray(q, np.float64) * 2.0 ** s[key]  # noqa: E731 - the weight as the chip adds it
-        decay_err = lambda pop, dash, b: float(np.abs(_xylo_decay(np.asarray(dash)) - b).max())  # noqa: E731
-        figures = {
+        decay_err = lambda dash, b: float(np.abs(_xylo_decay(np.asarray(dash)) - b).max())  # noqa: E731
+        return {
             "weight_rel_err_in": w_err(shift(np.squeeze(s["weights_in"], -1), "weight_shift_in"), p.w_in, h),
             "weight_rel_err_rec": w_err(shift(np.squeeze(s["weights_rec"], -1), "weight_shift_rec"), p.w_rec, h),
             "weight_rel_err_out": w_err(shift(s["weights_out"], "weight_shift_out"), p.w_out, o),
@@ -417,15 +417,14 @@ class XyloDeployment:
             "threshold_max": int(max(np.max(s["threshold"]), np.max(s["threshold_out"]))),
             "dash_mem": sorted({int(d) for d in s["dash_mem"]}), "dash_syn": sorted({int(d) for d in s["dash_syn"]}),
             "dash_mem_out": sorted({int(d) for d in s["dash_mem_out"]}), "dash_syn_out": sorted({int(d) for d in s["dash_syn_out"]}),
-            "decay_abs_err_mem": max(decay_err(p.hidden, s["dash_mem"], p.hidden.beta), decay_err(p.out, s["dash_mem_out"], p.out.beta)),
-            "decay_abs_err_syn": max(decay_err(p.hidden, s["dash_syn"], p.hidden.alpha), decay_err(p.out, s["dash_syn_out"], p.out.alpha)),
+            "decay_abs_err_mem": max(decay_err(s["dash_mem"], p.hidden.beta), decay_err(s["dash_mem_out"], p.out.beta)),
+            "decay_abs_err_syn": max(decay_err(s["dash_syn"], p.hidden.alpha), decay_err(s["dash_syn_out"], p.out.alpha)),
             "approximated": self.approximated,
         }
-        return figures
 
 
 def _simulator(spec: dict[str, Any]) -> Any:
-    chip = _chip()
+    chip = rockpool_chip()
     args = {k: spec[k] for k in (*SPEC_ARRAYS, *SPEC_SCALARS)}
     args["aliases"] = spec["aliases"]
     return chip.XyloSim.from_specification(**args)
@@ -437,7 +436,7 @@ def build(graph: nir.NIRGraph) -> XyloDeployment:
     plan = _plan(graph)
     if plan.violations:
         raise ValueError("build() needs a graph that passes check(): " + "; ".join(map(str, plan.violations)))
-    chip = _chip()
+    chip = rockpool_chip()
     with _samna_blocked():
         from rockpool.transform.quantize_methods import global_quantize
 

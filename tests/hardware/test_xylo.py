@@ -115,7 +115,7 @@ def test_the_cli_maps_a_model_and_saves_a_loadable_specification(tmp_path, capsy
     # the loaded file runs on rockpool's XyloSim as it is and gives the deployment's spikes
     x = hardware.spike_input(graph, STEPS, 0, RATE)
     raster = np.concatenate([x[:, 0].numpy(), np.zeros((1, N_IN))]).astype(int)
-    out, _, _ = xylo._chip().XyloSim.from_specification(**spec).evolve(raster)
+    out, _, _ = xylo.rockpool_chip().XyloSim.from_specification(**spec).evolve(raster)
     np.testing.assert_array_equal(np.asarray(out)[1:], deployment.simulate(x)[:, 0].numpy())
 
 
