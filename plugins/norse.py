@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import Capabilities, native_alias, NotExpressible, require, run_by_steps, seeded_linear, require_uniform
+from snn_interop.plugin_api import Capabilities, native_alias, NotExpressible, require, run_by_steps, seeded_linear, show
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack,
 )
@@ -77,19 +77,23 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
 
     Built with dt = 1 and per-step rates tau_inv = 1 - beta as float64 tensors, so the forward
     Euler step dt tau_inv is exactly the canonical 1 - beta. Norse picks its surrogate by name
-    only, so a surrogate without a norse alias cannot be injected: it is refused.
+    only, so a surrogate without a norse alias cannot be injected: it is refused. Thresholds
+    and decays may differ across neurons (norse's parameters are tensors broadcast over the
+    neurons); every other parameter takes one value.
     """
-    require_uniform(NAME, neuron)
     import norse.torch as nt
     from norse.torch.functional.reset import reset_subtract, reset_value
 
     n = neuron
-    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    other = [p for p in n.per_neuron if p not in ("threshold", "decay.beta", "syn_decay.beta")]
+    require(NAME, [(not other, f"per-neuron {', '.join(other)}", "only thresholds and decays take one value per neuron")])
+    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731 - one value, or nested tuples per neuron
+    rate = lambda beta: 1.0 - f64(beta)  # noqa: E731 - dt tau_inv with dt = 1, elementwise in float64
     gain_ok = n.input_scale is InputScale.ONE_MINUS_BETA and n.r == 1.0
     if n.model is Model.LI:
-        require(NAME, [(gain_ok, f"input gain {n.input_gain:g}", "LIBoxCell scales the input by dt tau_mem_inv = 1 - beta"),
+        require(NAME, [(gain_ok, f"input gain {show(n.input_gain)}", "LIBoxCell scales the input by dt tau_mem_inv = 1 - beta"),
                        (n.v_init == n.v_leak, f"v_init={n.v_init}", "the membrane starts at v_leak")])
-        return nt.LIBoxCell(nt.LIBoxParameters(tau_mem_inv=f64(1.0 - n.decay.beta), v_leak=f64(n.v_leak)), dt=1.0)
+        return nt.LIBoxCell(nt.LIBoxParameters(tau_mem_inv=rate(n.decay.beta), v_leak=f64(n.v_leak)), dt=1.0)
     found = native_alias(n, NAME)
     require(NAME, [
         (n.model in (Model.IF, Model.LIF, Model.CUBA_LIF), f"model={n.model.value}", "LSNN (adaptive) is not wired yet"),
@@ -102,19 +106,19 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     ])
     method, alpha = found[0].removeprefix("threshold:"), found[1].get("alpha", 0.0)
     if n.model is Model.IF:
-        require(NAME, [(n.input_gain == 1.0, f"input gain {n.input_gain:g}", "IAFCell adds the input unscaled"),
+        require(NAME, [(n.input_gain == 1.0, f"input gain {show(n.input_gain)}", "IAFCell adds the input unscaled"),
                        (n.reset is ResetMode.TO_VALUE and n.v_init == n.v_reset, "reset/v_init", "IAFCell resets to v_reset and starts there")])
         return nt.IAFCell(nt.IAFParameters(v_th=f64(n.threshold), v_reset=f64(n.v_reset), method=method, alpha=f64(alpha)))
-    require(NAME, [(gain_ok, f"input gain {n.input_gain:g}", "norse scales the input by dt tau_mem_inv = 1 - beta"),
+    require(NAME, [(gain_ok, f"input gain {show(n.input_gain)}", "norse scales the input by dt tau_mem_inv = 1 - beta"),
                    (n.v_init == n.v_leak, f"v_init={n.v_init}", "the membrane starts at v_leak")])
     if n.model is Model.CUBA_LIF:
         require(NAME, [(n.reset is ResetMode.TO_VALUE, "reset=subtract", "LIFCell resets to v_reset"),
-                       (n.syn_input_gain == 1.0, f"synaptic input gain {n.syn_input_gain:g}", "the input jumps the current unscaled"),
+                       (n.syn_input_gain == 1.0, f"synaptic input gain {show(n.syn_input_gain)}", "the input jumps the current unscaled"),
                        (n.synapse_order is SynapseOrder.CURRENT_FIRST, "synapse_order=membrane_first", "LIFCell charges with this step's current")])
-        p = nt.LIFParameters(tau_syn_inv=f64(1.0 - n.syn_decay.beta), tau_mem_inv=f64(1.0 - n.decay.beta), v_leak=f64(n.v_leak),
+        p = nt.LIFParameters(tau_syn_inv=rate(n.syn_decay.beta), tau_mem_inv=rate(n.decay.beta), v_leak=f64(n.v_leak),
                              v_th=f64(n.threshold), v_reset=f64(n.v_reset), method=method, alpha=f64(alpha))
         return nt.LIFCell(p, dt=1.0)
-    p = nt.LIFBoxParameters(tau_mem_inv=f64(1.0 - n.decay.beta), v_leak=f64(n.v_leak), v_th=f64(n.threshold), v_reset=f64(n.v_reset),
+    p = nt.LIFBoxParameters(tau_mem_inv=rate(n.decay.beta), v_leak=f64(n.v_leak), v_th=f64(n.threshold), v_reset=f64(n.v_reset),
                             method=method, alpha=f64(alpha), reset_method=reset_value if n.reset is ResetMode.TO_VALUE else reset_subtract)
     return nt.LIFBoxCell(p, dt=1.0)
 

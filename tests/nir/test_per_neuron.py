@@ -14,7 +14,7 @@ from snn_interop.nir import metadata
 from snn_interop.nir.neurons import neuron_from_node, node_from_neuron
 from snn_interop.nir import graph as nir_graph
 from snn_interop.spec import oracle
-from snn_interop.spec.neurons import Decay, Discretisation, InputScale, Neuron
+from snn_interop.spec.neurons import Compare, Decay, Discretisation, InputScale, Neuron, ResetMode
 from snn_interop.spec.surrogates import SURROGATES
 from snn_interop_conformance.tolerances import FP32_GRADIENT
 from tests.conftest import plugin_or_skip
@@ -106,3 +106,31 @@ def test_sinabs_builds_per_neuron_thresholds_and_decays_natively(model):
     torch.testing.assert_close(x_native.grad, x_oracle.grad, atol=FP32_GRADIENT.atol, rtol=FP32_GRADIENT.rtol)  # float32 spikes
     described = sinabs.describe_neuron(module)
     assert described.threshold == neuron.threshold and described.decay.beta == neuron.decay.beta
+
+
+@pytest.mark.parametrize("model", ["lif", "cuba_lif", "li"])
+def test_norse_builds_per_neuron_thresholds_and_decays_natively(model):
+    """Norse's parameters are tensors broadcast over the neurons: per-neuron thresholds and decays
+    build its own LIFBoxCell / LIFCell / LIBoxCell, exact against the oracle."""
+    norse = plugin_or_skip("norse")
+    rng = np.random.default_rng(7)
+    beta = Decay(tuple(float(b) for b in rng.uniform(0.6, 0.95, 6)))
+    threshold = tuple(float(v) for v in rng.uniform(0.3, 0.6, 6))
+    surrogate = norse.default_neuron()[1].surrogate  # norse's default "super", as its own canonical twin has it
+    lif = Neuron.lif(surrogate, beta, threshold=threshold, input_scale=InputScale.ONE_MINUS_BETA, compare=Compare.GT)
+    neuron = {"lif": lif,
+              "cuba_lif": Neuron.cuba_lif(surrogate, beta, Decay(tuple(float(b) for b in rng.uniform(0.5, 0.8, 6))), threshold=threshold,
+                                          input_scale=InputScale.ONE_MINUS_BETA, compare=Compare.GT, reset=ResetMode.TO_VALUE),
+              "li": Neuron.li(beta, input_scale=InputScale.ONE_MINUS_BETA)}[model]
+    module = norse.build_neuron(neuron)
+    x = torch.rand(80, 2, 6, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 2.0
+    x_native, x_oracle = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    spikes, v = norse.run(module, x_native)
+    trace = oracle.simulate(neuron, x_oracle)
+    (spikes.sum() + v.sum()).backward()
+    (trace.spikes.sum() + trace.v.sum()).backward()
+    if neuron.spikes:
+        assert 0.05 < trace.spikes.mean() < 0.9 and torch.equal(spikes.to(torch.float64), trace.spikes)
+    torch.testing.assert_close(v.to(torch.float64), trace.v, atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(x_native.grad, x_oracle.grad, atol=1e-12, rtol=1e-12)
+    assert norse.describe_neuron(module).threshold == neuron.threshold
