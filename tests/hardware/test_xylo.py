@@ -172,3 +172,29 @@ def test_the_braille_network_maps_with_its_recurrent_weights(corpus, tmp_path) -
         "lif1.lif: reset=to_value: Xylo subtracts the threshold",
         "lif1.lif: spike_fn=single: Xylo's hidden neurons fire floor(v / threshold) spikes (at most 31) per step",
         "lif2: reset=to_value: Xylo subtracts the threshold"]
+
+
+def test_xylosim_states_follow_the_float_model_within_the_quantisation() -> None:
+    """The mapping itself (weights folded by g g_syn / alpha, current first, same-step subtraction):
+    on the sinabs model, whose conventions are all Xylo's, XyloSim's hidden current and membrane
+    divided by the scale stay within 1 % of the threshold of the float model's until the first
+    spike that differs, which is a membrane within 1 % of the threshold (a quantisation flip)."""
+    from snn_interop.nir.graph import from_nir
+
+    graph = _graph("sinabs")
+    x = hardware.spike_input(graph, STEPS, 0, RATE)
+    with torch.no_grad():
+        _, rec = from_nir(graph, None, dtype=torch.float64)(x, record=True)
+    deployment = xylo.build(graph)
+    raster = np.concatenate([x[:, 0].numpy(), np.zeros((1, N_IN))]).astype(int)
+    _, _, record = xylo.rockpool_chip().XyloSim.from_specification(**deployment.spec).evolve(raster, record=True)
+    scale = deployment.scales["hidden"]
+    spikes, v, i = (np.asarray(record[k], np.float64).reshape(STEPS + 1, N_HIDDEN)[:STEPS] for k in ("Spikes", "Vmem", "Isyn"))
+    ref = {k: rec["1"][k][:, 0].numpy() for k in ("out", "v", "i")}
+    assert np.abs(i / scale - ref["i"]).max() < 0.01  # the current does not depend on spikes here
+    differ = np.argwhere(spikes != ref["out"])
+    step, neuron = differ[0]
+    assert ref["out"][:step].sum() >= 5 and np.abs(v[:step] / scale - ref["v"][:step]).max() < 0.01
+    before_reset = ref["v"][step, neuron] + ref["out"][step, neuron]  # threshold 1, subtracted
+    assert abs(before_reset - 1.0) < 0.01  # the first spike that differs is a membrane within 1 % of the threshold
+    assert len(differ) / spikes.size < 0.05
