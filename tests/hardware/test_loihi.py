@@ -87,7 +87,8 @@ def test_the_netx_file_has_the_groups_and_datasets_netx_reads(tmp_path) -> None:
         assert np.abs(dense["weight"][()]).max() == 127 and "bias" not in dense
 
 
-def test_a_membrane_first_current_becomes_a_one_step_netx_delay(tmp_path) -> None:
+def membrane_first_graph() -> nir.NIRGraph:
+    """Linear(5 -> 3) into a current-based neuron whose membrane sees last step's current."""
     from snn_interop.nir.neurons import node_from_neuron
     from snn_interop.spec.neurons import Compare, Decay, Neuron, ResetMode, SynapseOrder
     from snn_interop.spec.surrogates import SURROGATES
@@ -95,7 +96,11 @@ def test_a_membrane_first_current_becomes_a_one_step_netx_delay(tmp_path) -> Non
     neuron = Neuron.cuba_lif(SURROGATES["atan"].configure(), Decay(0.9), Decay(0.7), synapse_order=SynapseOrder.MEMBRANE_FIRST,
                              reset=ResetMode.TO_VALUE, compare=Compare.GT, threshold=0.5)
     weight = np.random.default_rng(0).uniform(0.0, 0.4, (3, 5))
-    graph = nir.NIRGraph.from_list(nir.Linear(weight=weight), node_from_neuron(neuron, (3,)))
+    return nir.NIRGraph.from_list(nir.Linear(weight=weight), node_from_neuron(neuron, (3,)))
+
+
+def test_a_membrane_first_current_becomes_a_one_step_netx_delay(tmp_path) -> None:
+    graph = membrane_first_graph()
     deployment = target.build(graph)
     assert deployment.layers[0].delay == 1
     x = hardware.spike_input(graph, 200, 1, 0.4)

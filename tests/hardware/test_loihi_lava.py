@@ -14,15 +14,18 @@ from snn_interop.convert import convert_full
 from snn_interop.spec import loihi
 from snn_interop_plugins import loihi as target
 from tests.conftest import ROOT
-from tests.hardware.test_loihi import N_IN, _model
+from tests.hardware.test_loihi import N_IN, _model, membrane_first_graph
 
 LAVA = Path(os.environ.get("SNN_INTEROP_LAVA_PYTHON", ROOT / ".venv-lava" / "bin" / "python"))
 
 
 @pytest.mark.skipif(not LAVA.exists(), reason=f"lava not installed: no {LAVA} (scripts/lava_env.sh makes it)")
-@pytest.mark.parametrize("fw", ["snntorch", "norse"])  # LIF layers with bias; a current-based CubaLIF layer
+@pytest.mark.parametrize("fw", ["snntorch", "norse", "membrane-first"])  # LIF layers with bias; a CubaLIF layer; a netx delay
 def test_lavas_run_of_our_netx_file_is_our_fixed_point_model_a_step_per_layer_later(fw: str, tmp_path) -> None:
-    graph, _, _ = convert_full(_model(fw), fw, "nir", verify_result=False, input_shape_=(N_IN,))
+    if fw == "membrane-first":
+        graph = membrane_first_graph()
+    else:
+        graph, _, _ = convert_full(_model(fw), fw, "nir", verify_result=False, input_shape_=(N_IN,))
     deployment = target.build(graph)
     deployment.save(tmp_path)
     x = hardware.spike_input(graph, 100, 0, 0.3)
