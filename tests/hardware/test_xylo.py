@@ -158,6 +158,14 @@ def test_conv_layers_and_weight_biases_are_rejected() -> None:
     assert [(v.node, v.rule) for v in xylo.check(graph)] == [("fc1", "supported layers")]
 
 
+def test_a_threshold_beyond_16_bits_at_the_weight_scale_is_rejected() -> None:
+    graph = _planted(16, 1e-3)
+    graph.nodes["fc2"] = nir.Linear(graph.nodes["fc2"].weight * 1e-3)  # threshold 1 = 127 / max|w| x 1000 > 32767
+    (violation,) = xylo.check(graph)
+    assert (violation.node, violation.rule) == ("lif2", "threshold bit width")
+    assert "16-bit signed thresholds, <= 32767" in violation.limit and "bits)" in violation.found
+
+
 def test_the_braille_network_maps_with_its_recurrent_weights(corpus, tmp_path) -> None:
     """The NIR paper's recurrent CuBa-LIF Braille classifier (12 -> 40 recurrent -> 7). Read with
     NIR's semantics it resets to v_reset = 0 and fires once per step, which Xylo approximates
