@@ -243,7 +243,9 @@ def _population(name: str, node: Any, n: int, hidden: bool) -> tuple[_Population
         approximated.append(f"{name}: spike_fn={neuron.spike_fn.value}: Xylo's output neurons fire one spike per step")
     alpha_xylo = _xylo_decay(dash_syn)
     gain = full(neuron.input_gain) * (full(neuron.syn_input_gain) if cuba else 1.0)
-    fold = np.divide(gain, alpha_xylo, out=np.zeros(n), where=alpha_xylo > 0)
+    # without a synaptic current (LIF, IF), Xylo's current delivers alpha W x, alpha^2 W x, ...: W (1 - alpha) / alpha
+    # keeps the charge g W x, spread over later steps
+    fold = np.divide(gain * (1.0 if cuba else 1.0 - alpha_xylo), alpha_xylo, out=np.zeros(n), where=alpha_xylo > 0)
     bias = (1.0 - beta) * full(neuron.v_leak)
     return _Population(name, neuron, beta, alpha, dash_mem, dash_syn, fold, threshold, bias, approximated), violations
 

@@ -206,3 +206,19 @@ def test_xylosim_states_follow_the_float_model_within_the_quantisation() -> None
     before_reset = ref["v"][step, neuron] + ref["out"][step, neuron]  # threshold 1, subtracted
     assert abs(before_reset - 1.0) < 0.01  # the first spike that differs is a membrane within 1 % of the threshold
     assert len(differ) / spikes.size < 0.05
+
+
+def test_a_lif_without_synaptic_current_is_approximated_with_its_charge(tmp_path) -> None:
+    """Xylo has no neuron without a synaptic current: a LIF gets dash_syn = 1 and weights W (1 - 1/2) / (1/2),
+    which deliver its charge over the following steps; listed, and within the bound on this model."""
+    plugin_or_skip("spikingjelly")
+    from spikingjelly.activation_based import neuron
+
+    model = _net(lambda: neuron.LIFNode(tau=8.0, decay_input=False, v_reset=None), 1.5)
+    graph, _, _ = convert_full(model, "spikingjelly", "nir", verify_result=False, input_shape_=(N_IN,))
+    report = hardware.handoff(graph, "xylo", tmp_path / "out", steps=STEPS, seed=0, rate=RATE)
+    assert report.figures["dash_syn"] == [1] and report.figures["decay_abs_err_syn"] == 0.5
+    assert report.figures["approximated"][0].startswith("1: lif has no synaptic current")
+    f = report.forward
+    assert f["spikes_float"] >= 0.5 * STEPS * N_OUT and abs(f["spikes_target"] - f["spikes_float"]) <= 0.1 * f["spikes_float"]
+    assert report.within_bound, report.table()
