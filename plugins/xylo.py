@@ -21,6 +21,8 @@ So a Xylo neuron is ``i[t] = alpha (i[t-1] + W x[t])``, ``v[t] = beta v[t-1] + i
 ``alpha = 1 - 2^-dash_syn``, ``beta = 1 - 2^-dash_mem``. A canonical current-based LIF
 (``i = alpha i + g_syn W x``, ``v = v_leak + beta (v - v_leak) + g i``) maps onto it with
 ``W_xylo = g g_syn W / alpha_xylo`` and ``bias = (1 - beta) v_leak``; ``dash = round(-log2(1 - beta))``.
+A LIF or IF (no current) gets ``dash_syn = 1`` and ``W_xylo = g W (1 - alpha_xylo) / alpha_xylo``: the
+current delivers the same charge ``g W x`` as ``W x / 2, W x / 4, ...`` over this and later steps.
 Weights and thresholds are then quantised by ``global_quantize`` (one scale ``s = 127 / max|W|``
 for input and recurrent weights, one for the output weights); thresholds become
 ``ceil(theta s)`` for ``v >= theta`` and ``floor(theta s) + 1`` for ``v > theta`` (exact on integers).
