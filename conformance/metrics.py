@@ -8,11 +8,17 @@ Every metric is a plain number, so reports and declared deviations can name it:
 - ``v_max_abs``: max |v - v_oracle|; ``v_scale``: max |v_oracle|; ``v_max_rel``: their ratio;
 - ``grad_max_rel``: max |dL/dx - dL/dx_oracle| over max |dL/dx_oracle|, for the loss
   L = sum(w_s * spikes) + sum(w_v * v) with seeded weights w;
-- ``threshold_hits``: oracle steps where v_pre == theta exactly (the input's edge phase).
+- ``threshold_hits``: oracle steps where v_pre == theta exactly (the input's edge phase);
+- ``param_grads``: for each canonical parameter the implementation exposes (its plugin's
+  ``parameters``) and the oracle differentiates exactly (``oracle.differentiable``), the
+  gradient dL/dp of the same loss as ``(native, oracle)``, the native one taken through the
+  framework's own parameterisation and the chain rule (tau, 1 - beta, ...);
+  ``param_grad_max_rel``: the largest |dL/dp - dL/dp_oracle| / |dL/dp_oracle| among them
+  (None when the implementation exposes none).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -31,6 +37,8 @@ class Metrics:
     v_scale: float  #: max |v_oracle|
     grad_max_rel: float
     threshold_hits: int
+    param_grads: dict[str, tuple[float, float]] = field(default_factory=dict)
+    param_grad_max_rel: float | None = None
 
 
 def loss_weights(shape: torch.Size, seed: int) -> torch.Tensor:
@@ -48,8 +56,9 @@ def _max_rel(a: torch.Tensor, ref: torch.Tensor) -> float:
     return err / scale if scale > 0 else err
 
 
-def measure(spikes: torch.Tensor, v: torch.Tensor, grad: torch.Tensor, trace: Trace, oracle_grad: torch.Tensor) -> Metrics:
-    """Compare one run (spikes, membrane, input gradient) with the oracle's."""
+def measure(spikes: torch.Tensor, v: torch.Tensor, grad: torch.Tensor, trace: Trace, oracle_grad: torch.Tensor,
+            param_grads: dict[str, tuple[float, float]] | None = None) -> Metrics:
+    """Compare one run (spikes, membrane, input gradient, parameter gradients) with the oracle's."""
     spikes = spikes.detach().to(torch.float64)
     differ = spikes != trace.spikes
     first_step = first_neuron = margin = None
@@ -64,4 +73,11 @@ def measure(spikes: torch.Tensor, v: torch.Tensor, grad: torch.Tensor, trace: Tr
         v_max_abs=float((v - trace.v).abs().max()) if v.numel() else 0.0,
         v_max_rel=_max_rel(v, trace.v), v_scale=float(trace.v.abs().max()) if v.numel() else 0.0, grad_max_rel=_max_rel(grad, oracle_grad),
         threshold_hits=int((trace.v_pre == trace.theta).sum()),
+        param_grads=dict(param_grads or {}),
+        param_grad_max_rel=max((scalar_rel(g, g_o) for g, g_o in param_grads.values()), default=None) if param_grads else None,
     )
+
+
+def scalar_rel(value: float, reference: float) -> float:
+    """|value - reference| / |reference| (the absolute error when the reference is 0)."""
+    return abs(value - reference) / abs(reference) if reference != 0 else abs(value)

@@ -27,7 +27,7 @@ from snn_interop.spec import oracle
 from snn_interop.spec.neurons import Neuron
 from snn_interop_conformance import deviations as deviations_mod
 from snn_interop_conformance.cases import SHAPES, Case
-from snn_interop_conformance.metrics import Metrics, loss, loss_weights, measure
+from snn_interop_conformance.metrics import Metrics, loss, loss_weights, measure, scalar_rel
 from snn_interop_conformance.tolerances import Tolerance, TOLERANCES
 
 Run = Callable[[torch.nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -45,6 +45,8 @@ class Implementation:
     run: Run
     version: str = ""
     max_steps: int | None = None  #: longer cases are reported "not_run" (the kernel in Triton's CPU interpreter)
+    #: the plugin's ``parameters(module)``: canonical name -> (the tensor the layer computes with, d native / d canonical)
+    parameters: Callable[[torch.nn.Module], dict[str, tuple[torch.Tensor, float]]] | None = None
 
 
 def plugin_implementations(frameworks: Iterable[str], device: str = "cpu") -> list[Implementation]:
@@ -53,7 +55,8 @@ def plugin_implementations(frameworks: Iterable[str], device: str = "cpu") -> li
     for fw in frameworks:
         plugin = registry.get(fw)
         backend = plugin.capabilities().backends.get(device, ("torch",))[0]
-        out.append(Implementation(fw, fw, backend, device, plugin.build_neuron, plugin.run, plugin.framework_version()))
+        out.append(Implementation(fw, fw, backend, device, plugin.build_neuron, plugin.run, plugin.framework_version(),
+                                  parameters=getattr(plugin, "parameters", None)))
     return out
 
 
@@ -99,7 +102,16 @@ def worst_ratio(case: Case, m: Metrics) -> float:
     if m.spike_mismatches:
         return float("inf")
     tol_v, tol_g = tolerance(case, "membrane"), tolerance(case, "gradient")
-    return max(m.v_max_abs / (tol_v.atol + tol_v.rtol * m.v_scale), m.grad_max_rel / tol_g.rtol)
+    return max(m.v_max_abs / (tol_v.atol + tol_v.rtol * m.v_scale), m.grad_max_rel / tol_g.rtol,
+               (m.param_grad_max_rel or 0.0) / tol_g.rtol)
+
+
+def _canonical(neuron: Neuron, name: str) -> float:
+    """A canonical parameter by its dotted name ("threshold", "decay.beta", "syn_decay.beta")."""
+    value: Any = neuron
+    for part in name.split("."):
+        value = getattr(value, part)
+    return float(value)
 
 
 def classify(margin: float | None, noise: float) -> str:
@@ -124,6 +136,11 @@ def judge(case: Case, m: Metrics) -> list[str]:
         failures.append(f"v_max_abs: membrane differs by {m.v_max_abs:.3g} (relative {m.v_max_rel:.3g}); tolerance atol {tol_v.atol:g}, rtol {tol_v.rtol:g}")
     if m.grad_max_rel > tol_g.rtol:
         failures.append(f"grad_max_rel: input gradient differs by {m.grad_max_rel:.3g} of its largest entry; tolerance {tol_g.rtol:g}")
+    for name, (native, reference) in m.param_grads.items():  # one failure per parameter, named param_grad.<name>
+        rel = scalar_rel(native, reference)
+        if rel > tol_g.rtol:
+            failures.append(f"param_grad.{name}: dL/d{name} is {native:.6g}, the oracle's {reference:.6g} "
+                            f"(relative {rel:.3g}); tolerance {tol_g.rtol:g}")
     return failures
 
 
@@ -145,9 +162,12 @@ def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviati
     x = case.inputs()
     w = loss_weights(x.shape, case.seed)
     x_o = x.to(torch.float64, copy=True).requires_grad_(True)  # never the same tensor as x_n
-    trace = oracle.simulate(case.neuron, x_o)
+    p_o = {name: torch.tensor(float(_canonical(case.neuron, name)), dtype=torch.float64, requires_grad=True)
+           for name in oracle.differentiable(case.neuron)}
+    trace = oracle.simulate(case.neuron, x_o, params=p_o)
     loss(trace.spikes, trace.v, w).backward()
     trace = oracle.Trace(*(t.detach() for t in trace))
+    oracle_param_grads = {name: float(t.grad) if t.grad is not None else 0.0 for name, t in p_o.items()}
     results = []
     for impl in impls:
         base = dict(case=case.id, implementation=impl.name, framework=impl.framework, backend=impl.backend, device=impl.device,
@@ -162,10 +182,15 @@ def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviati
             results.append(Result(**base, status="not_expressible", reason=f"{exc.semantic}: {exc.reason}"))
             continue
         try:
+            native = {k: p for k, p in (impl.parameters(module) if impl.parameters else {}).items() if k in oracle_param_grads}
+            for tensor, _ in native.values():
+                tensor.requires_grad_(True)
             x_n = x.to(impl.device, copy=True).requires_grad_(True)
             spikes, v = impl.run(module, x_n)
             loss(spikes.cpu(), v.cpu(), w).backward()
-            m = measure(spikes.cpu(), v.cpu(), x_n.grad.cpu(), trace, x_o.grad)
+            param_grads = {k: ((float(t.grad.sum()) if t.grad is not None else 0.0) * factor, oracle_param_grads[k])
+                           for k, (t, factor) in native.items()}
+            m = measure(spikes.cpu(), v.cpu(), x_n.grad.cpu(), trace, x_o.grad, param_grads)
         except Exception as exc:  # noqa: BLE001 - a crash of the implementation is a reported result
             results.append(Result(**base, status="error", reason=f"{type(exc).__name__}: {exc}",
                                   failures=traceback.format_exc().splitlines()[-3:], seconds=time.perf_counter() - start))

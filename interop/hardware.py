@@ -78,7 +78,7 @@ class Deployment(Protocol):
     """A graph quantised and mapped for one chip."""
 
     simulator: str  #: what ``simulate`` runs, with its version (e.g. "XyloSim (xylosim 0.1.3)")
-    bound: dict[str, float]  #: the mismatch the docs promise against the float model, e.g. {"spike_mismatch_fraction": 0.01}
+    bound: dict[str, float]  #: the mismatch the docs promise against the float model, e.g. {"mismatch_fraction": 0.05}
 
     def save(self, out: Path) -> list[Path]:
         """Write the toolchain's artifacts into directory ``out``; the paths written."""

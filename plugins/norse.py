@@ -123,6 +123,21 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     return nt.LIFBoxCell(p, dt=1.0)
 
 
+def parameters(module: torch.nn.Module) -> dict[str, tuple[torch.Tensor, float]]:
+    """The tensors a cell built by ``build_neuron`` computes with, each with d native /
+    d canonical: dt = 1, so tau_inv = 1 - beta (slope -1; the 1 - beta input gain is the same
+    tensor), and v_th is the threshold."""
+    if type(module) not in _cells():
+        return {}
+    p = module.p
+    out = {"decay.beta": (p.tau_mem_inv, -float(module.dt))} if hasattr(p, "tau_mem_inv") else {}
+    if hasattr(p, "v_th"):
+        out["threshold"] = (p.v_th, 1.0)
+    if hasattr(p, "tau_syn_inv"):
+        out["syn_decay.beta"] = (p.tau_syn_inv, -float(module.dt))
+    return out
+
+
 def capabilities() -> Capabilities:
     return Capabilities(
         framework=NAME, version=framework_version(),

@@ -151,6 +151,22 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     return module
 
 
+def parameters(module: torch.nn.Module) -> dict[str, tuple[torch.Tensor, float]]:
+    """The tensors a layer built by ``build_neuron`` computes with, each with d native /
+    d canonical: with ``train_alphas`` the decays are the canonical ones (alpha_mem = beta; the
+    1 - beta input gain follows it), the threshold is ``spike_threshold``."""
+    import sinabs.layers as sl
+
+    if not isinstance(module, (sl.IAF, sl.LIF, sl.ExpLeak)):
+        return {}
+    out = {"threshold": (module.spike_threshold, 1.0)} if getattr(module, "spike_threshold", None) is not None else {}
+    if getattr(module, "train_alphas", False):
+        out["decay.beta"] = (module.alpha_mem, 1.0)
+        if getattr(module, "alpha_syn", None) is not None:
+            out["syn_decay.beta"] = (module.alpha_syn, 1.0)
+    return out
+
+
 def capabilities() -> Capabilities:
     return Capabilities(
         framework=NAME, version=framework_version(),

@@ -215,6 +215,20 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     return Neuron(Model.IF if beta == 1.0 else Model.LIF, surrogate, decay=Decay(beta), **common)
 
 
+def parameters(module: torch.nn.Module) -> dict[str, tuple[torch.Tensor, float]]:
+    """The tensors a Leaky/Synaptic computes with for the canonical parameters, each with
+    d native / d canonical: beta and alpha are the canonical decays (clamped to [0, 1], slope 1
+    inside), the threshold is the threshold."""
+    import snntorch as snn
+
+    if not isinstance(module, (snn.Leaky, snn.Synaptic)):
+        return {}
+    out = {"threshold": (module.threshold, 1.0), "decay.beta": (module.beta, 1.0)}
+    if isinstance(module, snn.Synaptic):
+        out["syn_decay.beta"] = (module.alpha, 1.0)
+    return out
+
+
 def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module | None:
     """The recurrent connection of an RLeaky or RSynaptic, V(S[t-1]) added to the next step's
     input, as a stateless layer on the neurons' ``shape`` (its nn.Linear, or a Scale for the

@@ -8,12 +8,13 @@ surrogate ``scale * g'(v - theta)``. The update is the one documented in
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import torch
 
 from snn_interop.spec.mathns import torch_math
-from snn_interop.spec.neurons import Compare, Model, Neuron, ResetTiming, SpikeFn, SynapseOrder
+from snn_interop.spec.neurons import Compare, InputScale, Model, Neuron, ResetTiming, SpikeFn, SynapseOrder
 from snn_interop.spec.resets import RESETS
 from snn_interop.spec.schema import SurrogateConfig
 
@@ -80,18 +81,49 @@ def _t(value: Any, like: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(value, dtype=like.dtype, device=like.device)
 
 
-def step(neuron: Neuron, x: torch.Tensor, state: State) -> tuple[State, torch.Tensor, torch.Tensor]:
-    """One time step: returns (new state, v compared with theta, theta)."""
-    n = neuron
+PARAMETERS = ("threshold", "decay.beta", "syn_decay.beta")  #: what ``params`` may give as tensors, to differentiate by
+
+
+def _gain_t(scale: InputScale, beta: torch.Tensor, r: Any, declared: Any, like: torch.Tensor) -> torch.Tensor:
+    """The input gain as a function of the (possibly differentiated) ``beta``: r (1 - beta) or r beta;
+    any other scale its declared value."""
+    if scale is InputScale.ONE_MINUS_BETA:
+        return (1.0 - beta) * _t(r, like)
+    if scale is InputScale.BETA:
+        return beta * _t(r, like)
+    return _t(declared, like)
+
+
+def differentiable(neuron: Neuron) -> tuple[str, ...]:
+    """The :data:`PARAMETERS` whose gradient :func:`simulate` gives exactly for ``neuron``: the
+    threshold of a neuron that fires, and each decay unless its input gain is dt / tau."""
+    out = ["threshold"] if neuron.spikes else []
+    if neuron.model is not Model.IF and neuron.input_scale is not InputScale.DT_OVER_TAU:
+        out.append("decay.beta")
+    if neuron.model is Model.CUBA_LIF and neuron.syn_input_scale is not InputScale.DT_OVER_TAU:
+        out.append("syn_decay.beta")
+    return tuple(out)
+
+
+def step(neuron: Neuron, x: torch.Tensor, state: State,
+         params: Mapping[str, torch.Tensor] | None = None) -> tuple[State, torch.Tensor, torch.Tensor]:
+    """One time step: returns (new state, v compared with theta, theta). ``params`` replaces
+    any of :data:`PARAMETERS` by a tensor (e.g. one requiring grad, for dL/dtheta, dL/dbeta).
+
+    A gain that follows from beta (input scale beta or 1 - beta) follows the given beta too; a
+    gain dt / tau stays as declared (:func:`differentiable` says which parameters are exact)."""
+    n, p = neuron, params or {}
     drive, i = x, state.i
     if n.model is Model.CUBA_LIF:
-        i_next = _t(n.syn_decay.beta, x) * state.i + _t(n.syn_input_gain, x) * x
+        alpha = _t(p.get("syn_decay.beta", n.syn_decay.beta), x)
+        i_next = alpha * state.i + _gain_t(n.syn_input_scale, alpha, n.w_in, n.syn_input_gain, x) * x
         drive, i = (i_next, i_next) if n.synapse_order is SynapseOrder.CURRENT_FIRST else (state.i, i_next)
     v_leak = _t(n.v_leak, x)
-    v = v_leak + _t(n.decay.beta, x) * (state.v - v_leak) + _t(n.input_gain, x) * drive
+    beta = _t(p.get("decay.beta", n.decay.beta), x)
+    v = v_leak + beta * (state.v - v_leak) + _gain_t(n.input_scale, beta, n.r, n.input_gain, x) * drive
     rho = n.adapt_decay.beta
     a_seen = rho * state.a if n.adapt_decay_first else state.a
-    theta = _t(n.threshold, x) + (n.adapt_scale * a_seen if n.model is Model.ADAPTIVE_LIF else torch.zeros_like(v))
+    theta = _t(p.get("threshold", n.threshold), x) + (n.adapt_scale * a_seen if n.model is Model.ADAPTIVE_LIF else torch.zeros_like(v))
     if not n.spikes:
         return State(v, i, state.a, torch.zeros_like(v)), v, theta
     reset = RESETS[n.reset]
@@ -110,13 +142,13 @@ def step(neuron: Neuron, x: torch.Tensor, state: State) -> tuple[State, torch.Te
     return State(v, i, a, s), v_pre, theta
 
 
-def simulate(neuron: Neuron, x: torch.Tensor, state: State | None = None) -> Trace:
-    """Run ``neuron`` over time-major input ``x`` ``[T, B, ...]`` in float64."""
+def simulate(neuron: Neuron, x: torch.Tensor, state: State | None = None, params: Mapping[str, torch.Tensor] | None = None) -> Trace:
+    """Run ``neuron`` over time-major input ``x`` ``[T, B, ...]`` in float64 (``params``: see :func:`step`)."""
     x = x.to(torch.float64)
     state = initial_state(neuron, x[0]) if state is None else state
     records: dict[str, list[torch.Tensor]] = {k: [] for k in Trace._fields}
     for t in range(x.shape[0]):
-        state, v_pre, theta = step(neuron, x[t], state)
+        state, v_pre, theta = step(neuron, x[t], state, params)
         for key, value in zip(Trace._fields, (state.s, state.v, v_pre, state.i, theta)):
             records[key].append(value)
     return Trace(*(torch.stack(records[k]) for k in Trace._fields))
