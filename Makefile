@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.snn-interop-installed
 
-.PHONY: setup demo test conformance docs native-nir-matrix clean
+.PHONY: setup demo test conformance docs native-nir-matrix lava-env clean
 
 setup: $(STAMP)
 
@@ -49,5 +49,14 @@ $(NATIVE)/.stamp: constraints/native-nir.txt pyproject.toml
 native-nir-matrix: $(NATIVE)/.stamp
 	$(NATIVE)/bin/python scripts/native_nir_matrix.py
 
+# Lava (lava-nc 0.10.0, lava-dl 0.6.0) declares Python < 3.11: an environment of its own, patched,
+# where tests/hardware/test_loihi_lava.py runs Lava on the netx files we write (docs/hardware-loihi.md).
+LAVA := .venv-lava
+$(LAVA)/.stamp: scripts/lava_env.sh $(STAMP)
+	scripts/lava_env.sh $(LAVA)
+	touch $@
+
+lava-env: $(LAVA)/.stamp
+
 clean:
-	rm -rf $(VENV) $(NATIVE)
+	rm -rf $(VENV) $(NATIVE) $(LAVA)
