@@ -32,7 +32,6 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
@@ -40,6 +39,7 @@ from typing import Any, Protocol
 import nir
 import torch
 
+from snn_interop import registry
 from snn_interop.errors import ExitCode, InteropError, OutputExists, PluginUnavailable, UnknownFramework
 from snn_interop.nir.graph import annotate
 from snn_interop.nir.neurons import NirDefaults
@@ -90,24 +90,19 @@ class Deployment(Protocol):
         """Quantisation figures (weight and threshold errors, bit widths, scale factors)."""
 
 
-@cache
-def _entry_points() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
-
-
 def names() -> list[str]:
     """Registered hardware targets, without importing any."""
-    return sorted(_entry_points())
+    return sorted(registry._entry_points(GROUP))
 
 
 def is_target(name: str | None) -> bool:
-    return name in _entry_points()
+    return name in registry._entry_points(GROUP)
 
 
 @cache
 def load(name: str) -> ModuleType:
     """Import target ``name`` and check it against the contract."""
-    eps = _entry_points()
+    eps = registry._entry_points(GROUP)
     if name not in eps:
         raise UnknownFramework(f"no hardware target named {name!r}; installed targets: {', '.join(sorted(eps)) or 'none'}")
     target = eps[name].load()

@@ -36,9 +36,10 @@ class PluginInfo:
     capabilities: dict | None = None  # what its native layers express, when available
 
 
-def _entry_points() -> dict[str, EntryPoint]:
+def _entry_points(group: str = GROUP) -> dict[str, EntryPoint]:
+    """The entry points of ``group`` by name; two different ones under one name are an error."""
     found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=GROUP):
+    for ep in entry_points(group=group):
         if ep.name in found and found[ep.name].value != ep.value:
             raise PluginError(
                 f"two plugins are registered as {ep.name!r}: {found[ep.name].value} and "

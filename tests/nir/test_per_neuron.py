@@ -84,6 +84,21 @@ def as_floats(t: torch.Tensor) -> list[float]:
     return [float(v) for v in t.numpy().astype(np.float64)]
 
 
+def assert_native_matches_oracle(plugin, module, neuron: Neuron, level: float, grad_atol: float, grad_rtol: float) -> None:
+    """``module`` (``plugin``'s layer for ``neuron``) on seeded input in [0, level): spikes identical
+    to the oracle's (which must fire now and then), membranes to 1e-12, input gradients within the tolerance."""
+    x = torch.rand(80, 2, 6, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * level
+    x_native, x_oracle = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    spikes, v = plugin.run(module, x_native)
+    trace = oracle.simulate(neuron, x_oracle)
+    (spikes.sum() + v.sum()).backward()
+    (trace.spikes.sum() + trace.v.sum()).backward()
+    if neuron.spikes:
+        assert 0.05 < trace.spikes.mean() < 0.9 and torch.equal(spikes.to(torch.float64), trace.spikes)
+    torch.testing.assert_close(v.to(torch.float64), trace.v, atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(x_native.grad, x_oracle.grad, atol=grad_atol, rtol=grad_rtol)
+
+
 @pytest.mark.parametrize("model", ["lif", "cuba_lif", "li"])
 def test_sinabs_builds_per_neuron_thresholds_and_decays_natively(model):
     """Sinabs' LIF/ExpLeak take tensors shaped like the neurons: the layer is sinabs' own and exact."""
@@ -94,16 +109,7 @@ def test_sinabs_builds_per_neuron_thresholds_and_decays_natively(model):
                                           syn_input_scale=InputScale.BETA),
               "li": Neuron.li(lif.decay)}[model]
     module = sinabs.build_neuron(neuron)
-    x = torch.rand(80, 2, 6, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 0.1
-    x_native, x_oracle = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
-    spikes, v = sinabs.run(module, x_native)
-    trace = oracle.simulate(neuron, x_oracle)
-    (spikes.sum() + v.sum()).backward()
-    (trace.spikes.sum() + trace.v.sum()).backward()
-    if neuron.spikes:
-        assert 0.05 < trace.spikes.mean() < 0.9 and torch.equal(spikes.to(torch.float64), trace.spikes)
-    torch.testing.assert_close(v, trace.v, atol=1e-12, rtol=1e-12)
-    torch.testing.assert_close(x_native.grad, x_oracle.grad, atol=FP32_GRADIENT.atol, rtol=FP32_GRADIENT.rtol)  # float32 spikes
+    assert_native_matches_oracle(sinabs, module, neuron, 0.1, FP32_GRADIENT.atol, FP32_GRADIENT.rtol)  # float32 spikes
     described = sinabs.describe_neuron(module)
     assert described.threshold == neuron.threshold and described.decay.beta == neuron.decay.beta
 
@@ -123,14 +129,5 @@ def test_norse_builds_per_neuron_thresholds_and_decays_natively(model):
                                           input_scale=InputScale.ONE_MINUS_BETA, compare=Compare.GT, reset=ResetMode.TO_VALUE),
               "li": Neuron.li(beta, input_scale=InputScale.ONE_MINUS_BETA)}[model]
     module = norse.build_neuron(neuron)
-    x = torch.rand(80, 2, 6, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 2.0
-    x_native, x_oracle = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
-    spikes, v = norse.run(module, x_native)
-    trace = oracle.simulate(neuron, x_oracle)
-    (spikes.sum() + v.sum()).backward()
-    (trace.spikes.sum() + trace.v.sum()).backward()
-    if neuron.spikes:
-        assert 0.05 < trace.spikes.mean() < 0.9 and torch.equal(spikes.to(torch.float64), trace.spikes)
-    torch.testing.assert_close(v.to(torch.float64), trace.v, atol=1e-12, rtol=1e-12)
-    torch.testing.assert_close(x_native.grad, x_oracle.grad, atol=1e-12, rtol=1e-12)
+    assert_native_matches_oracle(norse, module, neuron, 2.0, 1e-12, 1e-12)
     assert norse.describe_neuron(module).threshold == neuron.threshold
