@@ -310,7 +310,11 @@ def report(tables: dict[str, Cells], corpus: Cells) -> str:
     lines += [f"| {f} -> {fw} | {theirs} | {ours} | {n if n >= 0 else ''} |" for (f, fw), (theirs, ours, n) in corpus.items()]
     lines += ["", "A file the installed nir cannot read fails both paths here; in the test environment (nir 1.0.4)",
               "snn-interop runs every corpus file identically in every framework (tests/nir/test_corpus.py). A file",
-              "whose reference output has no spikes on this input only shows that nothing fires."]
+              "whose reference output has no spikes on this input only shows that nothing fires.", "",
+              "The Braille network with bias has a recurrent Affine (lif1.w_rec) whose bias snnTorch, which trained",
+              "it, adds from the first step on (RSynaptic adds V(S[-1] = 0)); the reference does too. A framework",
+              "that delivers a recurrent edge only from the second step on drops that bias once, and its first",
+              "steps differ (spikingjelly's own import above)."]
     return "\n".join(lines) + "\n"
 
 
