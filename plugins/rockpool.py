@@ -154,6 +154,21 @@ def _as_float64(module: torch.nn.Module, n: Neuron) -> torch.nn.Module:
     return module
 
 
+def parameters(module: torch.nn.Module) -> dict[str, tuple[torch.Tensor, float]]:
+    """The tensors a module built by ``build_neuron`` computes with, each with d native /
+    d canonical: LIFTorch's decays ``alpha`` (membrane) and ``beta`` (synaptic) are the canonical
+    ones; LIFNeuronTorch's ``tau_mem`` gives beta = exp(-dt / tau), so dtau/dbeta =
+    dt / (beta ln(beta)^2) (no decay for an IF, tau = inf); the threshold is the threshold."""
+    out = {"threshold": (module.threshold, 1.0)} if hasattr(module, "threshold") else {}
+    if hasattr(module, "alpha") and hasattr(module, "beta"):
+        out["decay.beta"] = (module.alpha, 1.0)
+        out["syn_decay.beta"] = (module.beta, 1.0)
+    elif hasattr(module, "tau_mem") and math.isfinite(float(module.tau_mem.detach().flatten()[0])):
+        beta = math.exp(-DT / float(module.tau_mem.detach().flatten()[0]))
+        out["decay.beta"] = (module.tau_mem, DT / (beta * math.log(beta) ** 2))
+    return out
+
+
 def capabilities() -> Capabilities:
     return Capabilities(
         framework=NAME, version=framework_version(),

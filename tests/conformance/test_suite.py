@@ -173,10 +173,12 @@ def _oracle_param_grads(case: Case) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("framework, model", [("snntorch", Model.LIF), ("snntorch", Model.CUBA_LIF), ("norse", Model.LIF),
-                                              ("norse", Model.CUBA_LIF), ("sinabs", Model.LIF)])
+                                              ("norse", Model.CUBA_LIF), ("sinabs", Model.LIF), ("rockpool", Model.LIF),
+                                              ("rockpool", Model.CUBA_LIF)])
 def test_parameter_gradients_match_through_each_frameworks_parameterisation(framework, model):
     """snnTorch's beta/alpha and threshold are the canonical ones; norse computes with tau_inv = 1 - beta
-    (slope -1); sinabs with alpha = beta. dL/dbeta (and dL/dalpha) equal the oracle's."""
+    (slope -1); sinabs with alpha = beta; rockpool's LIFNeuronTorch with tau = -dt / ln(beta) (slope
+    dt / (beta ln(beta)^2)). dL/dbeta (and dL/dalpha) equal the oracle's."""
     plugin = plugin_or_skip(framework)
     case = _expressible(framework, model)
     (r,) = run_case(case, [Implementation(framework, framework, "torch", "cpu", plugin.build_neuron, plugin.run, parameters=plugin.parameters)])
