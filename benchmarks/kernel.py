@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from snn_interop import registry  # noqa: E402
-from snn_interop.kernel import FusedNeuron, plan, saved_bytes_per_step  # noqa: E402
+from snn_interop.kernel import FusedNeuron, moved_bytes_per_step, saved_bytes_per_step  # noqa: E402
 from snn_interop.spec.neurons import Neuron  # noqa: E402
 from snn_interop_conformance.cases import case_id  # noqa: E402
 
@@ -54,16 +54,6 @@ def timer(device: torch.device, fn: Callable[[], object], repeat: int, warmup: i
         sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def traffic(neuron: Neuron, dtype: torch.dtype, save: str) -> tuple[int, int]:
-    """Bytes per neuron-step the kernel must move: (forward, backward), the loss on the spikes only.
-
-    Forward: read x, write spikes, membrane and the saved membrane. Backward: read the spikes'
-    gradient, the saved membrane, the spikes when the reset needs them, write dx."""
-    p, size = plan(neuron), torch.empty((), dtype=dtype).element_size()
-    saved = saved_bytes_per_step(neuron, dtype, save)
-    return 3 * size + saved, 2 * size + saved + (size if p.LOAD_S else 0)
 
 
 def fwd_bwd(run: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor, g: torch.Tensor) -> Callable[[], None]:
@@ -114,6 +104,20 @@ def implementation(name: str, device: torch.device) -> str:
         return f"spikingjelly[? {type(exc).__name__}]"
 
 
+def spikes_only_spikingjelly(device: torch.device, dtype: torch.dtype) -> Callable[[torch.Tensor], tuple[torch.Tensor, None]]:
+    """spikingjelly's default node as its users call it: ``store_v_seq=False`` (its default: the
+    membrane sequence is never written, and its backward reads no membrane gradient), spikes out."""
+    from spikingjelly.activation_based import functional
+
+    node = registry.get("spikingjelly").default_neuron()[0].to(device, dtype)
+    node.store_v_seq, node.step_mode = False, "m"
+
+    def run(x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        functional.reset_net(node)
+        return node(x), None
+    return run
+
+
 def plan_runs(frameworks: list[str]) -> list[tuple[str, torch.nn.Module, Neuron]]:
     """(framework, its default LIF layer, that layer's canonical twin) for each installed framework."""
     out = []
@@ -152,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     g = torch.randn(steps, 1, neurons, generator=gen).to(device, dtype)
 
     rows: list[tuple[str, str, float, float, float | None]] = []  # (group, label, forward s, fwd+bwd s, fwd+bwd graph s)
+    modes = {"spikes+membrane": True, "spikes only": False}
 
     def measure(group: str, label: str, run: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor) -> None:
         try:
@@ -164,11 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, module, neuron in runs:
         print(f"\n{name}'s default layer {type(module).__name__} = {case_id(neuron)}")
         x = (base * 1.6 * float(neuron.threshold) / float(neuron.input_gain)).to(device, dtype)
-        for save in ("exact", "float16"):
-            measure(name, f"fused kernel (save={save})", FusedNeuron(neuron, save=save), x)
+        for mode, membrane in modes.items():
+            for save in ("exact", "float16"):
+                layer = FusedNeuron(neuron, save=save, membrane=membrane)
+                measure(f"{name}|{mode}", f"fused kernel (save={save})", layer if membrane else (lambda m: lambda xx: (m(xx), None))(layer), x)
         plugin = registry.get(name)
         layer = module.to(device, dtype)
-        measure(name, implementation(name, device), (lambda m: (lambda xx: plugin.run(m, xx)))(layer), x)
+        measure(f"{name}|spikes+membrane", implementation(name, device), (lambda m: (lambda xx: plugin.run(m, xx)))(layer), x)
+        if name == "spikingjelly":  # its layer as users call it: store_v_seq=False, spikes out, no membrane written
+            measure(f"{name}|spikes only", implementation(name, device) + " store_v_seq=False", spikes_only_spikingjelly(device, dtype), x)
 
     if args.sweep and cuda and runs:
         neuron = runs[0][2]
@@ -187,15 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     size = torch.empty((), dtype=dtype).element_size()
     print()
     copy_bw = None
-    for name, _, neuron in runs[:1] + [r for r in runs[1:] if traffic(r[2], dtype, "exact") != traffic(runs[0][2], dtype, "exact")]:
-        fwd_bytes, bwd_bytes = traffic(neuron, dtype, "exact")
-        f16_fwd, f16_bwd = traffic(neuron, dtype, "float16")
-        print(f"bytes the kernel must move per neuron-step ({name}'s neuron): forward {fwd_bytes}, backward {bwd_bytes} (save=exact); "
-              f"{f16_fwd}, {f16_bwd} (save=float16)")
-        print(f"saved for backward per neuron-step: {saved_bytes_per_step(neuron, dtype, 'exact')} B (exact), "
+    for name, _, neuron in runs:
+        cells = ", ".join(f"{mode} {'+'.join(map(str, moved_bytes_per_step(neuron, dtype, save, membrane)))} (save={save})"
+                          for mode, membrane in modes.items() for save in ("exact", "float16"))
+        print(f"bytes the kernel must move per neuron-step, forward+backward, {name}'s neuron: {cells}")
+        print(f"  saved for backward per neuron-step: {saved_bytes_per_step(neuron, dtype, 'exact')} B (exact), "
               f"{saved_bytes_per_step(neuron, dtype, 'float16')} B (float16); target <= 2")
     if runs:
-        total = (sum(traffic(runs[0][2], dtype, "exact")) * steps * neurons)
+        total = sum(moved_bytes_per_step(runs[0][2], dtype)) * steps * neurons
         src = torch.empty(total // 2 // size, dtype=dtype, device=device)
         dst = torch.empty_like(src)
         copy_s = timer(device, lambda: dst.copy_(src), repeat)
@@ -203,29 +211,35 @@ def main(argv: list[str] | None = None) -> int:
         copy_bw = 2 * src.numel() * size / (copy_graph or copy_s)  # read + write
         print(f"device-to-device copy_ of {total / 1e6:.3f} MB (read + write): wall {copy_s * 1e3:.4f} ms"
               + (f", graph {copy_graph * 1e3:.4f} ms" if copy_graph else "") + f": {copy_bw / 1e9:.1f} GB/s\n")
-    print(f"{'group':13s} {'layer':32s} {'fwd wall ms':>11s} {'f+b wall ms':>11s} {'f+b graph ms':>12s} {'fused x faster':>14s}")
-    for name, _, _ in runs:
-        group = [r for r in rows if r[0] == name]
+    print(f"{'group':13s} {'outputs':15s} {'layer':46s} {'fwd wall ms':>11s} {'f+b wall ms':>11s} {'f+b graph ms':>12s} {'fused x faster':>14s}")
+    groups = list(dict.fromkeys(r[0] for r in rows))
+    for key in groups:
+        group = [r for r in rows if r[0] == key]
         fused = min((r for r in group if r[1].startswith("fused")), key=lambda r: r[3], default=None)
+        name, mode = key.split("|")
         for _, label, f, fb, fbg in group:
             ratio = f"{fb / fused[3]:14.2f}" if fused else f"{'-':>14s}"
             graph = f"{fbg * 1e3:12.4f}" if fbg else f"{'-':>12s}"
-            print(f"{name:13s} {label:32s} {f * 1e3:11.4f} {fb * 1e3:11.4f} {graph} {ratio}")
+            print(f"{name:13s} {mode:15s} {label:46s} {f * 1e3:11.4f} {fb * 1e3:11.4f} {graph} {ratio}")
     for name, _, neuron in runs:
-        for _, label, _, fb, fbg in (r for r in rows if r[0] == name and r[1].startswith("fused")):
-            save = "float16" if "float16" in label else "exact"
-            moved = sum(traffic(neuron, dtype, save)) * steps * neurons
-            for kind, t in (("wall", fb), ("graph", fbg)):
-                if t and copy_bw:
-                    bw = moved / t
-                    print(f"{name} {label} {kind}: fwd+bwd moves {moved / 1e6:.3f} MB at {bw / 1e9:.1f} GB/s = "
-                          f"{100 * bw / copy_bw:.0f}% of copy (target >= 80%)")
+        for key in (k for k in groups if k.startswith(name + "|")):
+            membrane = modes[key.split("|")[1]]
+            for _, label, _, fb, fbg in (r for r in rows if r[0] == key and r[1].startswith("fused")):
+                save = "float16" if "float16" in label else "exact"
+                moved = sum(moved_bytes_per_step(neuron, dtype, save, membrane)) * steps * neurons
+                for kind, t in (("wall", fb), ("graph", fbg)):
+                    if t and copy_bw:
+                        bw = moved / t
+                        print(f"{key} {label} {kind}: fwd+bwd moves {moved / 1e6:.3f} MB at {bw / 1e9:.1f} GB/s = "
+                              f"{100 * bw / copy_bw:.0f}% of copy (target >= 80%)")
     for name, target in (("spikingjelly", 2), ("snntorch", 20)):
-        group = [r for r in rows if r[0] == name]
-        fused = min((r[3] for r in group if r[1].startswith("fused")), default=None)
-        theirs = [r[3] for r in group if not r[1].startswith("fused")]
-        if fused and theirs:
-            print(f"fused vs {name}, fwd+bwd wall: {min(theirs) / fused:.2f}x faster (target >= {target}x)")
+        for key in (k for k in groups if k.startswith(name + "|")):
+            group = [r for r in rows if r[0] == key]
+            for col, kind in ((3, "wall"), (4, "graph")):
+                fused = min((r[col] for r in group if r[1].startswith("fused") and r[col]), default=None)
+                theirs = [r[col] for r in group if not r[1].startswith("fused") and r[col]]
+                if fused and theirs:
+                    print(f"fused vs {name}, {key.split('|')[1]}, fwd+bwd {kind}: {min(theirs) / fused:.2f}x faster (target >= {target}x)")
     if not cuda:
         print("\nCPU run: the kernel ran in Triton's interpreter; these numbers do not measure the GPU targets.")
     return 0

@@ -35,6 +35,9 @@ def variants() -> Iterator[tuple[str, Neuron, torch.dtype, str]]:
                                                       spike_fn=SpikeFn.MAX, max_spikes=3, detach_reset=True), torch.float64, "exact"
     yield "lif-subtract-same-vmin-f16-saved", lif.with_(v_min=-1.0), torch.float32, "float16"
     yield "lif-bf16-input", lif, torch.bfloat16, "float16"
+    yield "lif-to_value-same-ge-f16-saved-spikes-only", lif.with_(reset=ResetMode.TO_VALUE), torch.float32, "float16"
+    yield "lif-to_value-same-gt-f16-saved-multi", lif.with_(reset=ResetMode.TO_VALUE, compare=Compare.GT, spike_fn=SpikeFn.MULTI), \
+        torch.float32, "float16"
     yield "cuba-none", cuba.with_(reset=ResetMode.NONE), torch.float32, "exact"
     yield "cuba-membrane_first-to_value-next", cuba.with_(synapse_order=SynapseOrder.MEMBRANE_FIRST, reset=ResetMode.TO_VALUE,
                                                           reset_timing=ResetTiming.NEXT_STEP), torch.float16, "exact"
@@ -50,7 +53,7 @@ def compile_all(arch: int = 90, names: list[str] | None = None) -> list[str]:
     from triton.compiler import ASTSource
 
     from snn_interop.kernel import codegen, kernels
-    from snn_interop.kernel.fused import _COMMON, BLOCK, STAGES, WARPS, _tl_dtype, plan
+    from snn_interop.kernel.fused import _COMMON, BLOCK, STAGES, WARPS, _tl_dtype, plan, spike_source
 
     if triton.knobs.runtime.interpret:
         raise RuntimeError("run snn_interop.kernel.aot in a fresh process with TRITON_INTERPRET=0")
@@ -60,16 +63,17 @@ def compile_all(arch: int = 90, names: list[str] | None = None) -> list[str]:
         if names and name not in names:
             continue
         p = plan(neuron)
-        common = dict(STATE=_tl_dtype(dtype), **p.constants(*_COMMON), SAVE_DIFF=save == "float16", BLOCK=BLOCK,
-                      STAGES=STAGES)  # the compiled launch's defaults
+        source = spike_source(p, save)
+        common = dict(FIRE=kernels.fire, STATE=_tl_dtype(dtype), **p.constants(*_COMMON), SAVE_DIFF=save == "float16",
+                      RECOMPUTE_S=source["RECOMPUTE_S"], BLOCK=BLOCK, STAGES=STAGES)  # the compiled launch's defaults
         m_ptr = "*fp16" if save == "float16" else _PTR[torch.float64 if dtype == torch.float64 else torch.float32]
         launches = [
             (kernels.neuron_forward, {"x_ptr": _PTR[dtype], "s_ptr": _PTR[dtype], "v_ptr": _PTR[dtype], "m_ptr": m_ptr},
-             dict(common, WRITE_V=True)),
+             dict(common, WRITE_V=not name.endswith("spikes-only"))),
             (kernels.neuron_backward, {"gs_ptr": _PTR[dtype], "gv_ptr": _PTR[dtype], "s_ptr": _PTR[dtype], "m_ptr": m_ptr,
                                        "dx_ptr": _PTR[dtype]},
              dict(common, SG=codegen.derivative(neuron.surrogate) if p.SPIKES else None, DETACH=p.DETACH, HAS_GS=p.SPIKES,
-                  HAS_GV=True, LOAD_S=p.LOAD_S)),
+                  HAS_GV=not name.endswith("spikes-only"), LOAD_S=source["LOAD_S"])),
         ]
         for fn, pointers, constants in launches:
             signature = {**pointers, "N": "i32", "T": "i32", **{k: "constexpr" for k in constants}}

@@ -1,7 +1,7 @@
 """A drop-in layer: the canonical neuron over T steps as two kernel launches.
 
 ``FusedNeuron(neuron)(x)`` takes time-major input ``[T, B, ...]`` and returns
-``(spikes, membrane)``, both shaped like ``x`` and of its dtype, the membrane taken at the end
+``(spikes, membrane)`` (``membrane=False``: the spikes alone), both shaped like ``x`` and of its dtype, the membrane taken at the end
 of each step (after reset and bound), as the plugins' ``run`` and
 :func:`snn_interop.spec.oracle.simulate` (``trace.spikes``, ``trace.v``) do. The state is
 float64 for float64 input and float32 otherwise (float16/bfloat16 input keeps float32 state).
@@ -15,9 +15,11 @@ Saved for backward, per neuron-step (see :mod:`.kernels` for why these suffice):
   the surrogate is large, float16 keeps ~11 significant bits of the distance; the gradient
   then carries that rounding (tolerance ``KERNEL_FP16_SAVED`` in
   ``conformance/tolerances.py``). Distances beyond 65504 overflow: use ``"exact"`` there.
-* the spike output itself, by reference (no copy), only where the backward needs it: a reset
-  to a value, or a lower bound under a same-step reset. The next layer keeps this tensor
-  alive anyway when it consumes the spikes, so it adds nothing in a network.
+* the spike output itself, by reference (no copy), only where the backward cannot fire again
+  on the saved membrane: a next-step reset to a value (it needs ``s[t-1]``), and multi-spike
+  counts under ``save="float16"``. The next layer keeps this tensor alive anyway when it
+  consumes the spikes, so it adds nothing in a network. Elsewhere the backward recomputes the
+  spikes it needs (the forward's compare on the same value: the same spikes).
 * nothing at all for the leaky integrator (its backward is linear).
 
 Not covered, refused with :class:`NotFusable` naming the feature: the adaptive-threshold LIF
@@ -63,7 +65,7 @@ class Plan:
     HAS_V_MIN: bool
     DETACH: bool
     SAVE: bool
-    LOAD_S: bool
+    NEEDS_S: bool  #: the backward needs the spikes (a reset to a value, or v_min under a same-step reset)
 
     def constants(self, *names: str) -> dict[str, Any]:
         return {k: getattr(self, k) for k in names}
@@ -86,7 +88,7 @@ def plan(neuron: Neuron) -> Plan:
     cuba, spikes = neuron.model is Model.CUBA_LIF, neuron.spikes
     reset = _RESET_CODE[neuron.reset] if spikes else 0
     has_v_min = spikes and neuron.v_min is not None  # the oracle bounds only neurons that fire
-    load_s = spikes and (reset == 2 or (has_v_min and reset != 0 and neuron.reset_timing is ResetTiming.SAME_STEP))
+    needs_s = spikes and (reset == 2 or (has_v_min and reset != 0 and neuron.reset_timing is ResetTiming.SAME_STEP))
     return Plan(
         BETA=float(neuron.decay.beta), ALPHA=float(neuron.syn_decay.beta) if cuba else 0.0,
         GAIN=float(neuron.input_gain), SYN_GAIN=float(neuron.syn_input_gain) if cuba else 0.0,
@@ -97,8 +99,16 @@ def plan(neuron: Neuron) -> Plan:
         SPIKES=spikes, SPIKE_FN=_SPIKE_FN_CODE[neuron.spike_fn] if spikes else 0, RESET=reset,
         NEXT_STEP=spikes and reset != 0 and neuron.reset_timing is ResetTiming.NEXT_STEP,
         GE=neuron.compare is Compare.GE, HAS_V_MIN=has_v_min, DETACH=bool(neuron.detach_reset) and spikes,
-        SAVE=spikes, LOAD_S=load_s,
+        SAVE=spikes, NEEDS_S=needs_s,
     )
+
+
+def spike_source(p: Plan, save: str) -> dict[str, bool]:
+    """How the backward gets the spikes it needs: ``LOAD_S`` reads the forward's output (a
+    next-step reset to a value needs ``s[t-1]``, which the saved ``h`` cannot give; and
+    multi-spike counts from a float16 ``m``), ``RECOMPUTE_S`` fires again on the saved ``m``."""
+    load = p.NEEDS_S and ((p.NEXT_STEP and p.RESET == 2) or (p.SPIKE_FN != 0 and save == "float16"))
+    return {"LOAD_S": load, "RECOMPUTE_S": p.NEEDS_S and not load}
 
 
 def saved_bytes_per_step(neuron: Neuron, dtype: torch.dtype = torch.float32, save: str = "exact") -> int:
@@ -154,13 +164,15 @@ def prepare(neuron: Neuron) -> Prepared:
 
 
 class FusedNeuronFunction(torch.autograd.Function):
-    """Forward: one launch of ``neuron_forward``; backward: one launch of ``neuron_backward``."""
+    """Forward: one launch of ``neuron_forward``; backward: one launch of ``neuron_backward``.
+
+    Returns ``(spikes, membrane)``, or the spikes alone when ``membrane`` is False."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, prepared: Prepared, save: str, block: int | None,
-                warps: int | None, stages: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+                warps: int | None, stages: int | None, membrane: bool = True) -> Any:
         from snn_interop.kernel import kernels
-        from snn_interop.kernel.runtime import for_tensor
+        from snn_interop.kernel.runtime import callee, for_tensor
 
         if save not in SAVE_MODES:
             raise ValueError(f"save must be one of {SAVE_MODES}, got {save!r}")
@@ -169,11 +181,12 @@ class FusedNeuronFunction(torch.autograd.Function):
         if x.dim() < 1:
             raise ValueError("input must be time-major [T, ...]")
         p = prepared.plan
+        source = spike_source(p, save)
         steps = x.shape[0]
         n = x[0].numel() if steps else 0
         xs = x.contiguous().view(steps, n)
         s = torch.empty_like(xs)
-        v = torch.empty_like(xs)
+        v = torch.empty_like(xs) if membrane else s
         m_dtype = torch.float16 if save == "float16" else _state_dtype(x.dtype)
         m = torch.empty((steps, n), dtype=m_dtype, device=x.device) if p.SAVE else s
         if steps and n:
@@ -181,27 +194,29 @@ class FusedNeuronFunction(torch.autograd.Function):
                 s.zero_()
             blk = block or default_block(n, x.device)
             for_tensor(kernels.neuron_forward, x)[(triton_cdiv(n, blk),)](
-                xs, s, v, m, n, steps, STATE=_tl_dtype(x.dtype), **prepared.constants,
-                SAVE_DIFF=save == "float16", WRITE_V=True, BLOCK=blk, STAGES=stages or STAGES, num_warps=warps or WARPS, enable_fp_fusion=False)
-        spikes, membrane = s.view(x.shape), v.view(x.shape)
+                xs, s, v, m, n, steps, FIRE=callee(kernels.fire, x.device), STATE=_tl_dtype(x.dtype), **prepared.constants, SAVE_DIFF=save == "float16",
+                WRITE_V=membrane, RECOMPUTE_S=source["RECOMPUTE_S"], BLOCK=blk, STAGES=stages or STAGES,
+                num_warps=warps or WARPS, enable_fp_fusion=False)
+        spikes = s.view(x.shape)
         ctx.set_materialize_grads(False)
-        ctx.prepared, ctx.save, ctx.block, ctx.warps, ctx.stages = prepared, save, block, warps, stages
-        ctx.shape, ctx.n, ctx.dtype = x.shape, n, x.dtype
-        ctx.save_for_backward(spikes if p.LOAD_S else None, m if p.SAVE else None)
-        return spikes, membrane
+        ctx.prepared, ctx.save, ctx.block, ctx.warps, ctx.stages, ctx.source = prepared, save, block, warps, stages, source
+        ctx.shape, ctx.n, ctx.dtype, ctx.membrane = x.shape, n, x.dtype, membrane
+        ctx.save_for_backward(spikes if source["LOAD_S"] else None, m if p.SAVE else None)
+        return (spikes, v.view(x.shape)) if membrane else spikes
 
     @staticmethod
-    def backward(ctx: Any, g_spikes: torch.Tensor | None, g_membrane: torch.Tensor | None) -> tuple[Any, ...]:
+    def backward(ctx: Any, g_spikes: torch.Tensor | None, g_membrane: torch.Tensor | None = None) -> tuple[Any, ...]:
         from snn_interop.kernel import kernels
         from snn_interop.kernel.runtime import callee, for_tensor
 
+        none = (None,) * 6
         spikes, m = ctx.saved_tensors
         prepared: Prepared = ctx.prepared
         p = prepared.plan
         steps, n = ctx.shape[0], ctx.n
         like = g_membrane if g_membrane is not None else g_spikes
         if like is None:
-            return None, None, None, None, None, None
+            return (None, *none)
         dx = torch.empty((steps, n), dtype=ctx.dtype, device=like.device)
         if steps and n:
             gs = g_spikes.contiguous().view(steps, n) if g_spikes is not None and p.SPIKES else dx
@@ -210,10 +225,10 @@ class FusedNeuronFunction(torch.autograd.Function):
             blk = ctx.block or default_block(n, dx.device)
             for_tensor(kernels.neuron_backward, dx)[(triton_cdiv(n, blk),)](
                 gs, gv, spikes.view(steps, n) if spikes is not None else dx, m if m is not None else dx, dx, n, steps,
-                SG=sg, STATE=_tl_dtype(dx.dtype), **prepared.constants, SAVE_DIFF=ctx.save == "float16",
+                SG=sg, FIRE=callee(kernels.fire, dx.device), STATE=_tl_dtype(dx.dtype), **prepared.constants, SAVE_DIFF=ctx.save == "float16",
                 DETACH=p.DETACH, HAS_GS=g_spikes is not None and p.SPIKES, HAS_GV=g_membrane is not None,
-                LOAD_S=p.LOAD_S, BLOCK=blk, STAGES=ctx.stages or STAGES, num_warps=ctx.warps or WARPS, enable_fp_fusion=False)
-        return dx.view(ctx.shape), None, None, None, None, None
+                **ctx.source, BLOCK=blk, STAGES=ctx.stages or STAGES, num_warps=ctx.warps or WARPS, enable_fp_fusion=False)
+        return (dx.view(ctx.shape), *none)
 
 
 def triton_cdiv(a: int, b: int) -> int:
@@ -221,17 +236,19 @@ def triton_cdiv(a: int, b: int) -> int:
 
 
 def fused_run(neuron: Neuron, x: torch.Tensor, save: str = "exact", block: int | None = None,
-              warps: int | None = None, stages: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``neuron`` over time-major ``x`` ``[T, B, ...]``: ``(spikes, membrane)``, differentiable in ``x``.
+              warps: int | None = None, stages: int | None = None, membrane: bool = True) -> Any:
+    """``neuron`` over time-major ``x`` ``[T, B, ...]``: ``(spikes, membrane)``, differentiable in ``x``;
+    the spikes alone when ``membrane`` is False (the membrane is then never written: 1/4 fewer bytes).
 
     ``block`` (neurons per program, a power of two), ``warps`` (warps per program) and
     ``stages`` (pipelining depth of the time loop) override the launch defaults,
     :func:`default_block`, :data:`WARPS` and :data:`STAGES`."""
-    return FusedNeuronFunction.apply(x, prepare(neuron), save, block, warps, stages)
+    return FusedNeuronFunction.apply(x, prepare(neuron), save, block, warps, stages, membrane)
 
 
 class FusedNeuron(torch.nn.Module):
-    """The canonical ``neuron`` as a layer on time-major input ``[T, B, ...]`` -> ``(spikes, membrane)``.
+    """The canonical ``neuron`` as a layer on time-major input ``[T, B, ...]`` -> ``(spikes, membrane)``,
+    or -> ``spikes`` with ``membrane=False`` (like spikingjelly's and sinabs's layers, which return spikes).
 
     ``save`` chooses what the forward keeps for the backward (``"exact"`` or ``"float16"``,
     see the module docstring); ``block``, ``warps`` and ``stages`` override the launch (:func:`fused_run`). The neuron is
@@ -240,15 +257,27 @@ class FusedNeuron(torch.nn.Module):
     """
 
     def __init__(self, neuron: Neuron, save: str = "exact", block: int | None = None, warps: int | None = None,
-                 stages: int | None = None) -> None:
+                 stages: int | None = None, membrane: bool = True) -> None:
         super().__init__()
         if save not in SAVE_MODES:
             raise ValueError(f"save must be one of {SAVE_MODES}, got {save!r}")
         self.prepared = prepare(neuron)  # a feature or derivative the kernel cannot carry fails here, not in backward
-        self.neuron, self.save, self.block, self.warps, self.stages = neuron, save, block, warps, stages
+        self.neuron, self.save, self.block, self.warps, self.stages, self.membrane = neuron, save, block, warps, stages, membrane
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return FusedNeuronFunction.apply(x, self.prepared, self.save, self.block, self.warps, self.stages)
+    def forward(self, x: torch.Tensor) -> Any:
+        return FusedNeuronFunction.apply(x, self.prepared, self.save, self.block, self.warps, self.stages, self.membrane)
 
     def extra_repr(self) -> str:
-        return f"{self.neuron.model.value}, save={self.save!r}"
+        return f"{self.neuron.model.value}, save={self.save!r}" + ("" if self.membrane else ", membrane=False")
+
+
+def moved_bytes_per_step(neuron: Neuron, dtype: torch.dtype = torch.float32, save: str = "exact",
+                         membrane: bool = True) -> tuple[int, int]:
+    """Bytes per neuron-step the two launches must move, (forward, backward), for a loss on the spikes only.
+
+    Forward: read x, write the spikes, the membrane (if ``membrane``) and the saved ``m``.
+    Backward: read the spikes' gradient, ``m`` and (``LOAD_S``) the spikes; write dx."""
+    size = torch.empty((), dtype=dtype).element_size()
+    p, saved = plan(neuron), saved_bytes_per_step(neuron, dtype, save)
+    load_s = spike_source(p, save)["LOAD_S"]
+    return (2 + membrane) * size + saved, 2 * size + saved + (size if load_s else 0)

@@ -28,10 +28,14 @@ t+1's next-step reset) and ``ai`` (of i[t]) carried from step t+1, ``sg`` the su
     dR_subtract: du 1, ds -THETA;  dR_to_value: du 1 - min(s, 1), ds (V_RESET - u) [s <= 1]
 
 The forward saves ``m``: the membrane the backward cannot rebuild, which is ``h`` for a
-next-step reset to a value and ``u`` otherwise; ``u`` and ``w`` follow from it and the saved
-spikes exactly (a reset to a value gives ``h`` or ``V_RESET``; the subtraction is repeated).
-With ``SAVE_DIFF`` it stores ``m - THETA`` at the saved dtype (float16 keeps most precision
-near the threshold, where the surrogate is steep), else ``m`` itself.
+next-step reset to a value and ``u`` otherwise; ``u`` and ``w`` follow from it and the spikes
+exactly (a reset to a value gives ``h`` or ``V_RESET``; the subtraction is repeated). Where
+``m`` is ``u``, the backward fires again on it (``RECOMPUTE_S``: the forward's compare on the
+forward's value, so the same spikes) instead of reading the spike tensor; only a next-step
+reset to a value, which needs ``s[t-1]``, reads it (``LOAD_S``). With ``SAVE_DIFF`` it stores
+``m - THETA`` in float16 (most precision near the threshold, where the surrogate is steep),
+nudged by at most 2^-24 where rounding would move it across 0, so that the recomputed spikes
+stay exact; else ``m`` itself. ``WRITE_V`` off skips the membrane output (spikes-only layer).
 """
 from __future__ import annotations
 
@@ -39,6 +43,32 @@ from snn_interop.kernel.runtime import triton as _import_triton
 
 triton = _import_triton()
 import triton.language as tl  # noqa: E402 - after the helpful ImportError above
+
+
+TINY_F16 = tl.constexpr(2.0 ** -24)  # the smallest positive float16 (subnormal)
+
+
+@triton.jit
+def fire(u, diff, THETA: tl.constexpr, GE: tl.constexpr, MAX_SPIKES: tl.constexpr, SPIKE_FN: tl.constexpr,
+         STATE: tl.constexpr, BLOCK: tl.constexpr):
+    """Spike counts from ``diff = u - THETA``: 1 where diff >= 0 (GE) or > 0; floor(u / THETA), at
+    least 1 (multi), capped at MAX_SPIKES (max). Passed to both kernels as ``FIRE``
+    (:func:`snn_interop.kernel.runtime.callee`), so that forward and backward fire alike."""
+    if GE:
+        crossed = diff >= 0.0
+    else:
+        crossed = diff > 0.0
+    s = tl.where(crossed, 1.0, 0.0).to(STATE)
+    if SPIKE_FN != 0:
+        if STATE == tl.float64:
+            ratio = u / THETA  # float64 division is IEEE-rounded
+        else:
+            ratio = tl.math.div_rn(u, tl.full([BLOCK], THETA, STATE))  # not the approximate float32 '/'
+        count = tl.maximum(tl.floor(ratio), 1.0)
+        if SPIKE_FN == 2:
+            count = tl.minimum(count, MAX_SPIKES * 1.0)
+        s = tl.where(crossed, count, 0.0).to(STATE)
+    return s
 
 
 @triton.jit(do_not_specialize=["N", "T"])  # 1 is a value like any other here
@@ -49,6 +79,7 @@ def neuron_forward(
     m_ptr,  # [T, N] out: the membrane saved for backward, written once (if SAVE)
     N,  # neurons per time step
     T,  # time steps
+    FIRE: tl.constexpr,  # fire(), the spike function shared with the backward
     STATE: tl.constexpr,  # state dtype: tl.float32 or tl.float64
     BETA: tl.constexpr, ALPHA: tl.constexpr,  # membrane and synaptic decay per step
     GAIN: tl.constexpr, SYN_GAIN: tl.constexpr,  # input gains of membrane and synaptic current
@@ -59,6 +90,7 @@ def neuron_forward(
     RESET: tl.constexpr, NEXT_STEP: tl.constexpr,  # 0 none, 1 subtract, 2 to value; timing
     GE: tl.constexpr, HAS_V_MIN: tl.constexpr,  # v == theta fires; lower bound set
     SAVE: tl.constexpr, SAVE_DIFF: tl.constexpr, WRITE_V: tl.constexpr,
+    RECOMPUTE_S: tl.constexpr,  # the backward recomputes the spikes from m (keep their sign exact in float16)
     BLOCK: tl.constexpr,  # neurons per program
     STAGES: tl.constexpr,  # software-pipelining depth of the time loop
 ):
@@ -91,20 +123,8 @@ def neuron_forward(
                 u = (1.0 - fired) * h + fired * V_RESET
         w = u
         if SPIKES:
-            if GE:
-                crossed = u - THETA >= 0.0
-            else:
-                crossed = u - THETA > 0.0
-            s = tl.where(crossed, 1.0, 0.0).to(STATE)
-            if SPIKE_FN != 0:
-                if STATE == tl.float64:
-                    ratio = u / THETA  # float64 division is IEEE-rounded
-                else:
-                    ratio = tl.math.div_rn(u, tl.full([BLOCK], THETA, STATE))  # not the approximate float32 '/'
-                count = tl.maximum(tl.floor(ratio), 1.0)
-                if SPIKE_FN == 2:
-                    count = tl.minimum(count, MAX_SPIKES * 1.0)
-                s = tl.where(crossed, count, 0.0).to(STATE)
+            s = FIRE(u, u - THETA, THETA, GE, MAX_SPIKES, SPIKE_FN, STATE, BLOCK)
+            crossed = s > 0.0
             if not NEXT_STEP:
                 if RESET == 1:
                     w = u - s * THETA
@@ -123,7 +143,12 @@ def neuron_forward(
             if NEXT_STEP and RESET == 2:
                 m = h
             if SAVE_DIFF:
-                m = m - THETA
+                m = (m - THETA).to(tl.float16)
+                if RECOMPUTE_S:  # the backward fires on the sign of m: rounding must not move it across 0
+                    if GE:  # -0 would fire
+                        m = tl.where(crossed, m, tl.where(m >= 0.0, -TINY_F16, m))
+                    else:  # an underflow to 0 would not
+                        m = tl.where(crossed, tl.where(m <= 0.0, TINY_F16, m), m)
             tl.store(m_ptr, m, mask=mask)
         x_ptr += N
         s_ptr += N
@@ -141,6 +166,7 @@ def neuron_backward(
     N,  # neurons per time step
     T,  # time steps
     SG: tl.constexpr,  # the generated surrogate derivative, scale * g'(x) (codegen.py)
+    FIRE: tl.constexpr,  # fire(), as in the forward
     STATE: tl.constexpr,
     BETA: tl.constexpr, ALPHA: tl.constexpr, GAIN: tl.constexpr, SYN_GAIN: tl.constexpr,
     V_LEAK: tl.constexpr, THETA: tl.constexpr, V_RESET: tl.constexpr, V_MIN: tl.constexpr, V_INIT: tl.constexpr,
@@ -149,7 +175,9 @@ def neuron_backward(
     RESET: tl.constexpr, NEXT_STEP: tl.constexpr, GE: tl.constexpr, HAS_V_MIN: tl.constexpr,
     SAVE: tl.constexpr, SAVE_DIFF: tl.constexpr,
     DETACH: tl.constexpr,  # no gradient through the reset's spike term
-    HAS_GS: tl.constexpr, HAS_GV: tl.constexpr, LOAD_S: tl.constexpr,
+    HAS_GS: tl.constexpr, HAS_GV: tl.constexpr,
+    LOAD_S: tl.constexpr,  # read the forward's spikes (a next-step reset to a value needs s[t-1])
+    RECOMPUTE_S: tl.constexpr,  # fire again on the saved m instead (the same compare on the same value)
     BLOCK: tl.constexpr, STAGES: tl.constexpr,
 ):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -179,13 +207,17 @@ def neuron_backward(
         h = u
         if SAVE:
             m = tl.load(m_ptr, mask=mask, other=0.0).to(STATE)
+            diff = m - THETA
             if SAVE_DIFF:
+                diff = m
                 m = m + THETA
             u = m
             h = m
             if NEXT_STEP and RESET == 2:
                 fired_prev = tl.minimum(s_prev, 1.0)
                 u = (1.0 - fired_prev) * h + fired_prev * V_RESET
+            if RECOMPUTE_S:  # m is u here: the forward's compare on the forward's value
+                s = FIRE(u, diff, THETA, GE, MAX_SPIKES, SPIKE_FN, STATE, BLOCK)
         if HAS_V_MIN:  # the forward's same-step reset, recomputed (not saved) to know whether v_min clipped
             w = u
             if not NEXT_STEP:

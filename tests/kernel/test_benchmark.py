@@ -14,7 +14,7 @@ def test_benchmark_prints_times_bytes_and_ratios():
     out = done.stdout
     for expected in ("fused kernel (save=exact)", "fused kernel (save=float16)", "bytes the kernel must move per neuron-step",
                      "saved for backward per neuron-step: 4 B (exact), 2 B (float16)", "device-to-device copy_", "% of copy",
-                     "target >= 2x", "target >= 20x"):
+                     "target >= 2x", "target >= 20x", "spikes only", "store_v_seq=False"):
         assert expected in out, out
     # on CPU the kernel is interpreted, and the script says its times mean nothing for the targets
     assert ("NOT meaningful" in out) == ("device cpu" in out), out

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from snn_interop.kernel import FusedNeuron, NotFusable, fused_run, saved_bytes_per_step
+from snn_interop.kernel import SAVE_MODES, FusedNeuron, NotFusable, fused_run, moved_bytes_per_step, saved_bytes_per_step
 from snn_interop.spec import oracle
 from snn_interop.spec.mathns import numpy_math
-from snn_interop.spec.neurons import Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
+from snn_interop.spec.neurons import Compare, Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
 from snn_interop.spec.surrogates import SURROGATES
 from snn_interop_conformance.cases import case_id, neuron_cases
 from snn_interop_conformance.tolerances import FP32_VS_FP64, FP64_DERIVATIVE, FP64_REORDERED, KERNEL_FP16_SAVED, KERNEL_FP32, Tolerance
@@ -162,15 +162,61 @@ def test_fused_neuron_module_is_a_drop_in_layer():
 
 
 @pytest.mark.parametrize("save, dtype, expected", [("exact", torch.float32, 4), ("exact", torch.float64, 8), ("float16", torch.float32, 2)])
-def test_fused_saves_the_stated_bytes_per_neuron_step(save, dtype, expected):
-    neuron = _lif(SURROGATES["atan"].configure(), reset=ResetMode.TO_VALUE)  # keeps a reference to its spikes too
+@pytest.mark.parametrize("timing, keeps_spikes", [(ResetTiming.SAME_STEP, False), (ResetTiming.NEXT_STEP, True)])
+def test_fused_saves_the_stated_bytes_per_neuron_step(save, dtype, expected, timing, keeps_spikes):
+    # a same-step reset to a value fires again on the saved membrane; a next-step one needs s[t-1]: a reference to the output
+    neuron = _lif(SURROGATES["atan"].configure(), reset=ResetMode.TO_VALUE, reset_timing=timing)
     x = drive(neuron, shape=(5, 7)).to(DEVICE, dtype).requires_grad_(True)
     saved: list[torch.Tensor] = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
         spikes, v = fused_run(neuron, x, save=save)
     new = [t for t in saved if t.untyped_storage().data_ptr() != spikes.untyped_storage().data_ptr()]
-    assert len(saved) == 2 and len(new) == 1, "the spike output by reference, plus one saved membrane"
+    assert len(new) == 1 and len(saved) == 1 + keeps_spikes, "one saved membrane (plus the spike output by reference)"
     assert new[0].element_size() * new[0].numel() / x.numel() == expected == saved_bytes_per_step(neuron, dtype, save)
+
+
+@pytest.mark.parametrize("neuron", CASES[::8], ids=case_id)
+@pytest.mark.parametrize("save", SAVE_MODES)
+def test_fused_spikes_only_layer_matches_oracle(neuron, save):
+    # membrane=False: the spikes alone, the membrane never written; the input gradient of a loss on the spikes
+    x = drive(neuron).to(DEVICE, torch.float32)
+    xk = x.clone().requires_grad_(True)
+    layer = FusedNeuron(neuron, save=save, membrane=False)
+    spikes = layer(xk)
+    assert isinstance(spikes, torch.Tensor) and spikes.shape == x.shape and "membrane=False" in repr(layer)
+    w = torch.randn(x.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    (spikes * w.to(DEVICE, torch.float32)).sum().backward()
+    xo = x.to(torch.float64).cpu().requires_grad_(True)
+    trace = oracle.simulate(neuron, xo)
+    (trace.spikes * w).sum().backward()
+    assert torch.equal(spikes.detach().cpu().to(torch.float64), trace.spikes)
+    tol = KERNEL_FP32 if save == "exact" else KERNEL_FP16_SAVED
+    torch.testing.assert_close(xk.grad.cpu().to(torch.float64), xo.grad, atol=tol.atol, rtol=tol.rtol)
+    both = fused_run(neuron, x, save=save)
+    assert torch.equal(spikes.detach(), both[0])
+
+
+def test_moved_bytes_per_step_counts_what_each_launch_reads_and_writes():
+    lif = _lif(SURROGATES["atan"].configure())  # subtract, same step: x s v m forward; gs m dx backward
+    assert moved_bytes_per_step(lif) == (16, 12)
+    assert moved_bytes_per_step(lif, membrane=False) == (12, 12)
+    assert moved_bytes_per_step(lif, save="float16", membrane=False) == (10, 10)
+    assert moved_bytes_per_step(lif, torch.float64) == (32, 24)
+    next_to_value = lif.with_(reset=ResetMode.TO_VALUE, reset_timing=ResetTiming.NEXT_STEP)  # reads its spikes back
+    assert moved_bytes_per_step(next_to_value, membrane=False) == (12, 16)
+    assert moved_bytes_per_step(Neuron.li(Decay(0.75))) == (12, 8)  # nothing saved
+
+
+@pytest.mark.parametrize("compare, offset", [(Compare.GT, 2.0 ** -33), (Compare.GE, -(2.0 ** -33))])
+def test_fused_float16_saved_membrane_keeps_the_spike_decision(compare, offset):
+    # u - theta = +-2^-33 rounds to (-)0 in float16: without care the backward would fire where the forward did not
+    theta = 2.0 ** -10
+    neuron = Neuron.lif(SURROGATES["atan"].configure(), Decay(0.5), threshold=theta, reset=ResetMode.TO_VALUE, compare=compare)
+    x = torch.tensor([[theta + offset], [0.0]], dtype=torch.float32)
+    assert float(x[0, 0]) - theta == offset, "the input must carry the offset exactly in float32"
+    (spikes, v, grad), (trace, grad_oracle) = run_both(neuron, x.to(torch.float64), torch.float32, save="float16")
+    assert torch.equal(spikes.to(torch.float64), trace.spikes) and trace.spikes[0, 0] == (compare is Compare.GT)
+    torch.testing.assert_close(grad.to(torch.float64), grad_oracle, atol=KERNEL_FP16_SAVED.atol, rtol=KERNEL_FP16_SAVED.rtol)
 
 
 def test_fused_leaky_integrator_saves_nothing():
