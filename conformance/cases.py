@@ -50,11 +50,28 @@ def case_id(n: Neuron) -> str:
     return "-".join(parts)
 
 
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
+DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+HALF = ("float16", "bfloat16")  #: compared up to rounding-level spike flips (metrics.divergence)
+
+
+def default_dtypes(device: str) -> tuple[str, ...]:
+    """float64 and float32 everywhere; float16 and bfloat16 too on CUDA, where they are used to train."""
+    return tuple(DTYPES) if device == "cuda" else ("float64", "float32")
 #: (batch, neurons per sample): a small and a medium layer.
 SHAPES = {"small": (2, 3), "medium": (8, 64)}
 STEPS_FULL = (1, 16, 256)
 STEPS_QUICK = (48,)
+
+
+def memory(neuron: Neuron, steps: int) -> float:
+    """Steps over which rounding errors accumulate in the state: min(T, 1 / (1 - beta)
+    [+ 1 / (1 - alpha) for the synaptic current]); T where nothing leaks (IF)."""
+    beta = float(neuron.decay.beta)
+    n = 1.0 / (1.0 - beta) if beta < 1 else float("inf")
+    if neuron.model is Model.CUBA_LIF:
+        alpha = float(neuron.syn_decay.beta)
+        n += 1.0 / (1.0 - alpha) if alpha < 1 else float("inf")
+    return min(float(steps), n)
 
 
 @dataclass(frozen=True)
@@ -80,11 +97,14 @@ class Case:
         return drive(self.neuron, self.steps, SHAPES[self.shape], self.seed).to(self.torch_dtype)
 
 
-def cases(quick: bool = False, seed: int = 0) -> list[Case]:
-    """Every neuron case x dtype x shape x T (quick: both dtypes, the small shape, T = 48)."""
+def cases(quick: bool = False, seed: int = 0, dtypes: tuple[str, ...] = ("float64", "float32")) -> list[Case]:
+    """Every neuron case x dtype x shape x T (quick: the small shape, T = 48)."""
+    unknown = set(dtypes) - set(DTYPES)
+    if unknown:
+        raise ValueError(f"unknown dtype {sorted(unknown)}; choose from {list(DTYPES)}")
     shapes = ("small",) if quick else tuple(SHAPES)
     steps = STEPS_QUICK if quick else STEPS_FULL
-    return [Case(n, d, s, t, seed) for n in neuron_cases() for d in DTYPES for s in shapes for t in steps]
+    return [Case(n, d, s, t, seed) for n in neuron_cases() for d in dtypes for s in shapes for t in steps]
 
 
 def drive(neuron: Neuron, steps: int, shape: tuple[int, int], seed: int) -> torch.Tensor:
@@ -97,7 +117,8 @@ def drive(neuron: Neuron, steps: int, shape: tuple[int, int], seed: int) -> torc
     3. silence: zeros (leak, and a pending next-step reset with no input);
     4. saturation: 4 theta / g every step (fires every step; several spikes for multi-spike).
 
-    All values are exact in float32 too, so both dtypes see the same input.
+    All values are exact in float32 too, so both of those dtypes see the same input; a
+    half-precision case rounds the random phase once more (the oracle takes that rounded input).
     """
     gen = torch.Generator().manual_seed(seed)
     gain = neuron.input_gain * (neuron.syn_input_gain if neuron.model is Model.CUBA_LIF else 1.0)

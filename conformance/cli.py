@@ -17,6 +17,7 @@ import torch
 from snn_interop import registry
 from snn_interop.errors import ExitCode
 from snn_interop_conformance import report as report_mod
+from snn_interop_conformance.cases import DTYPES, default_dtypes
 from snn_interop_conformance.cases import cases as make_cases
 from snn_interop_conformance.runner import KERNEL, backends_not_run, environment, implementations, run_cases, trace
 
@@ -34,7 +35,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--framework", action="append", metavar="FW",
                    help="a plugin to test, or 'kernel' for the fused reference kernel (repeatable; default: every installed plugin and the kernel)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the frameworks run (default cpu)")
-    p.add_argument("--quick", action="store_true", help="the quick suite: both dtypes, small shape, T=48 (760 cases)")
+    p.add_argument("--quick", action="store_true", help="the quick suite: small shape, T=48 (380 cases per dtype)")
+    p.add_argument("--dtype", action="append", choices=list(DTYPES), metavar="DTYPE",
+                   help="a dtype to run (repeatable; default float64 and float32, and on --device cuda also float16 and bfloat16; "
+                        f"choices: {', '.join(DTYPES)})")
     p.add_argument("--out", metavar="DIR", default="conformance-report", help="report directory (default ./conformance-report)")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the inputs and loss weights (default 0)")
@@ -66,12 +70,15 @@ def main(argv: Sequence[str] | None = None) -> ExitCode:
     except registry.PluginError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.PLUGIN
-    all_cases = [c for c in make_cases(args.quick, args.seed) if args.match is None or args.match in c.id]
+    dtypes = tuple(dict.fromkeys(args.dtype)) if args.dtype else default_dtypes(args.device)
+    all_cases = [c for c in make_cases(args.quick, args.seed, dtypes) if args.match is None or args.match in c.id]
     if not all_cases:
         print(f"error: no case id contains {args.match!r}", file=sys.stderr)
         return ExitCode.USAGE
     impls = implementations(frameworks, args.device)
     notes = backends_not_run([fw for fw in frameworks if fw != KERNEL], args.device)
+    notes += [f"{i.name}: no parameter gradients compared (" + ("its parameters are compile-time constants" if i.framework == KERNEL
+              else "its plugin exposes no parameters(module)") + ")" for i in impls if i.parameters is None]
     if KERNEL in frameworks and not any(i.framework == KERNEL for i in impls):
         notes.append("fused reference kernel: Triton does not import here (pip install 'snn-interop[kernel]'), so its column is absent")
     elif KERNEL in frameworks and impls[-1].backend == "triton-interpreter":
@@ -89,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> ExitCode:
     by_name = {i.name: i for i in impls}
     traces = [trace(by_id[r["case"]], by_name[r["implementation"]], r["metrics"]["first_neuron"])
               for r in report_mod.worst([r for r in results if r["metrics"]], TRACES)]
-    settings = {"quick": args.quick, "seed": args.seed, "device": args.device, "jobs": args.jobs, "match": args.match,
+    settings = {"quick": args.quick, "dtypes": list(dtypes), "seed": args.seed, "device": args.device, "jobs": args.jobs, "match": args.match,
                 "frameworks": frameworks, "cases": len(all_cases), "seconds": round(time.perf_counter() - start, 1)}
     rep = report_mod.build(results, environment(frameworks, args.device), settings, notes, traces)
     paths = report_mod.write(rep, out)

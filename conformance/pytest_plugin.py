@@ -2,7 +2,7 @@
 
 A plugin author runs the suite against their plugin with::
 
-    pytest --pyargs snn_interop_conformance --snn-framework myframework [--snn-quick] [--snn-match TEXT]
+    pytest --pyargs snn_interop_conformance --snn-framework myframework [--snn-quick] [--snn-match TEXT] [--snn-dtype float16]
 
 or requests the ``conformance_run`` fixture from a test of their own. A case the framework
 cannot express is skipped with its NotExpressible reason (shown by ``pytest -rs``); a declared
@@ -23,6 +23,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run the snn-interop conformance suite against this plugin (repeatable; default: every installed one)")
     group.addoption("--snn-quick", action="store_true", help="the quick conformance suite")
     group.addoption("--snn-match", metavar="TEXT", help="only conformance cases whose id contains TEXT")
+    group.addoption("--snn-dtype", action="append", default=[], metavar="DTYPE",
+                    help="a dtype of the conformance cases (repeatable: float64, float32, float16, bfloat16; default float64 and float32)")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     config = metafunc.config
     frameworks = config.getoption("snn_framework") or [n for n in registry.names() if registry.load(n).available() is None]
     match = config.getoption("snn_match")
-    selected = [c for c in cases(quick=config.getoption("snn_quick")) if match is None or match in c.id]
+    dtypes = tuple(config.getoption("snn_dtype")) or ("float64", "float32")
+    selected = [c for c in cases(quick=config.getoption("snn_quick"), dtypes=dtypes) if match is None or match in c.id]
     runs = [ConformanceRun(fw, c) for fw in frameworks for c in selected]
     metafunc.parametrize("conformance_run", runs, ids=[f"{r.framework}:{r.case.id}" for r in runs])

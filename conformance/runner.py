@@ -26,9 +26,9 @@ from snn_interop.plugin_api import NotExpressible
 from snn_interop.spec import oracle
 from snn_interop.spec.neurons import Neuron
 from snn_interop_conformance import deviations as deviations_mod
-from snn_interop_conformance.cases import SHAPES, Case
-from snn_interop_conformance.metrics import Metrics, loss, loss_weights, measure, scalar_rel
-from snn_interop_conformance.tolerances import Tolerance, TOLERANCES
+from snn_interop_conformance.cases import HALF, SHAPES, Case, memory
+from snn_interop_conformance.metrics import Metrics, divergence, keep, loss, loss_weights, measure, param_rel
+from snn_interop_conformance.tolerances import TOLERANCES, Tolerance, half_tolerance
 
 Run = Callable[[torch.nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -94,6 +94,9 @@ class Result:
 
 
 def tolerance(case: Case, quantity: str) -> Tolerance:
+    """The case's tolerance for "membrane" or "gradient" (tolerances.py)."""
+    if case.dtype in HALF:
+        return half_tolerance(case.dtype, quantity, memory(case.neuron, case.steps))
     return TOLERANCES[(case.dtype, quantity)]
 
 
@@ -114,12 +117,12 @@ def _canonical(neuron: Neuron, name: str) -> float:
     return float(value)
 
 
-def classify(margin: float | None, noise: float) -> str:
+def classify(margin: float | None, noise: float | None) -> str:
     """What a first spike mismatch is, from the oracle's v - theta there: exactly at threshold
     (the compare convention decides), within ``noise`` of it (rounding), or a semantic difference."""
     if margin == 0:
         return "exactly at threshold: the threshold compare (> vs >=) decides"
-    if margin is not None and abs(margin) <= noise:
+    if margin is not None and noise is not None and abs(margin) <= noise:
         return f"oracle v - theta = {margin:+.3g}: float noise at threshold"
     return f"oracle v - theta = {margin:+.3g}: a semantic difference, not rounding"
 
@@ -131,16 +134,18 @@ def judge(case: Case, m: Metrics) -> list[str]:
     if m.spike_mismatches:
         failures.append(f"spike_mismatches: {m.spike_mismatches} / {case.steps * _neurons(case)} differ "
                         f"({m.spikes_total} oracle spikes); first at step {m.first_step}, neuron {m.first_neuron} "
-                        f"({classify(m.margin, tol_v.atol + tol_v.rtol * m.v_scale)})")
+                        f"({classify(m.margin, m.margin_noise)})")
     if m.v_max_abs > tol_v.atol + tol_v.rtol * m.v_scale:
         failures.append(f"v_max_abs: membrane differs by {m.v_max_abs:.3g} (relative {m.v_max_rel:.3g}); tolerance atol {tol_v.atol:g}, rtol {tol_v.rtol:g}")
     if m.grad_max_rel > tol_g.rtol:
         failures.append(f"grad_max_rel: input gradient differs by {m.grad_max_rel:.3g} of its largest entry; tolerance {tol_g.rtol:g}")
+    half = case.dtype in HALF
     for name, (native, reference) in m.param_grads.items():  # one failure per parameter, named param_grad.<name>
-        rel = scalar_rel(native, reference)
+        rel = param_rel(native, reference, m.param_grad_scales.get(name), half)
         if rel > tol_g.rtol:
+            of = f"of the oracle's sum of |dL/d{name}| over neurons, {m.param_grad_scales[name]:.6g}" if half else "relative"
             failures.append(f"param_grad.{name}: dL/d{name} is {native:.6g}, the oracle's {reference:.6g} "
-                            f"(relative {rel:.3g}); tolerance {tol_g.rtol:g}")
+                            f"(error {rel:.3g} {of}); tolerance {tol_g.rtol:g}")
     return failures
 
 
@@ -157,17 +162,46 @@ def _neuron_dict(n: Neuron) -> dict[str, Any]:
     return d
 
 
-def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviations_mod.Deviation] = ()) -> list[Result]:
-    """Run one case through the oracle once and through each implementation."""
-    x = case.inputs()
-    w = loss_weights(x.shape, case.seed)
-    x_o = x.to(torch.float64, copy=True).requires_grad_(True)  # never the same tensor as x_n
-    p_o = {name: torch.tensor(float(_canonical(case.neuron, name)), dtype=torch.float64, requires_grad=True)
+def _oracle_grads(case: Case, x: torch.Tensor, w: torch.Tensor) -> tuple[oracle.Trace, torch.Tensor, dict[str, float], dict[str, float]]:
+    """The oracle's trace, input gradient and parameter gradients under the loss weighted by ``w``;
+    and each parameter's sum over neurons of |dL/dp_n| (the parameters given one per neuron)."""
+    x_o = x.to(torch.float64, copy=True).requires_grad_(True)  # never the same tensor as the native input
+    p_o = {name: torch.full(x.shape[1:], float(_canonical(case.neuron, name)), dtype=torch.float64, requires_grad=True)
            for name in oracle.differentiable(case.neuron)}
     trace = oracle.simulate(case.neuron, x_o, params=p_o)
     loss(trace.spikes, trace.v, w).backward()
-    trace = oracle.Trace(*(t.detach() for t in trace))
-    oracle_param_grads = {name: float(t.grad) if t.grad is not None else 0.0 for name, t in p_o.items()}
+    grads = {name: t.grad if t.grad is not None else torch.zeros_like(t) for name, t in p_o.items()}
+    return (oracle.Trace(*(t.detach() for t in trace)), x_o.grad, {k: float(g.sum()) for k, g in grads.items()},
+            {k: float(g.abs().sum()) for k, g in grads.items()})
+
+
+def _native_grads(impl: Implementation, module: torch.nn.Module, x: torch.Tensor, w: torch.Tensor,
+                  names: Iterable[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, float]]:
+    """One native run: spikes, membrane, input gradient and the canonical parameters' gradients
+    (through the plugin's ``parameters`` and its slopes) under the loss weighted by ``w``."""
+    native = {k: p for k, p in (impl.parameters(module) if impl.parameters else {}).items() if k in names}
+    for tensor, _ in native.values():
+        tensor.grad = None
+        tensor.requires_grad_(True)
+    x_n = x.to(impl.device, copy=True).requires_grad_(True)
+    spikes, v = impl.run(module, x_n)
+    loss(spikes.cpu(), v.cpu(), w).backward()
+    grads = {k: (float(t.grad.sum()) if t.grad is not None else 0.0) * factor for k, (t, factor) in native.items()}
+    return spikes.detach().cpu(), v.detach().cpu(), x_n.grad.cpu(), grads
+
+
+def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviations_mod.Deviation] = ()) -> list[Result]:
+    """Run one case through the oracle once and through each implementation.
+
+    Half-precision cases compare each neuron up to a rounding-level flip of its spikes
+    (:func:`snn_interop_conformance.metrics.divergence`), their gradients under the loss
+    re-weighted to the neurons that did not diverge (oracle and native run again with it)."""
+    x = case.inputs()
+    w = loss_weights(x.shape, case.seed)
+    trace, oracle_grad, oracle_param_grads, scales = _oracle_grads(case, x, w)
+    half = case.dtype in HALF
+    near = tolerance(case, "flip" if half else "membrane")  # how close to the threshold a flip is rounding
+    noise = (near.atol, near.rtol)
     results = []
     for impl in impls:
         base = dict(case=case.id, implementation=impl.name, framework=impl.framework, backend=impl.backend, device=impl.device,
@@ -182,15 +216,15 @@ def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviati
             results.append(Result(**base, status="not_expressible", reason=f"{exc.semantic}: {exc.reason}"))
             continue
         try:
-            native = {k: p for k, p in (impl.parameters(module) if impl.parameters else {}).items() if k in oracle_param_grads}
-            for tensor, _ in native.values():
-                tensor.requires_grad_(True)
-            x_n = x.to(impl.device, copy=True).requires_grad_(True)
-            spikes, v = impl.run(module, x_n)
-            loss(spikes.cpu(), v.cpu(), w).backward()
-            param_grads = {k: ((float(t.grad.sum()) if t.grad is not None else 0.0) * factor, oracle_param_grads[k])
-                           for k, (t, factor) in native.items()}
-            m = measure(spikes.cpu(), v.cpu(), x_n.grad.cpu(), trace, x_o.grad, param_grads)
+            spikes, v, grad, native_pg = _native_grads(impl, module, x, w, oracle_param_grads)
+            valid = divergence(spikes, trace, noise if half else None)
+            o_grad, o_pg, o_scales = oracle_grad, oracle_param_grads, scales
+            if not bool(valid.all()):  # gradients of the neurons that stayed on the oracle's trajectory
+                w_kept = w * keep(valid, x.shape)
+                _, o_grad, o_pg, o_scales = _oracle_grads(case, x, w_kept)
+                _, _, grad, native_pg = _native_grads(impl, module, x, w_kept, o_pg)
+            m = measure(spikes, v, grad, trace, o_grad, {k: (g, o_pg[k]) for k, g in native_pg.items()}, valid,
+                        {k: o_scales[k] for k in native_pg}, half, noise)
         except Exception as exc:  # noqa: BLE001 - a crash of the implementation is a reported result
             results.append(Result(**base, status="error", reason=f"{type(exc).__name__}: {exc}",
                                   failures=traceback.format_exc().splitlines()[-3:], seconds=time.perf_counter() - start))

@@ -43,8 +43,8 @@ timeout "${KERNEL_TESTS_S:-200}" python3 -m pytest tests/kernel -q -n 16 -p no:c
 fi
 
 if want conformance; then
-step "conformance, quick, cuda"
-timeout "${CONFORMANCE_S:-120}" python3 -c "from snn_interop_conformance.cli import console_main; console_main()" \
+step "conformance, quick, cuda (float64, float32, float16, bfloat16)"
+timeout "${CONFORMANCE_S:-200}" python3 -c "from snn_interop_conformance.cli import console_main; console_main()" \
   --device cuda --quick -j 12 --out "$OUT/conf" --force \
   --framework snntorch --framework spikingjelly --framework sinabs --framework norse --framework kernel 2>&1 | tail -30
 fi

@@ -24,6 +24,9 @@ def test_the_suite_runs_against_a_third_party_plugin_one_test_per_case(tmp_path)
     assert "48 passed" in done.stdout and "skipped" not in done.stdout
     listed = _pytest(["--snn-framework", "reference", "--snn-quick", "--snn-match", "li-none", "--collect-only"], str(target), tmp_path)
     assert "test_conformance.py::test_case[reference:li-none-float64-small-T48]" in listed.stdout
+    half = _pytest(["--snn-framework", "reference", "--snn-quick", "--snn-match", "li-none", "--snn-dtype", "bfloat16", "--collect-only"],
+                   str(target), tmp_path)
+    assert "reference:li-none-bfloat16-small-T48" in half.stdout and "float64" not in half.stdout
 
 
 def test_not_expressible_cases_are_skipped_with_the_reason(tmp_path):

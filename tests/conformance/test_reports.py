@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 
+import jsonschema
 import pytest
 import torch
 
@@ -48,6 +49,21 @@ def test_a_clean_run_exits_0_and_writes_four_reports(clean_run):
     assert sum(int(s.get("tests")) for s in junit) == 48 and all(int(s.get("failures")) == 0 for s in junit)
     md = (out / "report.md").read_text()
     assert "No unexpected mismatches" in md and "| if to_value same_step |" in md and "| lif to_value same_step |" in md
+
+
+def test_report_json_follows_its_schema(clean_run):
+    _, out = clean_run
+    schema = json.loads(report.SCHEMA_FILE.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.check_schema(schema)
+    data = json.loads((out / "report.json").read_text())
+    assert list(validator.iter_errors(data)) == []
+    broken = json.loads((out / "report.json").read_text())
+    broken["results"][0]["status"] = "passed"
+    del next(r for r in broken["results"][1:] if r["metrics"])["metrics"]["diverged"]
+    found = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(broken)] + \
+            [c.message for e in validator.iter_errors(broken) for c in e.context]
+    assert any("'passed' is not one of" in m for m in found) and any("'diverged' is a required property" in m for m in found)
 
 
 def test_existing_reports_are_not_overwritten_without_force(clean_run, capsys):
