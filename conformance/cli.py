@@ -39,6 +39,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", action="append", choices=list(DTYPES), metavar="DTYPE",
                    help="a dtype to run (repeatable; default float64 and float32, and on --device cuda also float16 and bfloat16; "
                         f"choices: {', '.join(DTYPES)})")
+    p.add_argument("--backends", choices=("default", "all"), default="all",
+                   help="each framework's default backend only, or also every further backend its plugin selects per "
+                        "process (e.g. spikingjelly's torch and native CUDA kernels, run as spikingjelly[torch]; default all)")
     p.add_argument("--out", metavar="DIR", default="conformance-report", help="report directory (default ./conformance-report)")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the inputs and loss weights (default 0)")
@@ -75,8 +78,9 @@ def main(argv: Sequence[str] | None = None) -> ExitCode:
     if not all_cases:
         print(f"error: no case id contains {args.match!r}", file=sys.stderr)
         return ExitCode.USAGE
-    impls = implementations(frameworks, args.device)
-    notes = backends_not_run([fw for fw in frameworks if fw != KERNEL], args.device)
+    all_backends = args.backends == "all"
+    impls = implementations(frameworks, args.device, all_backends)
+    notes = backends_not_run([fw for fw in frameworks if fw != KERNEL], args.device, all_backends)
     notes += [f"{i.name}: no parameter gradients compared (" + ("its parameters are compile-time constants" if i.framework == KERNEL
               else "its plugin exposes no parameters(module)") + ")" for i in impls if i.parameters is None]
     if KERNEL in frameworks and not any(i.framework == KERNEL for i in impls):
@@ -87,16 +91,17 @@ def main(argv: Sequence[str] | None = None) -> ExitCode:
     results = []
     from tqdm import tqdm
 
-    with tqdm(total=len(all_cases), unit="case", disable=args.quiet, file=sys.stderr, mininterval=0.5 if sys.stderr.isatty() else 15) as bar:
-        for row in run_cases(all_cases, frameworks, args.device, args.jobs, args.deviations):
+    with tqdm(total=len(all_cases) * len(impls), unit="run", disable=args.quiet, file=sys.stderr,
+              mininterval=0.5 if sys.stderr.isatty() else 15) as bar:
+        for row in run_cases(all_cases, frameworks, args.device, args.jobs, args.deviations, all_backends=all_backends):
             results.append(row)
-            if len(results) % len(impls) == 0:
-                bar.update(1)
+            bar.update(1)
     by_id = {c.id: c for c in all_cases}
     by_name = {i.name: i for i in impls}
-    traces = [trace(by_id[r["case"]], by_name[r["implementation"]], r["metrics"]["first_neuron"])
-              for r in report_mod.worst([r for r in results if r["metrics"]], TRACES)]
-    settings = {"quick": args.quick, "dtypes": list(dtypes), "seed": args.seed, "device": args.device, "jobs": args.jobs, "match": args.match,
+    # an implementation that needs its own process environment cannot be re-run here for its trace
+    traceable = [r for r in results if r["metrics"] and not by_name[r["implementation"]].env]
+    traces = [trace(by_id[r["case"]], by_name[r["implementation"]], r["metrics"]["first_neuron"]) for r in report_mod.worst(traceable, TRACES)]
+    settings = {"quick": args.quick, "dtypes": list(dtypes), "backends": args.backends, "seed": args.seed, "device": args.device, "jobs": args.jobs, "match": args.match,
                 "frameworks": frameworks, "cases": len(all_cases), "seconds": round(time.perf_counter() - start, 1)}
     rep = report_mod.build(results, environment(frameworks, args.device), settings, notes, traces)
     paths = report_mod.write(rep, out)

@@ -47,25 +47,42 @@ class Implementation:
     max_steps: int | None = None  #: longer cases are reported "not_run" (the kernel in Triton's CPU interpreter)
     #: the plugin's ``parameters(module)``: canonical name -> (the tensor the layer computes with, d native / d canonical)
     parameters: Callable[[torch.nn.Module], dict[str, tuple[torch.Tensor, float]]] | None = None
+    #: environment variables its worker process starts with: a backend the framework chooses once per process
+    env: tuple[tuple[str, str], ...] = ()
 
 
-def plugin_implementations(frameworks: Iterable[str], device: str = "cpu") -> list[Implementation]:
-    """Each plugin's default backend on ``device`` (the layer ``build_neuron`` builds)."""
+def plugin_implementations(frameworks: Iterable[str], device: str = "cpu", all_backends: bool = False) -> list[Implementation]:
+    """Each plugin's default backend on ``device`` (the layer ``build_neuron`` builds); with
+    ``all_backends``, also each further backend the plugin selects per process through
+    ``backend_environment(device, backend)`` (named ``framework[backend]``)."""
     out = []
     for fw in frameworks:
         plugin = registry.get(fw)
-        backend = plugin.capabilities().backends.get(device, ("torch",))[0]
-        out.append(Implementation(fw, fw, backend, device, plugin.build_neuron, plugin.run, plugin.framework_version(),
-                                  parameters=getattr(plugin, "parameters", None)))
+        declared = plugin.capabilities().backends.get(device, ("torch",))
+        common = dict(framework=fw, device=device, build=plugin.build_neuron, run=plugin.run, version=plugin.framework_version(),
+                      parameters=getattr(plugin, "parameters", None))
+        out.append(Implementation(name=fw, backend=declared[0], **common))
+        select = getattr(plugin, "backend_environment", None)
+        for backend in declared[1:] if all_backends and select else ():
+            env = select(device, backend)
+            if env:
+                out.append(Implementation(name=f"{fw}[{backend}]", backend=backend, env=tuple(sorted(env.items())), **common))
     return out
 
 
-def backends_not_run(frameworks: Sequence[str], device: str) -> list[str]:
-    """The backends a plugin declares on ``device`` that the suite does not select (listed in reports)."""
+def backends_not_run(frameworks: Sequence[str], device: str, all_backends: bool = False) -> list[str]:
+    """The backends a plugin declares on ``device`` that the suite does not run (listed in reports)."""
     out = []
     for fw in frameworks:
-        for backend in registry.get(fw).capabilities().backends.get(device, ())[1:]:
-            out.append(f"{fw}/{backend}: the plugin's build_neuron builds its default backend only")
+        plugin = registry.get(fw)
+        select = getattr(plugin, "backend_environment", None)
+        for backend in plugin.capabilities().backends.get(device, ())[1:]:
+            if not select:
+                out.append(f"{fw}/{backend}: the plugin cannot select it in a worker process (no backend_environment)")
+            elif not select(device, backend):
+                out.append(f"{fw}/{backend}: not available here (its plugin's backend_environment gives none)")
+            elif not all_backends:
+                out.append(f"{fw}/{backend}: not run (--backends default)")
     return out
 
 
@@ -88,6 +105,7 @@ class Result:
     reason: str = ""  #: why not expressible / the deviation's reason / the error
     worst: float | None = None  #: largest error over its tolerance (> 1 fails; inf for spike mismatches)
     seconds: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)  #: the implementation's environment variables, as its process saw them
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -205,7 +223,8 @@ def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviati
     results = []
     for impl in impls:
         base = dict(case=case.id, implementation=impl.name, framework=impl.framework, backend=impl.backend, device=impl.device,
-                    dtype=case.dtype, shape=case.shape, steps=case.steps, neuron=_neuron_dict(case.neuron))
+                    dtype=case.dtype, shape=case.shape, steps=case.steps, neuron=_neuron_dict(case.neuron),
+                    env={k: os.environ.get(k, "") for k, _ in impl.env})
         if impl.max_steps is not None and case.steps > impl.max_steps:
             results.append(Result(**base, status="not_run", reason=f"more than {impl.max_steps} steps: {NOT_RUN_REASON}"))
             continue
@@ -246,9 +265,12 @@ def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviati
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(frameworks: tuple[str, ...], device: str, deviation_file: str | None) -> None:
+def _init_worker(frameworks: tuple[str, ...], device: str, deviation_file: str | None, all_backends: bool,
+                 env: tuple[tuple[str, str], ...]) -> None:
+    """Set ``env`` (before any framework is imported here), then build the implementations that run with it."""
+    os.environ.update(dict(env))
     torch.set_num_threads(1)
-    _WORKER["impls"] = implementations(frameworks, device)
+    _WORKER["impls"] = [i for i in implementations(frameworks, device, all_backends) if i.env == env]
     _WORKER["devs"] = deviations_mod.load(deviation_file) if deviation_file else deviations_mod.load()
 
 
@@ -263,9 +285,10 @@ INTERPRETER_MAX_STEPS = 64
 NOT_RUN_REASON = "the Triton CPU interpreter takes ~2 s per 256-step case; run on a GPU for the long cases"
 
 
-def implementations(frameworks: Sequence[str], device: str = "cpu") -> list[Implementation]:
-    """The named plugins' implementations, and the fused reference kernel when ``"kernel"`` is named."""
-    impls = plugin_implementations([fw for fw in frameworks if fw != KERNEL], device)
+def implementations(frameworks: Sequence[str], device: str = "cpu", all_backends: bool = False) -> list[Implementation]:
+    """The named plugins' implementations (:func:`plugin_implementations`), and the fused reference
+    kernel when ``"kernel"`` is named."""
+    impls = plugin_implementations([fw for fw in frameworks if fw != KERNEL], device, all_backends)
     return impls + (kernel_implementations(device) if KERNEL in frameworks else [])
 
 
@@ -293,20 +316,26 @@ def kernel_implementations(device: str) -> list[Implementation]:
 
 
 def run_cases(cases: Sequence[Case], frameworks: Sequence[str], device: str = "cpu", jobs: int = 1,
-              deviation_file: str | None = None, chunk: int = 8) -> Iterator[dict[str, Any]]:
-    """Yield result dicts as cases finish; ``jobs`` > 1 runs chunks of cases in that many processes."""
+              deviation_file: str | None = None, chunk: int = 8, all_backends: bool = False) -> Iterator[dict[str, Any]]:
+    """Yield result dicts as cases finish; ``jobs`` > 1 runs chunks of cases in that many processes.
+
+    Implementations that need their own environment (a backend chosen once per process) run
+    after the others, in fresh processes started with it, one pool per environment."""
     chunks = [list(cases[i:i + chunk]) for i in range(0, len(cases), chunk)]
-    init = (tuple(frameworks), device, deviation_file)
-    if jobs <= 1:
-        _init_worker(*init)
-        for c in chunks:
-            yield from _run_chunk(c)
-        return
-    # CUDA cannot be used in a forked child of a process that has touched it: spawn workers there
-    context = multiprocessing.get_context("spawn") if device == "cuda" else None
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=init, mp_context=context) as pool:
-        for rows in pool.map(_run_chunk, chunks):
-            yield from rows
+    groups = sorted({i.env for i in implementations(frameworks, device, all_backends)})
+    for env in groups:
+        init = (tuple(frameworks), device, deviation_file, all_backends, env)
+        if jobs <= 1 and not env:
+            _init_worker(*init)
+            for c in chunks:
+                yield from _run_chunk(c)
+            continue
+        # CUDA cannot be used in a forked child of a process that has touched it, and a forked child
+        # keeps the frameworks the parent imported (with the parent's choice of backend): spawn there
+        context = multiprocessing.get_context("spawn") if device == "cuda" or env else None
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=init, mp_context=context) as pool:
+            for rows in pool.map(_run_chunk, chunks):
+                yield from rows
 
 
 def environment(frameworks: Sequence[str], device: str) -> dict[str, Any]:

@@ -141,6 +141,24 @@ def capabilities() -> Capabilities:
     )
 
 
+#: The neurons whose CUDA kernel spikingjelly picks per process (IFNode, LIFNode; CUBALIFNode and
+#: NonSpikingLIFNode are plain torch), read once when spikingjelly._ops.<neuron> is imported.
+CUDA_SELECTION = ("SJ_IF_CUDA_IMPLEMENTATION", "SJ_LIF_CUDA_IMPLEMENTATION")
+
+
+def backend_environment(device: str, backend: str) -> dict[str, str] | None:
+    """The environment a fresh process needs so that spikingjelly runs ``backend`` on ``device``
+    (spikingjelly 2.0 reads SJ_<NEURON>_CUDA_IMPLEMENTATION once, at import); None when the
+    backend is not there (its native "cuda" build is absent from the PyPI wheel)."""
+    import importlib.util
+
+    if device != "cuda" or backend not in ("triton", "torch", "cuda"):
+        return None
+    if backend == "cuda" and importlib.util.find_spec("spikingjelly._ops.lif._C") is None:
+        return None
+    return dict.fromkeys(CUDA_SELECTION, backend)
+
+
 def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Run a SpikingJelly node on time-major ``x`` [T, B, ...] in multi-step mode: (spikes, membrane after reset)."""
     from spikingjelly.activation_based import functional, neuron as sj
