@@ -157,11 +157,11 @@ def judge(case: Case, m: Metrics) -> list[str]:
         failures.append(f"v_max_abs: membrane differs by {m.v_max_abs:.3g} (relative {m.v_max_rel:.3g}); tolerance atol {tol_v.atol:g}, rtol {tol_v.rtol:g}")
     if m.grad_max_rel > tol_g.rtol:
         failures.append(f"grad_max_rel: input gradient differs by {m.grad_max_rel:.3g} of its largest entry; tolerance {tol_g.rtol:g}")
-    half = case.dtype in HALF
     for name, (native, reference) in m.param_grads.items():  # one failure per parameter, named param_grad.<name>
-        rel = param_rel(native, reference, m.param_grad_scales.get(name), half)
+        scale = m.param_grad_scales.get(name)
+        rel = param_rel(native, reference, scale)
         if rel > tol_g.rtol:
-            of = f"of the oracle's sum of |dL/d{name}| over neurons, {m.param_grad_scales[name]:.6g}" if half else "relative"
+            of = f"of the oracle's sum of |dL/d{name}| over neurons, {scale:.6g}" if scale else "relative"
             failures.append(f"param_grad.{name}: dL/d{name} is {native:.6g}, the oracle's {reference:.6g} "
                             f"(error {rel:.3g} {of}); tolerance {tol_g.rtol:g}")
     return failures
@@ -243,7 +243,7 @@ def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviati
                 _, o_grad, o_pg, o_scales = _oracle_grads(case, x, w_kept)
                 _, _, grad, native_pg = _native_grads(impl, module, x, w_kept, o_pg)
             m = measure(spikes, v, grad, trace, o_grad, {k: (g, o_pg[k]) for k, g in native_pg.items()}, valid,
-                        {k: o_scales[k] for k in native_pg}, half, noise)
+                        {k: o_scales[k] for k in native_pg}, noise)
         except Exception as exc:  # noqa: BLE001 - a crash of the implementation is a reported result
             results.append(Result(**base, status="error", reason=f"{type(exc).__name__}: {exc}",
                                   failures=traceback.format_exc().splitlines()[-3:], seconds=time.perf_counter() - start))
