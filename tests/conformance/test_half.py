@@ -15,7 +15,7 @@ from snn_interop_conformance.cases import HALF, Case, cases, default_dtypes, mem
 from snn_interop_conformance.cli import main as conformance_main
 from snn_interop_conformance.metrics import loss, loss_weights
 from snn_interop_conformance.runner import Implementation, run_case, tolerance
-from tests.conformance.test_suite import _case, planted
+from tests.conformance.test_suite import _case, _expressible, planted
 from tests.conftest import plugin_or_skip
 
 # spikingjelly in bfloat16 on CPU flips this case's spikes where the oracle is 0.002 from the threshold
@@ -94,7 +94,7 @@ def test_a_reset_one_step_late_still_fails_in_half_precision(dtype):
 @pytest.mark.parametrize("dtype", HALF)
 def test_a_wrong_sign_parameter_map_still_fails_in_half_precision(dtype):
     norse = plugin_or_skip("norse")
-    case = next(Case(n, dtype, "small", 48) for n in neuron_cases() if n.model is Model.LIF and _builds(norse, n))
+    case = Case(_expressible("norse", Model.LIF).neuron, dtype, "small", 48)
     wrong = lambda m: {k: (t, -f if k == "decay.beta" else f) for k, (t, f) in norse.parameters(m).items()}  # noqa: E731
     (r,) = run_case(case, [Implementation("norse-wrong-sign", "norse", "torch", "cpu", norse.build_neuron, norse.run, parameters=wrong)])
     assert r.status == "fail" and [f.split(":")[0] for f in r.failures] == ["param_grad.decay.beta"]
@@ -102,14 +102,6 @@ def test_a_wrong_sign_parameter_map_still_fails_in_half_precision(dtype):
     scale = r.metrics["param_grad_scales"]["decay.beta"]
     assert scale >= abs(reference) > 0 and abs(native + reference) < 0.05 * abs(reference)
     assert r.metrics["param_grad_max_rel"] == pytest.approx(abs(native - reference) / scale, rel=1e-9)
-
-
-def _builds(plugin, neuron) -> bool:
-    try:
-        plugin.build_neuron(neuron)
-    except Exception:  # noqa: BLE001 - NotExpressible
-        return False
-    return True
 
 
 def test_cli_runs_half_precision_on_request(tmp_path):
