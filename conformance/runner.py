@@ -35,7 +35,7 @@ Run = Callable[[torch.nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor
 
 @dataclass(frozen=True)
 class Implementation:
-    """A native implementation under test: ``build(neuron)`` (may raise NotExpressible), ``run(module, x)``."""
+    """A native implementation under test: ``build(neuron)`` and ``run(module, x)`` (either may raise NotExpressible: run for a dtype its kernels do not take)."""
 
     name: str  #: e.g. "snntorch" or "kernel"
     framework: str
@@ -244,6 +244,9 @@ def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviati
                 _, _, grad, native_pg = _native_grads(impl, module, x, w_kept, o_pg)
             m = measure(spikes, v, grad, trace, o_grad, {k: (g, o_pg[k]) for k, g in native_pg.items()}, valid,
                         {k: o_scales[k] for k in native_pg}, noise)
+        except NotExpressible as exc:  # refused when it ran: a dtype its kernels do not take (sinabs-exodus)
+            results.append(Result(**base, status="not_expressible", reason=f"{exc.semantic}: {exc.reason}"))
+            continue
         except Exception as exc:  # noqa: BLE001 - a crash of the implementation is a reported result
             results.append(Result(**base, status="error", reason=f"{type(exc).__name__}: {exc}",
                                   failures=traceback.format_exc().splitlines()[-3:], seconds=time.perf_counter() - start))

@@ -4,9 +4,15 @@ Sinabs separates the spike function (``SingleSpike``, ``MultiSpike``, ``MaxSpike
 surrogate, which is called as ``surrogate(v_mem, spike_threshold)``: several surrogates
 depend on the threshold itself, not only on v - threshold. ``import sinabs`` does not import
 ``samna``; nothing here may.
+
+On CUDA the plugin also builds sinabs-exodus's layers (``sinabs.exodus.layers``: the same
+classes with CUDA kernels for the whole time loop) when ``SNN_INTEROP_SINABS_BACKEND=exodus``
+is set (:func:`backend_environment`); exodus is float32 only and built from source (nvcc).
 """
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,6 +32,8 @@ from snn_interop_plugins._common import availability, dist_version
 
 NAME = "sinabs"
 EXTRA = "sinabs"
+#: Set to "exodus", build_neuron builds sinabs-exodus's layers (CUDA only)
+BACKEND_VARIABLE = "SNN_INTEROP_SINABS_BACKEND"
 
 
 def available() -> str | None:
@@ -112,11 +120,16 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
 
     Built with ``train_alphas=True`` and converted to float64, the per-step decays are set to the
     canonical values exactly (sinabs itself would compute exp(-1/tau) in float32). Thresholds and
-    decays may differ across neurons (tensors shaped like the neurons).
+    decays may differ across neurons (tensors shaped like the neurons). With
+    ``SNN_INTEROP_SINABS_BACKEND=exodus``, sinabs-exodus's layers of the same names, kept in
+    float32 (its kernels take nothing else), with decay_early=False on ExpLeak (sinabs' order).
     """
-    import sinabs.layers as sl
-
     n = neuron
+    exodus = os.environ.get(BACKEND_VARIABLE) == "exodus"
+    if exodus:
+        import sinabs.exodus.layers as sl
+    else:
+        import sinabs.layers as sl
     cuba = n.model is Model.CUBA_LIF
     norm_input = n.input_scale is InputScale.ONE_MINUS_BETA and n.r == 1.0
     other = [p for p in n.per_neuron if p not in ("threshold", "decay.beta", "syn_decay.beta")]
@@ -130,17 +143,23 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
          "the synaptic current is alpha (i + x): its input gain is alpha"),
         (not cuba or n.synapse_order is SynapseOrder.CURRENT_FIRST, "synapse_order=membrane_first", "this step's current reaches the membrane"),
     ])
+    if exodus and n.spikes:
+        require(NAME + "[exodus]", [
+            (n.reset is ResetMode.SUBTRACT, f"reset={n.reset.value}", "exodus's kernels subtract the threshold (MembraneSubtract only)"),
+            (n.compare is Compare.GE, "compare >", "exodus's kernels fire at v >= threshold"),
+        ])
     extra = dict(min_v_mem=n.v_min, record_states=True)
     tau = lambda v: torch.full(values(v).shape, 10.0)  # noqa: E731 - placeholders of the decays' shape, set below
     threshold = torch.as_tensor(values(n.threshold))
     if n.model is Model.LI:
-        module = sl.ExpLeak(tau_mem=tau(n.decay.beta), train_alphas=True, norm_input=norm_input, **extra)
+        module = sl.ExpLeak(tau_mem=tau(n.decay.beta), train_alphas=True, norm_input=norm_input, **extra,
+                            **(dict(decay_early=False) if exodus else {}))
     elif n.model is Model.IF:
         module = sl.IAF(spike_threshold=threshold, **_spiking(n), **extra)
     else:
         module = sl.LIF(tau_mem=tau(n.decay.beta), tau_syn=tau(n.syn_decay.beta) if cuba else None, train_alphas=True,
                         norm_input=norm_input, spike_threshold=threshold, **_spiking(n), **extra)
-    module = module.double()
+    module = module.float() if exodus else module.double()
     with torch.no_grad():
         if n.model is not Model.IF:
             module.alpha_mem.copy_(torch.as_tensor(values(n.decay.beta)))
@@ -176,8 +195,18 @@ def capabilities() -> Capabilities:
                      "per-neuron": "thresholds and decays (tensors shaped like the neurons)",
                      "compare": ">= natively, > through an injected spike function (single spikes)"},
         surrogates="its own aliases natively; every other surrogate injected as surrogate_grad_fn",
-        backends={"cpu": ("torch",), "cuda": ("torch", "exodus when installed")},
+        backends={"cpu": ("torch",), "cuda": ("torch", "exodus")},
     )
+
+
+def backend_environment(device: str, backend: str) -> dict[str, str] | None:
+    """The environment under which :func:`build_neuron` builds ``backend``'s layers: sinabs-exodus
+    on CUDA when it is installed (its CUDA extension ``exodus_cuda`` importable); None otherwise."""
+    if device != "cuda" or backend != "exodus":
+        return None
+    if importlib.util.find_spec("exodus_cuda") is None or importlib.util.find_spec("sinabs.exodus") is None:
+        return None
+    return {BACKEND_VARIABLE: "exodus"}
 
 
 def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,11 +229,12 @@ def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.
 
 def run_continue(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Continue a layer from its current state over time-major ``x``."""
-    import sinabs.layers as sl
-
-    out = module(x.transpose(0, 1)).transpose(0, 1)
+    if x.dtype != torch.float32 and type(module).__module__.startswith("sinabs.exodus"):
+        raise NotExpressible(NAME + "[exodus]", f"dtype {str(x.dtype).removeprefix('torch.')}", "exodus's CUDA kernels take float32 only")
+    # contiguous batch-first, as users pass it: exodus's ExpLeak refuses the view a transpose gives
+    out = module(x.transpose(0, 1).contiguous()).transpose(0, 1)
     v = module.recordings["v_mem"].transpose(0, 1)
-    return (torch.zeros_like(v) if isinstance(module, sl.ExpLeak) else out.to(x.dtype)), v
+    return (torch.zeros_like(v) if module.spike_fn is None else out.to(x.dtype)), v  # ExpLeak (sinabs's, exodus's): no spikes
 
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:

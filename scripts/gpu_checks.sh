@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The GPU checks of one lent-GPU session, in one call (see docs/performance.md):
 #   1. environment: GPU, driver, python, torch, triton;
-#   2. benchmarks/kernel.py at the size (T=64, 131072 neurons), with a launch-shape sweep,
+#   2. benchmarks/kernel.py at the size (T=64, 131072 neurons),
 #      then again with spikingjelly forced onto its torch backend;
 #   3. tests/kernel with the compiled kernels on the GPU (pytest-xdist);
-#   4. the quick conformance suite on CUDA, every framework and the kernel.
+#   4. the quick conformance suite on CUDA, every framework and the kernel, with sinabs-exodus when
+#      its source distribution is in .whl/ and builds here (nvcc; the wheel is kept for a warm rerun).
 # The frameworks travel as pure-Python wheels in .whl/ (see docs/development.md: GPU sessions);
 # the machine's own torch, triton and numpy are used. Logs and reports go to $OUT.
 # Arguments pick steps (env bench bench-sj-torch tests conformance); none runs them all.
+# BENCH_ARGS=--sweep adds the launch-shape sweep (measured 2026-11-26: 128 x 4 warps x 4 stages).
 set -u
 want() { [ $# -eq 0 ] || [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
@@ -15,11 +17,26 @@ OUT=${OUT:-/tmp/gpu-checks}
 mkdir -p "$OUT/conf"
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 site=/tmp/site
+step() { echo; echo "=== $1 ($(date +%T))"; }
+
 # --upgrade: into an existing --target pip otherwise keeps the old copy (a warm machine once ran stale code)
 python3 -m pip install -q --upgrade --no-index --no-deps --no-compile --no-cache-dir --target $site .whl/*.whl || exit 1
 python3 -m pip install -q --upgrade --no-index --no-deps --no-build-isolation --no-cache-dir --target $site . || exit 1
 export PYTHONPATH=$site
-step() { echo; echo "=== $1 ($(date +%T))"; }
+
+# sinabs-exodus ships as source only (a CUDAExtension, one .cu file: 2 min 22 s of nvcc 13.0 on a
+# 2-core CPU): its wheel builds in the background, for sm_90, while the benchmark runs, once per
+# machine, and is unpacked into sinabs's package before the conformance step.
+exodus_sdist=$(ls .whl/sinabs-exodus-*.tar.gz 2>/dev/null | head -1)
+exodus_wheels=/tmp/exodus-wheel
+exodus_build=
+if want conformance && [ -n "$exodus_sdist" ] && ! ls $exodus_wheels/*.whl >/dev/null 2>&1; then
+  echo "building $exodus_sdist in the background (log: exodus_build.txt)"
+  ( TORCH_CUDA_ARCH_LIST=9.0 timeout "${EXODUS_BUILD_S:-300}" python3 -m pip wheel -q --no-deps --no-build-isolation \
+      --no-index --no-cache-dir -w $exodus_wheels "$exodus_sdist" > "$OUT/exodus_build.txt" 2>&1
+    echo "exit $?" >> "$OUT/exodus_build.txt" ) &
+  exodus_build=$!
+fi
 
 step environment
 {
@@ -30,7 +47,7 @@ step environment
 
 if want bench; then
 step "benchmark (spikingjelly: auto)"
-timeout 170 python3 benchmarks/kernel.py --sweep ${BENCH_ARGS:-} 2>&1 | grep -v -i warn | tee "$OUT/bench.txt"
+timeout 170 python3 benchmarks/kernel.py ${BENCH_ARGS:-} 2>&1 | grep -v -i warn | tee "$OUT/bench.txt"
 fi
 if want bench-sj-torch; then
 step "benchmark (spikingjelly: torch)"
@@ -43,7 +60,13 @@ timeout "${KERNEL_TESTS_S:-200}" python3 -m pytest tests/kernel -q -n 16 -p no:c
 fi
 
 if want conformance; then
-step "conformance, quick, cuda (float64, float32, float16, bfloat16)"
+if [ -n "$exodus_sdist" ]; then
+  step "sinabs-exodus"
+  if [ -n "$exodus_build" ]; then wait $exodus_build; tail -3 "$OUT/exodus_build.txt"; fi
+  for w in $exodus_wheels/*.whl; do [ -f "$w" ] && python3 -m zipfile -e "$w" $site && echo "unpacked $(basename $w)"; done
+  python3 -c "import torch, exodus_cuda, sinabs.exodus; print('sinabs-exodus', sinabs.exodus.__version__, 'imports')" 2>&1 | tail -1
+fi
+step "conformance, quick, cuda (float64, float32, float16, bfloat16; every backend: spikingjelly[torch], sinabs[exodus] if built)"
 timeout "${CONFORMANCE_S:-200}" python3 -c "from snn_interop_conformance.cli import console_main; console_main()" \
   --device cuda --quick -j 12 --out "$OUT/conf" --force \
   --framework snntorch --framework spikingjelly --framework sinabs --framework norse --framework kernel 2>&1 | tail -30

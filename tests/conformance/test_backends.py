@@ -4,10 +4,19 @@ the implementations are planned for CUDA, and a fresh process shows that the env
 place before spikingjelly reads it."""
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import subprocess
 import sys
 
-from snn_interop_conformance.runner import backends_not_run, implementations, plugin_implementations
+import pytest
+import torch
+
+from snn_interop import registry
+from snn_interop.plugin_api import NotExpressible
+from snn_interop_conformance import deviations
+from snn_interop_conformance.cases import cases
+from snn_interop_conformance.runner import Implementation, backends_not_run, implementations, plugin_implementations, run_case
 from tests.conftest import ROOT, plugin_or_skip
 
 
@@ -42,3 +51,34 @@ def test_a_worker_sets_its_environment_before_spikingjelly_reads_it():
     assert done.returncode == 0, done.stderr[-2000:]
     # spikingjelly's own selection object saw the variable; on CPU no implementation needs that environment
     assert done.stdout.split()[-2:] == ["torch", "0"]
+
+
+def test_sinabs_exodus_is_listed_as_not_available_without_its_cuda_extension():
+    plugin_or_skip("sinabs")
+    if importlib.util.find_spec("exodus_cuda") is not None:
+        pytest.skip("sinabs-exodus is installed here: the GPU conformance run covers it")
+    assert [i.name for i in plugin_implementations(["sinabs"], "cuda", all_backends=True)] == ["sinabs"]
+    assert backends_not_run(["sinabs"], "cuda", True) == [
+        "sinabs/exodus: not available here (its plugin's backend_environment gives none)"]
+    assert registry.get("sinabs").backend_environment("cpu", "exodus") is None
+
+
+def test_a_dtype_refused_when_the_layer_runs_is_reported_not_expressible():
+    """sinabs-exodus builds its layers for any neuron it can express, but its kernels take float32
+    alone: the plugin raises NotExpressible from run, and the case says so instead of erroring."""
+    plugin_or_skip("sinabs")
+    plugin = registry.get("sinabs")
+
+    def float32_only(module, x):
+        if x.dtype != torch.float32:
+            raise NotExpressible("sinabs[float32 only]", f"dtype {x.dtype}", "its kernels take float32 only")
+        return plugin.run(module, x)
+
+    impl = Implementation("sinabs[float32 only]", "sinabs", "test", "cpu", plugin.build_neuron, float32_only,
+                          parameters=plugin.parameters)
+    case = next(c for c in cases(quick=True) if c.dtype == "float64" and c.id.startswith("lif-one_minus_beta-subtract-same_step-grad"))
+    (result,) = run_case(case, [impl])
+    assert result.status == "not_expressible" and result.reason.startswith("dtype torch.float64: its kernels take float32 only")
+    (result,) = run_case(dataclasses.replace(case, dtype="float32"), [impl], deviations.load())
+    assert result.status == "deviation"  # sinabs's declared threshold gradient, the rest equal to the oracle
+    assert [f.split(":")[0] for f in result.failures] == ["param_grad.threshold"]
