@@ -9,7 +9,7 @@
 # The frameworks travel as pure-Python wheels in .whl/ (see docs/development.md: GPU sessions);
 # the machine's own torch, triton and numpy are used. Logs and reports go to $OUT.
 # Arguments pick steps (env bench bench-sj-torch tests conformance); none runs them all.
-# BENCH_ARGS=--sweep adds the launch-shape sweep (measured 2026-11-26: 128 x 4 warps x 4 stages).
+# BENCH_ARGS (default --sweep: the spikes-only float16-saved kernel over launch shapes); BENCH_ARGS= drops the sweep.
 set -u
 want() { [ $# -eq 0 ] || [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
@@ -47,7 +47,7 @@ step environment
 
 if want bench; then
 step "benchmark (spikingjelly: auto)"
-timeout 170 python3 benchmarks/kernel.py ${BENCH_ARGS:-} 2>&1 | grep -v -i warn | tee "$OUT/bench.txt"
+timeout 200 python3 benchmarks/kernel.py ${BENCH_ARGS---sweep} 2>&1 | grep -v -i warn | tee "$OUT/bench.txt"
 fi
 if want bench-sj-torch; then
 step "benchmark (spikingjelly: torch)"
