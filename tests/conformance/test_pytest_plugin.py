@@ -33,3 +33,13 @@ def test_not_expressible_cases_are_skipped_with_the_reason(tmp_path):
     done = _pytest(["--snn-framework", "norse", "--snn-quick", "--snn-match", "if-none-subtract-same_step-grad->=-atan", "-rs"], "", tmp_path)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "4 skipped" in done.stdout  # IF and LIF ("lif-..." contains the text), 2 dtypes and "not expressible: " in done.stdout
+
+
+def test_a_cuda_run_on_a_machine_without_one_is_refused_with_the_reason(tmp_path):
+    import torch
+
+    done = _pytest(["--snn-framework", "norse", "--snn-quick", "--snn-match", "li-none", "--snn-device", "cuda", "--collect-only"], "", tmp_path)
+    if torch.cuda.is_available():
+        assert done.returncode == 0 and "norse:li-none-float64-small-T48" in done.stdout, done.stdout[-3000:]
+    else:
+        assert done.returncode != 0 and "torch sees no CUDA device" in done.stdout + done.stderr, done.stdout[-3000:]
