@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The GPU checks of one lent-GPU session, in one call (see docs/performance.md):
+# The GPU checks of one lent-GPU session (see docs/performance.md):
 #   1. environment: GPU, driver, python, torch, triton;
-#   2. benchmarks/kernel.py at the size (T=64, 131072 neurons),
-#      then again with spikingjelly forced onto its torch backend;
+#   2. benchmarks/kernel.py at the size (T=64, 131072 neurons);
 #   3. tests/kernel with the compiled kernels on the GPU (pytest-xdist);
 #   4. the quick conformance suite on CUDA, every framework and the kernel, with sinabs-exodus when
-#      its source distribution is in .whl/ and builds here (nvcc; the wheel is kept for a warm rerun).
+#      its source distribution is in .whl/ and builds here (nvcc; the wheel is kept for a warm rerun);
+#   5. the benchmark again with spikingjelly forced onto its torch backend.
+# The whole runs past one call's 600 s: call "bench tests", then "conformance bench-sj-torch".
 # The frameworks travel as pure-Python wheels in .whl/ (see docs/development.md: GPU sessions);
 # the machine's own torch, triton and numpy are used. Logs and reports go to $OUT.
 # Arguments pick steps (env bench bench-sj-torch tests conformance); none runs them all.
@@ -25,16 +26,17 @@ python3 -m pip install -q --upgrade --no-index --no-deps --no-build-isolation --
 export PYTHONPATH=$site
 
 # sinabs-exodus ships as source only (a CUDAExtension, one .cu file: 2 min 22 s of nvcc 13.0 on a
-# 2-core CPU): its wheel builds in the background, for sm_90, while the benchmark runs, once per
-# machine, and is unpacked into sinabs's package before the conformance step.
+# 2-core CPU): its wheel builds in the background, for sm_90, while the other steps run, once per
+# machine (a first call of "bench tests" leaves it built for a second of "conformance"), and is
+# unpacked into sinabs's package before the conformance step.
 exodus_sdist=$(ls .whl/sinabs-exodus-*.tar.gz 2>/dev/null | head -1)
 exodus_wheels=/tmp/exodus-wheel
 exodus_build=
-if want conformance && [ -n "$exodus_sdist" ] && ! ls $exodus_wheels/*.whl >/dev/null 2>&1; then
+if [ -n "$exodus_sdist" ] && ! ls $exodus_wheels/*.whl >/dev/null 2>&1 && [ ! -f /tmp/exodus-build-failed ]; then
   echo "building $exodus_sdist in the background (log: exodus_build.txt)"
   ( TORCH_CUDA_ARCH_LIST=9.0 timeout "${EXODUS_BUILD_S:-300}" python3 -m pip wheel -q --no-deps --no-build-isolation \
       --no-index --no-cache-dir -w $exodus_wheels "$exodus_sdist" > "$OUT/exodus_build.txt" 2>&1
-    echo "exit $?" >> "$OUT/exodus_build.txt" ) &
+    rc=$?; echo "exit $rc" >> "$OUT/exodus_build.txt"; [ $rc -eq 0 ] || cp "$OUT/exodus_build.txt" /tmp/exodus-build-failed ) &
   exodus_build=$!
 fi
 
@@ -48,10 +50,6 @@ step environment
 if want bench; then
 step "benchmark (spikingjelly: auto)"
 timeout 200 python3 benchmarks/kernel.py ${BENCH_ARGS---sweep} 2>&1 | grep -v -i warn | tee "$OUT/bench.txt"
-fi
-if want bench-sj-torch; then
-step "benchmark (spikingjelly: torch)"
-SJ_LIF_CUDA_IMPLEMENTATION=torch timeout 60 python3 benchmarks/kernel.py --framework spikingjelly 2>&1 | grep -v -i warn | tee "$OUT/bench_sj_torch.txt"
 fi
 
 if want tests; then
@@ -67,8 +65,15 @@ if [ -n "$exodus_sdist" ]; then
   python3 -c "import torch, exodus_cuda, sinabs.exodus; print('sinabs-exodus', sinabs.exodus.__version__, 'imports')" 2>&1 | tail -1
 fi
 step "conformance, quick, cuda (float64, float32, float16, bfloat16; every backend: spikingjelly[torch], sinabs[exodus] if built)"
-timeout "${CONFORMANCE_S:-200}" python3 -c "from snn_interop_conformance.cli import console_main; console_main()" \
+timeout "${CONFORMANCE_S:-300}" python3 -c "from snn_interop_conformance.cli import console_main; console_main()" \
   --device cuda --quick -j 12 --out "$OUT/conf" --force \
   --framework snntorch --framework spikingjelly --framework sinabs --framework norse --framework kernel 2>&1 | tail -30
+fi
+if want bench-sj-torch; then
+step "benchmark (spikingjelly: torch)"
+SJ_LIF_CUDA_IMPLEMENTATION=torch timeout 60 python3 benchmarks/kernel.py --framework spikingjelly 2>&1 | grep -v -i warn | tee "$OUT/bench_sj_torch.txt"
+fi
+if [ -n "$exodus_build" ] && kill -0 $exodus_build 2>/dev/null; then
+  step "waiting for the sinabs-exodus build"; wait $exodus_build; tail -1 "$OUT/exodus_build.txt"
 fi
 step done
