@@ -43,7 +43,7 @@ fi
 step environment
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
-  python3 -c "import sys, torch, triton, numpy; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, 'triton', triton.__version__, 'numpy', numpy.__version__)"
+  python3 -c "import sys, torch, triton, numpy, setuptools; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, 'triton', triton.__version__, 'numpy', numpy.__version__, 'setuptools', setuptools.__version__)"
   python3 -c "import snntorch, spikingjelly, sinabs, norse, nir; print('snntorch', snntorch.__version__, 'sinabs', sinabs.__version__, 'norse', norse.__version__, 'nir', nir.__version__)" 2>&1 | tail -1
 } 2>&1 | tee "$OUT/env.txt"
 
