@@ -237,18 +237,34 @@ def run_continue(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor
     return (torch.zeros_like(v) if module.spike_fn is None else out.to(x.dtype)), v  # ExpLeak (sinabs's, exodus's): no spikes
 
 
+def _exodus_kind(layer: torch.nn.Module) -> str | None:
+    """"IAF", "LIF" or "ExpLeak" for sinabs-exodus's layers (or their Squeeze forms), else None."""
+    cls = type(layer)
+    kind = cls.__name__.removesuffix("Squeeze")
+    return kind if cls.__module__.startswith("sinabs.exodus.") and kind in ("IAF", "LIF", "ExpLeak") else None
+
+
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
-    """The canonical neuron of an IAF, LIF or ExpLeak; None for other layers."""
+    """The canonical neuron of an IAF, LIF or ExpLeak, sinabs's or sinabs-exodus's (with or without
+    a synaptic current); None for other layers.
+
+    exodus's ``decay_early`` is sinabs's order when True for the synaptic current (i = alpha (i + x))
+    and False for ExpLeak's membrane; a synaptic current with decay_early=False takes x unscaled.
+    """
     import sinabs.layers as sl
     from sinabs import activation
 
-    if type(layer) not in (sl.IAF, sl.LIF, sl.ExpLeak, *_squeezed()):
+    exodus = _exodus_kind(layer)
+    if type(layer) not in (sl.IAF, sl.LIF, sl.ExpLeak, *_squeezed()) and exodus is None:
         return None
     num = lambda t: pack(t.detach().cpu().numpy())  # noqa: E731 - one value, or per neuron
     beta = num(layer.alpha_mem_calculated)
     scale = InputScale.ONE_MINUS_BETA if getattr(layer, "norm_input", False) else InputScale.NONE
     v_min = float(layer.min_v_mem) if layer.min_v_mem is not None else None
-    if isinstance(layer, sl.ExpLeak):
+    if isinstance(layer, sl.ExpLeak) or exodus == "ExpLeak":
+        if exodus and layer.decay_early:
+            raise NotExpressible(NAME + "[exodus]", "ExpLeak(decay_early=True)", "the input decays in the step it arrives, "
+                                 "on top of norm_input: sinabs's order is decay_early=False")
         return Neuron.li(Decay(beta), input_scale=scale, v_min=v_min)
     threshold = num(layer.spike_threshold)
     sg = layer.surrogate_grad_fn
@@ -273,11 +289,12 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     else:
         raise NotExpressible(NAME, f"reset_fn={reset_fn!r}", "only MembraneSubtract() and MembraneReset(0) are exact")
     common = dict(threshold=threshold, compare=compare, spike_fn=spike_fn, max_spikes=max_spikes, v_min=v_min, **reset)
-    if isinstance(layer, sl.IAF):
-        return Neuron.if_(surrogate, **common)
-    if layer.alpha_syn_calculated is not None:
+    if layer.alpha_syn_calculated is not None:  # an IAF's too: a current-based IF is a CuBa LIF with beta 1
+        syn_scale = InputScale.NONE if exodus and not layer.decay_early else InputScale.BETA
         return Neuron.cuba_lif(surrogate, Decay(beta), Decay(num(layer.alpha_syn_calculated)), input_scale=scale,
-                               syn_input_scale=InputScale.BETA, **common)
+                               syn_input_scale=syn_scale, **common)
+    if isinstance(layer, sl.IAF) or exodus == "IAF":
+        return Neuron.if_(surrogate, **common)
     return Neuron.lif(surrogate, Decay(beta), input_scale=scale, **common)
 
 
@@ -304,8 +321,10 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
 
     A network of Squeeze neurons (IAFSqueeze, the form DYNAP-CNN takes) gets batch and time
     folded, [B*T, ...], each Squeeze layer set to this batch size for the run."""
+    import sinabs.layers as sl
+
     neurons = {str(i): m for i, m in enumerate(model) if describe_neuron(m) is not None}
-    squeezed = [isinstance(m, _squeezed()) for m in neurons.values()]
+    squeezed = [isinstance(m, sl.SqueezeMixin) for m in neurons.values()]  # sinabs's and exodus's Squeeze layers
     if any(squeezed) and not all(squeezed):
         raise ValueError("a sinabs network that mixes Squeeze neurons ([B*T, ...] input) with others ([B, T, ...]) cannot run")
     for m in model.modules():

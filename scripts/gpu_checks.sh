@@ -63,6 +63,7 @@ if [ -n "$exodus_sdist" ]; then
   if [ -n "$exodus_build" ]; then wait $exodus_build; tail -3 "$OUT/exodus_build.txt"; fi
   for w in $exodus_wheels/*.whl; do [ -f "$w" ] && python3 -m zipfile -e "$w" $site && echo "unpacked $(basename $w)"; done
   python3 -c "import torch, exodus_cuda, sinabs.exodus; print('sinabs-exodus', sinabs.exodus.__version__, 'imports')" 2>&1 | tail -1
+  timeout 120 python3 -m pytest tests/plugins/test_sinabs_exodus.py -q -p no:cacheprovider -rsfE 2>&1 | tail -25 | tee "$OUT/pytest_exodus.txt"
 fi
 step "conformance, quick, cuda (float64, float32, float16, bfloat16; every backend: spikingjelly[torch], sinabs[exodus] if built)"
 timeout "${CONFORMANCE_S:-300}" python3 -c "from snn_interop_conformance.cli import console_main; console_main()" \

@@ -6,10 +6,13 @@ membrane equal to float64 rounding, and input gradients equal through the surrog
 """
 from __future__ import annotations
 
+import nir
 import pytest
 import torch
 
+from snn_interop.nir.neurons import node_from_neuron
 from snn_interop.spec import oracle
+from snn_interop.spec.schema import SpecError
 from snn_interop_conformance.tolerances import FP32_GRADIENT, FP64_REORDERED
 from tests.conftest import plugin_or_skip
 
@@ -50,3 +53,29 @@ def test_rockpool_default_neuron_has_no_canonical_twin():
     lif_torch, _ = plugin._rockpool()
     with pytest.raises(NotExpressible, match="StepPWL"):
         plugin.describe_neuron(lif_torch.LIFTorch((3,), leak_mode="decays"))
+
+
+@pytest.mark.parametrize("layer", ["IAF", "LIF"])
+def test_sinabs_layer_with_a_synaptic_current_is_described_with_it(layer):
+    """sinabs's IAF and LIF take tau_syn: the description keeps the synaptic current (an IAF with one
+    was once described as a plain IF, its current silently dropped); the oracle on the description
+    runs as the layer does."""
+    import sinabs.layers as sl
+
+    plugin = plugin_or_skip("sinabs")
+    module = (sl.IAF(tau_syn=5.0, record_states=True) if layer == "IAF"
+              else sl.LIF(tau_mem=8.0, tau_syn=5.0, record_states=True)).double()
+    canonical = plugin.describe_neuron(module)
+    assert canonical.model.value == "cuba_lif" and canonical.syn_decay.beta == pytest.approx(0.8187307530779818)
+    x = torch.rand(48, 2, 6, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 1.5
+    spikes, v = plugin.run(module, x)
+    trace = oracle.simulate(canonical, x)
+    assert trace.spikes.sum() > 10, "the input must make the neuron spike"
+    assert torch.equal(spikes, trace.spikes)
+    torch.testing.assert_close(v.detach(), trace.v, atol=FP64_REORDERED.atol, rtol=FP64_REORDERED.rtol)
+    # NIR's CubaLIF leaks: an IF with a synaptic current has no NIR node, and export says so
+    if layer == "IAF":
+        with pytest.raises(SpecError, match="membrane does not leak"):
+            node_from_neuron(canonical, (6,))
+    else:
+        assert isinstance(node_from_neuron(canonical, (6,)), nir.CubaLIF)
