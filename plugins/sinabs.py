@@ -279,7 +279,14 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
         surrogate, compare, spike_fn, max_spikes = fn.surrogate, fn.compare, SpikeFn.SINGLE, 1
     else:
         compare = Compare.GE
-        spike_fn = {activation.SingleSpike: SpikeFn.SINGLE, activation.MultiSpike: SpikeFn.MULTI}.get(fn, SpikeFn.MAX)
+        if fn is activation.SingleSpike:
+            spike_fn = SpikeFn.SINGLE
+        elif fn is activation.MultiSpike:
+            spike_fn = SpikeFn.MULTI
+        elif isinstance(fn, activation.MaxSpike):  # an instance (unhashable): at most max_num_spikes_per_bin
+            spike_fn = SpikeFn.MAX
+        else:
+            raise NotExpressible(NAME, f"spike_fn={fn!r}", "only SingleSpike, MultiSpike and MaxSpike(n) are known")
         max_spikes = getattr(fn, "max_num_spikes_per_bin", None) or 1
     reset_fn = layer.reset_fn
     if isinstance(reset_fn, activation.MembraneSubtract) and reset_fn.subtract_value is None:

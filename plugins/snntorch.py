@@ -14,7 +14,7 @@ import torch
 from snn_interop.nir import graph as nir_graph
 from snn_interop.nir.layers import Scale
 from snn_interop.plugin_api import (
-    Capabilities, CanonicalSpike, NotExpressible, native_alias, require, run_by_steps, seeded_linear,
+    Capabilities, CanonicalSpike, NotExpressible, native_alias, require, run_by_steps, seeded_linear, show,
     spike_function as canonical_spike_function,
 )
 from snn_interop.spec.neurons import Compare, Decay, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack
@@ -182,6 +182,16 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
 
     if not isinstance(layer, (snn.Leaky, snn.Synaptic, snn.RLeaky, snn.RSynaptic)):
         return None
+    graded = torch.as_tensor(layer.graded_spikes_factor)
+    require(NAME, [
+        (not layer.inhibition, f"{type(layer).__name__}(inhibition=True)",
+         "only the neuron with the largest membrane in each sample fires: no canonical neuron couples its neurons"),
+        (not layer.state_quant, f"{type(layer).__name__}(state_quant=...)", "the membrane is quantised every step"),
+        (not layer.surrogate_disable, f"{type(layer).__name__}(surrogate_disable=True)",
+         "its spike is a bare comparison without gradient: every canonical spike carries a surrogate"),
+        (bool((graded == 1).all()), f"graded_spikes_factor={show(pack(graded.detach().cpu().numpy()))}",
+         "the spikes are scaled by it: a canonical spike is a count"),
+    ])
     recurrent = isinstance(layer, (snn.RLeaky, snn.RSynaptic))
     if recurrent and int(layer.reset_mechanism_val) == 1:
         raise NotExpressible(NAME, f"{type(layer).__name__}(reset_mechanism='zero')",

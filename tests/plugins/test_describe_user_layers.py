@@ -1,0 +1,102 @@
+"""Layers as users write them, with options the plugins' ``build_neuron`` never sets: each is
+either described exactly (the oracle run on the description gives the layer's own spikes and
+membrane, in float64) or refused with the reason, never described with an option dropped.
+
+Found by probing each framework's constructor options (2026-11-26): sinabs's IAF with tau_syn
+was described as a plain IF, its MaxSpike(n) raised a TypeError, and snnTorch's
+graded_spikes_factor, inhibition and state_quant were ignored (surrogate_disable raised a
+confusing SpecError).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from snn_interop.plugin_api import NotExpressible
+from snn_interop.spec import oracle
+from snn_interop_conformance.tolerances import FP64_REORDERED
+from tests.conftest import plugin_or_skip
+
+
+#: sinabs activation objects, named in the parameter lists (built only once sinabs is known to be there)
+ACTIVATIONS = {"MaxSpike(3)": lambda sa: sa.MaxSpike(3), "MembraneReset()": lambda sa: sa.MembraneReset(),
+               "MembraneSubtract(0.5)": lambda sa: sa.MembraneSubtract(subtract_value=0.5)}
+
+
+def _sinabs(name: str, **kw: object) -> Callable[[], torch.nn.Module]:
+    def make() -> torch.nn.Module:
+        import sinabs.activation as sa
+        import sinabs.layers as sl
+
+        built = {k: ACTIVATIONS[v](sa) if v in ACTIVATIONS else v for k, v in kw.items()}
+        return getattr(sl, name)(record_states=True, **built)
+    return make
+
+
+def _snntorch(name: str, **kw: object) -> Callable[[], torch.nn.Module]:
+    def make() -> torch.nn.Module:
+        import snntorch as snn
+
+        args = dict(alpha=0.7, beta=0.8) if name == "Synaptic" else dict(beta=0.8)
+        if kw.get("state_quant"):
+            from snntorch.functional import quant
+
+            kw["state_quant"] = quant.state_quant(num_bits=4, uniform=True)
+        return getattr(snn, name)(**args, **kw)
+    return make
+
+
+def _spikingjelly(name: str, **kw: object) -> Callable[[], torch.nn.Module]:
+    def make() -> torch.nn.Module:
+        from spikingjelly.activation_based import neuron
+
+        return getattr(neuron, name)(store_v_seq=True, **kw)
+    return make
+
+
+EXACT = [
+    ("sinabs", "IAF spike_fn=MaxSpike(3)", _sinabs("IAF", spike_fn="MaxSpike(3)")),
+    ("sinabs", "IAF tau_syn=4", _sinabs("IAF", tau_syn=4.0)),
+    ("sinabs", "IAF min_v_mem=-0.5", _sinabs("IAF", min_v_mem=-0.5)),
+    ("sinabs", "IAF reset_fn=MembraneReset()", _sinabs("IAF", reset_fn="MembraneReset()")),
+    ("sinabs", "LIF tau_mem=5 norm_input=False", _sinabs("LIF", tau_mem=5.0, norm_input=False)),
+    ("sinabs", "ExpLeak tau_mem=4 norm_input=True", _sinabs("ExpLeak", tau_mem=4.0, norm_input=True)),
+    ("snntorch", "Leaky reset_mechanism=zero", _snntorch("Leaky", reset_mechanism="zero")),
+    ("snntorch", "Leaky reset_mechanism=none", _snntorch("Leaky", reset_mechanism="none")),
+    ("snntorch", "Leaky threshold=0.5 learn_threshold", _snntorch("Leaky", threshold=0.5, learn_threshold=True)),
+    ("spikingjelly", "LIFNode v_reset=None", _spikingjelly("LIFNode", v_reset=None)),
+    ("spikingjelly", "LIFNode decay_input=False", _spikingjelly("LIFNode", decay_input=False)),
+    ("spikingjelly", "LIFNode v_threshold=0.5 v_reset=-0.2", _spikingjelly("LIFNode", v_threshold=0.5, v_reset=-0.2)),
+]
+
+REFUSED = [
+    ("snntorch", "Leaky graded_spikes_factor=2", _snntorch("Leaky", graded_spikes_factor=2.0), "scaled by it"),
+    ("snntorch", "Leaky inhibition=True", _snntorch("Leaky", inhibition=True), "largest membrane"),
+    ("snntorch", "Synaptic inhibition=True", _snntorch("Synaptic", inhibition=True), "largest membrane"),
+    ("snntorch", "Leaky state_quant", _snntorch("Leaky", state_quant=True), "quantised"),
+    ("snntorch", "Leaky surrogate_disable=True", _snntorch("Leaky", surrogate_disable=True), "without gradient"),
+    ("sinabs", "IAF reset_fn=MembraneSubtract(0.5)", _sinabs("IAF", reset_fn="MembraneSubtract(0.5)"), "MembraneSubtract"),
+]
+
+
+@pytest.mark.parametrize("framework,label,make", EXACT, ids=[f"{f}: {label}" for f, label, _ in EXACT])
+def test_a_user_layer_is_described_exactly(framework, label, make):
+    plugin = plugin_or_skip(framework)
+    layer = make().double()  # decays sinabs derives from tau are then computed in float64, as described
+    neuron = plugin.describe_neuron(layer)
+    x = torch.rand(48, 2, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 2.5
+    spikes, v = plugin.run(layer, x)
+    trace = oracle.simulate(neuron, x)
+    if neuron.spikes:
+        assert trace.spikes.sum() > 10, "the input must make the neurons spike"
+    assert torch.equal(spikes.double(), trace.spikes)
+    torch.testing.assert_close(v.detach().double(), trace.v, atol=FP64_REORDERED.atol, rtol=FP64_REORDERED.rtol)
+
+
+@pytest.mark.parametrize("framework,label,make,reason", REFUSED, ids=[f"{f}: {label}" for f, label, _, _ in REFUSED])
+def test_a_user_layer_with_an_option_no_canonical_neuron_has_is_refused(framework, label, make, reason):
+    plugin = plugin_or_skip(framework)
+    with pytest.raises(NotExpressible, match=reason):
+        plugin.describe_neuron(make())
