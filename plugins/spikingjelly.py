@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import CanonicalSpike, Capabilities, native_alias, require, seeded_linear, spike_function as canonical_spike_function, require_uniform
+from snn_interop.plugin_api import CanonicalSpike, Capabilities, NotExpressible, native_alias, require, seeded_linear, spike_function as canonical_spike_function, require_uniform
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
 )
@@ -199,6 +199,9 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     if isinstance(fn, CanonicalSpike):
         surrogate, compare = fn.surrogate, fn.compare
     else:
+        if not getattr(fn, "spiking", True):
+            raise NotExpressible(NAME, f"{type(fn).__name__}(spiking=False)",
+                                 "the layer outputs the surrogate's primitive, a graded value, instead of spikes")
         surrogate = from_native(NAME, "surrogate." + type(fn).__name__, {k: getattr(fn, k) for k in fn._sg_param_names}, theta=layer.v_threshold)
         compare = Compare.GE
     hard = layer.v_reset is not None

@@ -5,7 +5,7 @@ membrane, in float64) or refused with the reason, never described with an option
 Found by probing each framework's constructor options (2026-11-26): sinabs's IAF with tau_syn
 was described as a plain IF, its MaxSpike(n) raised a TypeError, and snnTorch's
 graded_spikes_factor, inhibition and state_quant were ignored (surrogate_disable raised a
-confusing SpecError).
+confusing SpecError), and spikingjelly's surrogate with spiking=False (a graded output) too.
 """
 from __future__ import annotations
 
@@ -48,10 +48,13 @@ def _snntorch(name: str, **kw: object) -> Callable[[], torch.nn.Module]:
     return make
 
 
-def _spikingjelly(name: str, **kw: object) -> Callable[[], torch.nn.Module]:
+def _spikingjelly(name: str, surrogate: str | None = None, **kw: object) -> Callable[[], torch.nn.Module]:
     def make() -> torch.nn.Module:
         from spikingjelly.activation_based import neuron
+        from spikingjelly.activation_based import surrogate as sg
 
+        if surrogate == "ATan(spiking=False)":
+            kw["surrogate_function"] = sg.ATan(spiking=False)
         return getattr(neuron, name)(store_v_seq=True, **kw)
     return make
 
@@ -77,6 +80,7 @@ REFUSED = [
     ("snntorch", "Synaptic inhibition=True", _snntorch("Synaptic", inhibition=True), "largest membrane"),
     ("snntorch", "Leaky state_quant", _snntorch("Leaky", state_quant=True), "quantised"),
     ("snntorch", "Leaky surrogate_disable=True", _snntorch("Leaky", surrogate_disable=True), "without gradient"),
+    ("spikingjelly", "LIFNode ATan(spiking=False)", _spikingjelly("LIFNode", surrogate="ATan(spiking=False)"), "graded value"),
     ("sinabs", "IAF reset_fn=MembraneSubtract(0.5)", _sinabs("IAF", reset_fn="MembraneSubtract(0.5)"), "MembraneSubtract"),
 ]
 
