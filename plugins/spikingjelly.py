@@ -188,12 +188,17 @@ def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.
 
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
-    """The canonical neuron of an IFNode, LIFNode, CUBALIFNode or NonSpikingLIFNode; None otherwise."""
+    """The canonical neuron of an IFNode, LIFNode, ParametricLIFNode, CUBALIFNode or
+    NonSpikingLIFNode; None otherwise.
+
+    ParametricLIFNode charges as LIFNode with 1 / tau = sigmoid(w) (w learnable): it is described
+    with the decay its w gives now, beta = 1 - sigmoid(w), computed in w's dtype as it computes."""
     from spikingjelly.activation_based import neuron as sj
 
     if isinstance(layer, sj.NonSpikingLIFNode):
         return Neuron.li(Decay(1.0 - 1.0 / layer.tau), input_scale=InputScale.ONE_MINUS_BETA)
-    if not isinstance(layer, (sj.IFNode, sj.LIFNode, sj.CUBALIFNode)) or type(layer) not in (sj.IFNode, sj.LIFNode, sj.CUBALIFNode):
+    kinds = (sj.IFNode, sj.LIFNode, sj.ParametricLIFNode, sj.CUBALIFNode)
+    if type(layer) not in kinds:
         return None
     fn = layer.surrogate_function
     if isinstance(fn, CanonicalSpike):
@@ -212,7 +217,7 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
         return Neuron.cuba_lif(surrogate, Decay(float(layer.v_decay)), Decay(float(layer.c_decay)), v_leak=common["v_reset"], **common)
     if isinstance(layer, sj.IFNode):
         return Neuron.if_(surrogate, **common)
-    beta = 1.0 - 1.0 / layer.tau
+    beta = 1.0 - (float(layer.w.detach().sigmoid()) if isinstance(layer, sj.ParametricLIFNode) else 1.0 / layer.tau)
     scale = InputScale.ONE_MINUS_BETA if layer.decay_input else InputScale.NONE
     return Neuron.lif(surrogate, Decay(beta), input_scale=scale, v_leak=common["v_reset"], **common)
 

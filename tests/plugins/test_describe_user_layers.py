@@ -1,11 +1,12 @@
 """Layers as users write them, with options the plugins' ``build_neuron`` never sets: each is
-either described exactly (the oracle run on the description gives the layer's own spikes and
-membrane, in float64) or refused with the reason, never described with an option dropped.
+either described exactly (the oracle run on the description gives the layer's own spikes,
+membrane and input gradient, in float64) or refused with the reason, never described with an option dropped.
 
 Found by probing each framework's constructor options (2026-11-26): sinabs's IAF with tau_syn
 was described as a plain IF, its MaxSpike(n) raised a TypeError, and snnTorch's
 graded_spikes_factor, inhibition and state_quant were ignored (surrogate_disable raised a
-confusing SpecError), and spikingjelly's surrogate with spiking=False (a graded output) too.
+confusing SpecError), and spikingjelly's surrogate with spiking=False (a graded output) too;
+spikingjelly's ParametricLIFNode was not recognised as a neuron.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import torch
 
 from snn_interop.plugin_api import NotExpressible
 from snn_interop.spec import oracle
-from snn_interop_conformance.tolerances import FP64_REORDERED
+from snn_interop_conformance.tolerances import FP32_GRADIENT, FP64_REORDERED
 from tests.conftest import plugin_or_skip
 
 
@@ -72,6 +73,8 @@ EXACT = [
     ("spikingjelly", "LIFNode v_reset=None", _spikingjelly("LIFNode", v_reset=None)),
     ("spikingjelly", "LIFNode decay_input=False", _spikingjelly("LIFNode", decay_input=False)),
     ("spikingjelly", "LIFNode v_threshold=0.5 v_reset=-0.2", _spikingjelly("LIFNode", v_threshold=0.5, v_reset=-0.2)),
+    ("spikingjelly", "ParametricLIFNode init_tau=3", _spikingjelly("ParametricLIFNode", init_tau=3.0)),
+    ("spikingjelly", "ParametricLIFNode decay_input=False v_reset=None", _spikingjelly("ParametricLIFNode", decay_input=False, v_reset=None)),
 ]
 
 REFUSED = [
@@ -90,13 +93,19 @@ def test_a_user_layer_is_described_exactly(framework, label, make):
     plugin = plugin_or_skip(framework)
     layer = make().double()  # decays sinabs derives from tau are then computed in float64, as described
     neuron = plugin.describe_neuron(layer)
-    x = torch.rand(48, 2, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 2.5
-    spikes, v = plugin.run(layer, x)
-    trace = oracle.simulate(neuron, x)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand(48, 2, 5, generator=gen, dtype=torch.float64) * 2.5
+    w_s, w_v = torch.randn(2, 48, 2, 5, generator=gen, dtype=torch.float64)
+    x_native, x_oracle = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    spikes, v = plugin.run(layer, x_native)
+    ((spikes.double() * w_s).sum() + (v.double() * w_v).sum()).backward()
+    trace = oracle.simulate(neuron, x_oracle)
+    ((trace.spikes * w_s).sum() + (trace.v * w_v).sum()).backward()
     if neuron.spikes:
         assert trace.spikes.sum() > 10, "the input must make the neurons spike"
     assert torch.equal(spikes.double(), trace.spikes)
     torch.testing.assert_close(v.detach().double(), trace.v, atol=FP64_REORDERED.atol, rtol=FP64_REORDERED.rtol)
+    torch.testing.assert_close(x_native.grad, x_oracle.grad, atol=FP32_GRADIENT.atol, rtol=FP32_GRADIENT.rtol)
 
 
 @pytest.mark.parametrize("framework,label,make,reason", REFUSED, ids=[f"{f}: {label}" for f, label, _, _ in REFUSED])
