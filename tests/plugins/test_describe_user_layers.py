@@ -113,3 +113,20 @@ def test_a_user_layer_with_an_option_no_canonical_neuron_has_is_refused(framewor
     plugin = plugin_or_skip(framework)
     with pytest.raises(NotExpressible, match=reason):
         plugin.describe_neuron(make())
+
+
+def test_a_spikingjelly_plif_network_converts_exactly():
+    plugin_or_skip("spikingjelly")
+    plugin_or_skip("snntorch")
+    from spikingjelly.activation_based import layer, neuron
+
+    from snn_interop.convert import convert
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(layer.Linear(4, 8), neuron.ParametricLIFNode(init_tau=3.0), layer.Linear(8, 3), neuron.ParametricLIFNode())
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(6.0)  # enough drive to spike under the verification's input
+    _, report = convert(model, "spikingjelly", "snntorch")
+    assert report.forward["spikes_source"] > 10 and report.forward["spike_mismatches"] == 0
+    assert report.exact and report.gradient["max_rel_err"] < 1e-5
