@@ -118,7 +118,7 @@ def node_from_neuron(neuron: Neuron, shape: tuple[int, ...], dt: float = NirDefa
                        v_threshold=full(n.threshold), metadata=meta)
     if n.model is Model.CUBA_LIF:
         if np.all(values(n.decay.beta) == 1.0):
-            raise SpecError("a current-based neuron whose membrane does not leak (beta = 1: sinabs's IAF with tau_syn) "
+            raise SpecError("a current-based neuron whose membrane does not leak (beta = 1, a current-based IF) "
                             "has no NIR node: NIR's CubaLIF leaks through a finite tau_mem")
         return nir.CubaLIF(tau_syn=full(_tau(n.syn_decay, dt)), tau_mem=full(_tau(n.decay, dt)), r=full(_r(n.input_gain, n.decay)),
                            v_leak=full(n.v_leak), v_threshold=full(n.threshold),
