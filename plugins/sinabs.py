@@ -77,8 +77,10 @@ def default_neuron() -> tuple[torch.nn.Module, Neuron]:
     return module, canonical
 
 
-class _StrictSpike:
-    """A sinabs spike_fn firing at v > threshold (sinabs' own fire at >=), with the canonical surrogate.
+class _CanonicalSpikeFn:
+    """A sinabs spike_fn with the canonical compare and surrogate, differentiable in the threshold
+    too: for v > threshold (sinabs's own fire at >=) and for ALIF's adaptive threshold (sinabs's
+    own return no gradient for it; the canonical neuron's reaches the adaptation through it).
 
     Sinabs calls ``spike_fn.apply(*states[required_states], threshold, surrogate_grad_fn)``.
     """
@@ -103,12 +105,14 @@ def _spiking(n: Neuron) -> dict:
         (n.reset is not ResetMode.TO_VALUE or n.detach_reset, "reset to_value not detached", "MembraneReset's (spikes == 0) mask carries no gradient"),
         (n.reset is not ResetMode.TO_VALUE or n.v_reset == 0.0, f"v_reset={n.v_reset}", "MembraneReset(v) adds v to every neuron, spiking or not (bug): only 0 is exact"),
         (n.compare is Compare.GE or n.spike_fn is SpikeFn.SINGLE, f"compare > with spike_fn={n.spike_fn.value}", "only single spikes can be made strict"),
+        (n.model is not Model.ADAPTIVE_LIF or n.spike_fn is SpikeFn.SINGLE, f"adaptive with spike_fn={n.spike_fn.value}",
+         "only single spikes carry the adaptive threshold's gradient"),
     ])
     # sinabs' own surrogates scale their width with one threshold: per-neuron thresholds get the canonical one
     found = native_alias(n, NAME) if uniform(n.threshold) else None
     surrogate = getattr(activation, found[0].removeprefix("activation."))(**found[1]) if found else surrogate_derivative(n.surrogate)
-    if n.compare is Compare.GT:
-        spike_fn = _StrictSpike(n)
+    if n.compare is Compare.GT or n.model is Model.ADAPTIVE_LIF:
+        spike_fn = _CanonicalSpikeFn(n)
     else:
         spike_fn = {SpikeFn.SINGLE: activation.SingleSpike, SpikeFn.MULTI: activation.MultiSpike}.get(n.spike_fn) or activation.MaxSpike(n.max_spikes)
     reset_fn = activation.MembraneSubtract() if n.reset is ResetMode.SUBTRACT else activation.MembraneReset(0.0)
@@ -135,7 +139,9 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     other = [p for p in n.per_neuron if p not in ("threshold", "decay.beta", "syn_decay.beta")]
     require(NAME, [
         (not other, f"per-neuron {', '.join(other)}", "only thresholds and decays take one value per neuron"),
-        (n.model in (Model.IF, Model.LIF, Model.CUBA_LIF, Model.LI), f"model={n.model.value}", "ALIF is not wired yet"),
+        (n.model is not Model.ADAPTIVE_LIF or not n.adapt_decay_first, "adapt_decay_first",
+         "ALIF compares with the adaptation of the previous step, not one decayed this step"),
+        (n.model is not Model.ADAPTIVE_LIF or uniform(n.threshold), "per-neuron threshold", "ALIF's b0 is one number"),
         (n.v_leak == 0.0 and n.v_init == 0.0, "v_leak/v_init", "sinabs leaks to 0 from 0"),
         (n.model is Model.IF or norm_input or equals(n.input_gain, 1.0), f"input gain {show(n.input_gain)}", "LIF scales the input by 1 - beta (norm_input) or not at all"),
         (n.model is not Model.IF or equals(n.input_gain, 1.0), f"input gain {show(n.input_gain)}", "IAF adds the input unscaled"),
@@ -147,6 +153,7 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
         require(NAME + "[exodus]", [
             (n.reset is ResetMode.SUBTRACT, f"reset={n.reset.value}", "exodus's kernels subtract the threshold (MembraneSubtract only)"),
             (n.compare is Compare.GE, "compare >", "exodus's kernels fire at v >= threshold"),
+            (n.model is not Model.ADAPTIVE_LIF, "model=adaptive_lif", "exodus has no ALIF"),
         ])
     extra = dict(min_v_mem=n.v_min, record_states=True)
     tau = lambda v: torch.full(values(v).shape, 10.0)  # noqa: E731 - placeholders of the decays' shape, set below
@@ -156,6 +163,9 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
                             **(dict(decay_early=False) if exodus else {}))
     elif n.model is Model.IF:
         module = sl.IAF(spike_threshold=threshold, **_spiking(n), **extra)
+    elif n.model is Model.ADAPTIVE_LIF:  # with the canonical spike function (_spiking), differentiable in the threshold
+        module = sl.ALIF(tau_mem=tau(n.decay.beta), tau_adapt=10.0, adapt_scale=n.adapt_scale, spike_threshold=float(n.threshold),
+                         train_alphas=True, norm_input=norm_input, **_spiking(n), **extra)
     else:
         module = sl.LIF(tau_mem=tau(n.decay.beta), tau_syn=tau(n.syn_decay.beta) if cuba else None, train_alphas=True,
                         norm_input=norm_input, spike_threshold=threshold, **_spiking(n), **extra)
@@ -163,9 +173,11 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     with torch.no_grad():
         if n.model is not Model.IF:
             module.alpha_mem.copy_(torch.as_tensor(values(n.decay.beta)))
+        if n.model is Model.ADAPTIVE_LIF:
+            module.alpha_adapt.copy_(torch.as_tensor(values(n.adapt_decay.beta)))
         if cuba:
             module.alpha_syn.copy_(torch.as_tensor(values(n.syn_decay.beta)))
-        if n.spikes:
+        if n.spikes and n.model is not Model.ADAPTIVE_LIF:  # ALIF's b0 is a number, set above
             module.spike_threshold.copy_(threshold)
     return module
 
@@ -189,7 +201,8 @@ def parameters(module: torch.nn.Module) -> dict[str, tuple[torch.Tensor, float]]
 def capabilities() -> Capabilities:
     return Capabilities(
         framework=NAME, version=framework_version(),
-        neurons={"if": "IAF", "lif": "LIF", "cuba_lif": "LIF(tau_syn=...)", "li": "ExpLeak"},
+        neurons={"if": "IAF", "lif": "LIF", "cuba_lif": "LIF(tau_syn=...)", "li": "ExpLeak",
+                 "adaptive_lif": "ALIF (single spikes, the canonical spike function: sinabs's own pass no threshold gradient)"},
         conventions={"reset": "subtract (not detached) or to 0 (detached), same step", "spike_fn": "single, multi, max",
                      "input gain": "1, or 1 - beta (norm_input); synaptic: alpha", "v_min": "any (min_v_mem)",
                      "per-neuron": "thresholds and decays (tensors shaped like the neurons)",
@@ -231,6 +244,14 @@ def run_continue(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor
     """Continue a layer from its current state over time-major ``x``."""
     if x.dtype != torch.float32 and type(module).__module__.startswith("sinabs.exodus"):
         raise NotExpressible(NAME + "[exodus]", f"dtype {str(x.dtype).removeprefix('torch.')}", "exodus's CUDA kernels take float32 only")
+    import sinabs.layers as sl
+
+    if isinstance(module, sl.ALIF):  # its v_mem recordings are the next step's charged membrane (not cloned): step by step
+        outs, vs = [], []
+        for x_t in x:
+            outs.append(module(x_t.unsqueeze(1).contiguous())[:, 0])
+            vs.append(module.v_mem)
+        return torch.stack(outs).to(x.dtype), torch.stack(vs)
     # contiguous batch-first, as users pass it: exodus's ExpLeak refuses the view a transpose gives
     out = module(x.transpose(0, 1).contiguous()).transpose(0, 1)
     v = module.recordings["v_mem"].transpose(0, 1)
@@ -246,16 +267,18 @@ def _exodus_kind(layer: torch.nn.Module) -> str | None:
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     """The canonical neuron of an IAF, LIF or ExpLeak, sinabs's or sinabs-exodus's (with or without
-    a synaptic current); None for other layers.
+    a synaptic current), or of an ALIF; None for other layers.
 
     exodus's ``decay_early`` is sinabs's order when True for the synaptic current (i = alpha (i + x))
     and False for ExpLeak's membrane; a synaptic current with decay_early=False takes x unscaled.
+    ALIF (without tau_syn) is the canonical adaptive LIF: theta = b0 + adapt_scale b[t-1], the
+    reset subtracts that theta, b = rho b + (1 - rho) s.
     """
     import sinabs.layers as sl
-    from sinabs import activation
 
     exodus = _exodus_kind(layer)
-    if type(layer) not in (sl.IAF, sl.LIF, sl.ExpLeak, *_squeezed()) and exodus is None:
+    alif = type(layer) is sl.ALIF
+    if type(layer) not in (sl.IAF, sl.LIF, sl.ExpLeak, *_squeezed()) and exodus is None and not alif:
         return None
     num = lambda t: pack(t.detach().cpu().numpy())  # noqa: E731 - one value, or per neuron
     beta = num(layer.alpha_mem_calculated)
@@ -266,18 +289,41 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
             raise NotExpressible(NAME + "[exodus]", "ExpLeak(decay_early=True)", "the input decays in the step it arrives, "
                                  "on top of norm_input: sinabs's order is decay_early=False")
         return Neuron.li(Decay(beta), input_scale=scale, v_min=v_min)
-    threshold = num(layer.spike_threshold)
-    sg = layer.surrogate_grad_fn
-    if isinstance(sg, CanonicalDerivative):
-        surrogate = sg.surrogate
-    else:
-        if isinstance(threshold, tuple):
-            raise NotExpressible(NAME, "per-neuron spike_threshold", "sinabs surrogate widths scale with the threshold: describe one value")
-        surrogate = from_native(NAME, "activation." + type(sg).__name__, dict(vars(sg)), theta=threshold)
+    if alif:
+        require(NAME, [(layer.alpha_syn_calculated is None, "ALIF(tau_syn=...)", "sinabs 3.1.3's ALIF restarts its synaptic current at 0 "
+                        "on every call and compounds norm_input into it")])
+        surrogate, common = _firing(layer, float(layer.b0), adaptive=True)
+        return Neuron.adaptive_lif(surrogate, Decay(beta), Decay(float(layer.alpha_adapt_calculated.detach())), float(layer.adapt_scale),
+                                   input_scale=scale, v_min=v_min, **common)
+    surrogate, common = _firing(layer, num(layer.spike_threshold))
+    if layer.alpha_syn_calculated is not None:  # an IAF's too: a current-based IF is a CuBa LIF with beta 1
+        syn_scale = InputScale.NONE if exodus and not layer.decay_early else InputScale.BETA
+        return Neuron.cuba_lif(surrogate, Decay(beta), Decay(num(layer.alpha_syn_calculated)), input_scale=scale,
+                               syn_input_scale=syn_scale, v_min=v_min, **common)
+    if isinstance(layer, sl.IAF) or exodus == "IAF":
+        return Neuron.if_(surrogate, v_min=v_min, **common)
+    return Neuron.lif(surrogate, Decay(beta), input_scale=scale, v_min=v_min, **common)
+
+
+def _firing(layer: torch.nn.Module, threshold: Any, adaptive: bool = False) -> tuple[Any, dict]:
+    """The surrogate and the firing conventions (threshold, compare, spike function, reset) of a
+    spiking sinabs layer; an ``adaptive`` threshold (ALIF) needs the canonical spike function."""
+    from sinabs import activation
+
     fn = layer.spike_fn
-    if isinstance(fn, _StrictSpike):
+    if adaptive and not isinstance(fn, _CanonicalSpikeFn):
+        raise NotExpressible(NAME, f"ALIF spike_fn={getattr(fn, '__name__', fn)!r}", "sinabs's spike functions pass no gradient to the "
+                             "adaptive threshold, the canonical neuron's does: the forward would be exact, the input gradients not")
+    if isinstance(fn, _CanonicalSpikeFn):  # its own surrogate: surrogate_grad_fn is not called
         surrogate, compare, spike_fn, max_spikes = fn.surrogate, fn.compare, SpikeFn.SINGLE, 1
     else:
+        sg = layer.surrogate_grad_fn
+        if isinstance(sg, CanonicalDerivative):
+            surrogate = sg.surrogate
+        elif isinstance(threshold, tuple):
+            raise NotExpressible(NAME, "per-neuron spike_threshold", "sinabs surrogate widths scale with the threshold: describe one value")
+        else:
+            surrogate = from_native(NAME, "activation." + type(sg).__name__, dict(vars(sg)), theta=threshold)
         compare = Compare.GE
         if fn is activation.SingleSpike:
             spike_fn = SpikeFn.SINGLE
@@ -295,14 +341,7 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
         reset = dict(reset=ResetMode.TO_VALUE, v_reset=0.0, detach_reset=True)
     else:
         raise NotExpressible(NAME, f"reset_fn={reset_fn!r}", "only MembraneSubtract() and MembraneReset(0) are exact")
-    common = dict(threshold=threshold, compare=compare, spike_fn=spike_fn, max_spikes=max_spikes, v_min=v_min, **reset)
-    if layer.alpha_syn_calculated is not None:  # an IAF's too: a current-based IF is a CuBa LIF with beta 1
-        syn_scale = InputScale.NONE if exodus and not layer.decay_early else InputScale.BETA
-        return Neuron.cuba_lif(surrogate, Decay(beta), Decay(num(layer.alpha_syn_calculated)), input_scale=scale,
-                               syn_input_scale=syn_scale, **common)
-    if isinstance(layer, sl.IAF) or exodus == "IAF":
-        return Neuron.if_(surrogate, **common)
-    return Neuron.lif(surrogate, Decay(beta), input_scale=scale, **common)
+    return surrogate, dict(threshold=threshold, compare=compare, spike_fn=spike_fn, max_spikes=max_spikes, **reset)
 
 
 def from_nir(graph: Any, **options: Any) -> torch.nn.Module:

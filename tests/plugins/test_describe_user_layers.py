@@ -6,7 +6,7 @@ Found by probing each framework's constructor options (2026-11-26): sinabs's IAF
 was described as a plain IF, its MaxSpike(n) raised a TypeError, and snnTorch's
 graded_spikes_factor, inhibition and state_quant were ignored (surrogate_disable raised a
 confusing SpecError), and spikingjelly's surrogate with spiking=False (a graded output) too;
-spikingjelly's ParametricLIFNode was not recognised as a neuron.
+spikingjelly's ParametricLIFNode and sinabs's ALIF were not recognised as neurons.
 """
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ import torch
 
 from snn_interop.plugin_api import NotExpressible
 from snn_interop.spec import oracle
-from snn_interop_conformance.tolerances import FP32_GRADIENT, FP64_REORDERED
+from snn_interop.spec.neurons import Compare, Decay, InputScale, Neuron, ResetMode, SpikeFn
+from snn_interop.spec.surrogates import SURROGATES
+from snn_interop_conformance.tolerances import FP32_BPTT, FP32_GRADIENT, FP32_MEMBRANE, FP64_REORDERED
 from tests.conftest import plugin_or_skip
 
 
 #: sinabs activation objects, named in the parameter lists (built only once sinabs is known to be there)
-ACTIVATIONS = {"MaxSpike(3)": lambda sa: sa.MaxSpike(3), "MembraneReset()": lambda sa: sa.MembraneReset(),
+ACTIVATIONS = {"MaxSpike(3)": lambda sa: sa.MaxSpike(3), "MembraneReset()": lambda sa: sa.MembraneReset(),                "Gaussian()": lambda sa: sa.Gaussian(),
                "MembraneSubtract(0.5)": lambda sa: sa.MembraneSubtract(subtract_value=0.5)}
 
 
@@ -84,6 +86,9 @@ REFUSED = [
     ("snntorch", "Leaky state_quant", _snntorch("Leaky", state_quant=True), "quantised"),
     ("snntorch", "Leaky surrogate_disable=True", _snntorch("Leaky", surrogate_disable=True), "without gradient"),
     ("spikingjelly", "LIFNode ATan(spiking=False)", _spikingjelly("LIFNode", surrogate="ATan(spiking=False)"), "graded value"),
+    ("sinabs", "ALIF", _sinabs("ALIF", tau_mem=8.0, tau_adapt=20.0), "no gradient to the adaptive threshold"),
+    ("sinabs", "ALIF Gaussian()", _sinabs("ALIF", tau_mem=8.0, tau_adapt=20.0, surrogate_grad_fn="Gaussian()"), "no gradient to the adaptive"),
+    ("sinabs", "ALIF tau_syn=4", _sinabs("ALIF", tau_mem=8.0, tau_adapt=20.0, tau_syn=4.0), "restarts its synaptic current"),
     ("sinabs", "IAF reset_fn=MembraneSubtract(0.5)", _sinabs("IAF", reset_fn="MembraneSubtract(0.5)"), "MembraneSubtract"),
 ]
 
@@ -130,3 +135,36 @@ def test_a_spikingjelly_plif_network_converts_exactly():
     _, report = convert(model, "spikingjelly", "snntorch")
     assert report.forward["spikes_source"] > 10 and report.forward["spike_mismatches"] == 0
     assert report.exact and report.gradient["max_rel_err"] < 1e-5
+
+
+ADAPTIVE = {
+    "subtract >=": dict(),
+    "to zero, >": dict(reset=ResetMode.TO_VALUE, detach_reset=True, compare=Compare.GT),
+    "input unscaled, v_min": dict(input_scale=InputScale.NONE, v_min=-0.5),
+}
+
+
+@pytest.mark.parametrize("variant", list(ADAPTIVE))
+def test_sinabs_builds_the_adaptive_lif_and_reads_it_back(variant):
+    """sinabs's ALIF with the canonical spike function, which carries the adaptive threshold's
+    gradient (its own spike functions do not): forward and input gradient as the oracle's."""
+    plugin = plugin_or_skip("sinabs")
+    neuron = Neuron.adaptive_lif(SURROGATES["fast_sigmoid"].configure(), Decay(0.85), Decay(0.9), 0.6, input_scale=InputScale.ONE_MINUS_BETA,
+                                 spike_fn=SpikeFn.SINGLE).with_(**ADAPTIVE[variant])
+    layer = plugin.build_neuron(neuron)
+    assert plugin.describe_neuron(layer) == neuron
+    gen = torch.Generator().manual_seed(2)
+    x = torch.rand(64, 2, 5, generator=gen, dtype=torch.float64) * (8.0 if neuron.input_scale is InputScale.ONE_MINUS_BETA else 1.2)
+    w_s, w_v = torch.randn(2, 64, 2, 5, generator=gen, dtype=torch.float64)
+    x_native, x_oracle = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    spikes, v = plugin.run(layer, x_native)
+    ((spikes.double() * w_s).sum() + (v.double() * w_v).sum()).backward()
+    trace = oracle.simulate(neuron, x_oracle)
+    ((trace.spikes * w_s).sum() + (trace.v * w_v).sum()).backward()
+    assert trace.spikes.sum() > 20 and bool((trace.theta > neuron.threshold).any()), "the neurons must spike and adapt"
+    assert torch.equal(spikes.double(), trace.spikes)
+    # sinabs keeps the adaptation b and b0 in float32 whatever the input (a 0-d float64 decay times
+    # a float32 b stays float32): the threshold, so the membrane, is float32-exact only
+    torch.testing.assert_close(v.detach().double(), trace.v, atol=FP32_MEMBRANE.atol, rtol=FP32_MEMBRANE.rtol)
+    grad = x_native.grad
+    assert float((grad - x_oracle.grad).abs().max()) <= FP32_BPTT.rtol * float(x_oracle.grad.abs().max())
