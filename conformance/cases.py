@@ -19,12 +19,16 @@ SURROGATE_CHOICES: tuple[SurrogateConfig, ...] = (
     SURROGATES["sigmoid"].configure(alpha=5.0),
 )
 BETA, ALPHA, THRESHOLD = 0.875, 0.625, 1.25  # exact in binary: no float32 rounding anywhere
+RHO, ADAPT_SCALE = 0.75, 0.5  # the adaptive LIF's adaptation decay and threshold step, exact in binary
 
 
 def neuron_cases() -> Iterator[Neuron]:
     """Every model x reset mode x timing x detach x compare x surrogate x input scaling
-    (and synaptic input scaling for the current-based LIF)."""
-    for model, scale, sg in itertools.product((Model.IF, Model.LIF, Model.CUBA_LIF, Model.LI), (InputScale.NONE, InputScale.ONE_MINUS_BETA), SURROGATE_CHOICES):
+    (and synaptic input scaling for the current-based LIF; for the adaptive LIF, whether the
+    threshold sees the adaptation decayed this step, with the first surrogate only: the
+    surrogates are crossed with every other spiking model)."""
+    models = (Model.IF, Model.LIF, Model.CUBA_LIF, Model.LI, Model.ADAPTIVE_LIF)
+    for model, scale, sg in itertools.product(models, (InputScale.NONE, InputScale.ONE_MINUS_BETA), SURROGATE_CHOICES):
         decay = Decay(1.0) if model is Model.IF else Decay(BETA)
         if model is Model.IF and scale is not InputScale.NONE:
             continue  # (1 - beta) = 0: no input reaches an IF
@@ -39,12 +43,18 @@ def neuron_cases() -> Iterator[Neuron]:
             if model is Model.CUBA_LIF:
                 for syn_scale in (InputScale.NONE, InputScale.BETA):  # snntorch/norse/spikingjelly vs sinabs
                     yield Neuron.cuba_lif(sg, decay, Decay(ALPHA), syn_input_scale=syn_scale, **conventions)
+            elif model is Model.ADAPTIVE_LIF:
+                if sg is SURROGATE_CHOICES[0]:
+                    for decay_first in (False, True):  # sinabs's ALIF, norse's LSNN
+                        yield Neuron.adaptive_lif(sg, decay, Decay(RHO), ADAPT_SCALE, adapt_decay_first=decay_first, **conventions)
             else:
                 yield Neuron(model, sg, decay=decay, **conventions)
 
 
 def case_id(n: Neuron) -> str:
     parts = [n.model.value, n.input_scale.value] + ([f"syn_{n.syn_input_scale.value}"] if n.model.value == "cuba_lif" else [])
+    if n.model is Model.ADAPTIVE_LIF:
+        parts.append("adapt_decayed" if n.adapt_decay_first else "adapt_previous")
     if n.spikes:
         parts += [n.reset.value, n.reset_timing.value, "detach" if n.detach_reset else "grad", n.compare.value, repr(n.surrogate)]
     return "-".join(parts)
@@ -65,12 +75,15 @@ STEPS_QUICK = (48,)
 
 def memory(neuron: Neuron, steps: int) -> float:
     """Steps over which rounding errors accumulate in the state: min(T, 1 / (1 - beta)
-    [+ 1 / (1 - alpha) for the synaptic current]); T where nothing leaks (IF)."""
+    [+ 1 / (1 - alpha) for the synaptic current, + 1 / (1 - rho) for the adaptation]); T where
+    nothing leaks (IF)."""
     beta = float(neuron.decay.beta)
     n = 1.0 / (1.0 - beta) if beta < 1 else float("inf")
     if neuron.model is Model.CUBA_LIF:
         alpha = float(neuron.syn_decay.beta)
         n += 1.0 / (1.0 - alpha) if alpha < 1 else float("inf")
+    if neuron.model is Model.ADAPTIVE_LIF:
+        n += 1.0 / (1.0 - float(neuron.adapt_decay.beta))
     return min(float(steps), n)
 
 

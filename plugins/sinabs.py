@@ -188,6 +188,8 @@ def parameters(module: torch.nn.Module) -> dict[str, tuple[torch.Tensor, float]]
     1 - beta input gain follows it), the threshold is ``spike_threshold``."""
     import sinabs.layers as sl
 
+    if isinstance(module, sl.ALIF):  # its b0 is a number; its spike_threshold is a state (b0 + adapt_scale b)
+        return {"decay.beta": (module.alpha_mem, 1.0)} if module.train_alphas else {}
     if not isinstance(module, (sl.IAF, sl.LIF, sl.ExpLeak)):
         return {}
     out = {"threshold": (module.spike_threshold, 1.0)} if getattr(module, "spike_threshold", None) is not None else {}
