@@ -9,7 +9,6 @@ import importlib.util
 import subprocess
 import sys
 
-import pytest
 import torch
 
 from snn_interop import registry
@@ -53,13 +52,16 @@ def test_a_worker_sets_its_environment_before_spikingjelly_reads_it():
     assert done.stdout.split()[-2:] == ["torch", "0"]
 
 
-def test_sinabs_exodus_is_listed_as_not_available_without_its_cuda_extension():
+def test_sinabs_exodus_is_planned_where_its_cuda_extension_is_and_listed_as_not_available_elsewhere():
     plugin_or_skip("sinabs")
-    if importlib.util.find_spec("exodus_cuda") is not None:
-        pytest.skip("sinabs-exodus is installed here: the GPU conformance run covers it")
-    assert [i.name for i in plugin_implementations(["sinabs"], "cuda", all_backends=True)] == ["sinabs"]
-    assert backends_not_run(["sinabs"], "cuda", True) == [
-        "sinabs/exodus: not available here (its plugin's backend_environment gives none)"]
+    planned = {i.name: dict(i.env) for i in plugin_implementations(["sinabs"], "cuda", all_backends=True)}
+    if importlib.util.find_spec("exodus_cuda") is not None:  # a GPU machine that built it (scripts/gpu_checks.sh)
+        assert planned == {"sinabs": {}, "sinabs[exodus]": {"SNN_INTEROP_SINABS_BACKEND": "exodus"}}
+        assert backends_not_run(["sinabs"], "cuda", True) == []
+    else:
+        assert planned == {"sinabs": {}}
+        assert backends_not_run(["sinabs"], "cuda", True) == [
+            "sinabs/exodus: not available here (its plugin's backend_environment gives none)"]
     assert registry.get("sinabs").backend_environment("cpu", "exodus") is None
 
 
