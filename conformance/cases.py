@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from snn_interop.spec.neurons import Compare, Decay, InputScale, Model, Neuron, ResetMode, ResetTiming
+from snn_interop.spec.neurons import Compare, Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SynapseOrder
 from snn_interop.spec.schema import SurrogateConfig
 from snn_interop.spec.surrogates import SURROGATES
 
@@ -24,9 +24,11 @@ RHO, ADAPT_SCALE = 0.75, 0.5  # the adaptive LIF's adaptation decay and threshol
 
 def neuron_cases() -> Iterator[Neuron]:
     """Every model x reset mode x timing x detach x compare x surrogate x input scaling
-    (and synaptic input scaling for the current-based LIF; for the adaptive LIF, whether the
-    threshold sees the adaptation decayed this step, with the first surrogate only: the
-    surrogates are crossed with every other spiking model)."""
+    (and synaptic input scaling for the current-based LIF). The adaptive LIF instead crosses
+    whether the threshold sees the adaptation decayed this step (sinabs ALIF: no; norse LSNN:
+    yes) with whether a synaptic current drives its membrane (norse LSNN's, which the membrane
+    sees a step late, input unscaled), with one surrogate: fast-sigmoid, norse's default
+    'super' (the surrogates are crossed with every other spiking model)."""
     models = (Model.IF, Model.LIF, Model.CUBA_LIF, Model.LI, Model.ADAPTIVE_LIF)
     for model, scale, sg in itertools.product(models, (InputScale.NONE, InputScale.ONE_MINUS_BETA), SURROGATE_CHOICES):
         decay = Decay(1.0) if model is Model.IF else Decay(BETA)
@@ -44,17 +46,20 @@ def neuron_cases() -> Iterator[Neuron]:
                 for syn_scale in (InputScale.NONE, InputScale.BETA):  # snntorch/norse/spikingjelly vs sinabs
                     yield Neuron.cuba_lif(sg, decay, Decay(ALPHA), syn_input_scale=syn_scale, **conventions)
             elif model is Model.ADAPTIVE_LIF:
-                if sg is SURROGATE_CHOICES[0]:
-                    for decay_first in (False, True):  # sinabs's ALIF, norse's LSNN
-                        yield Neuron.adaptive_lif(sg, decay, Decay(RHO), ADAPT_SCALE, adapt_decay_first=decay_first, **conventions)
+                if sg is SURROGATE_CHOICES[1]:
+                    for decay_first, synapse in itertools.product((False, True), (False, True)):
+                        current = dict(synaptic_current=True, syn_decay=Decay(ALPHA), synapse_order=SynapseOrder.MEMBRANE_FIRST) if synapse else {}
+                        yield Neuron.adaptive_lif(sg, decay, Decay(RHO), ADAPT_SCALE, adapt_decay_first=decay_first, **current, **conventions)
             else:
                 yield Neuron(model, sg, decay=decay, **conventions)
 
 
 def case_id(n: Neuron) -> str:
-    parts = [n.model.value, n.input_scale.value] + ([f"syn_{n.syn_input_scale.value}"] if n.model.value == "cuba_lif" else [])
+    parts = [n.model.value, n.input_scale.value] + ([f"syn_{n.syn_input_scale.value}"] if n.model is Model.CUBA_LIF else [])
     if n.model is Model.ADAPTIVE_LIF:
         parts.append("adapt_decayed" if n.adapt_decay_first else "adapt_previous")
+        if n.synaptic_current:
+            parts.append(f"syn_{n.synapse_order.value}")
     if n.spikes:
         parts += [n.reset.value, n.reset_timing.value, "detach" if n.detach_reset else "grad", n.compare.value, repr(n.surrogate)]
     return "-".join(parts)
@@ -79,7 +84,7 @@ def memory(neuron: Neuron, steps: int) -> float:
     nothing leaks (IF)."""
     beta = float(neuron.decay.beta)
     n = 1.0 / (1.0 - beta) if beta < 1 else float("inf")
-    if neuron.model is Model.CUBA_LIF:
+    if neuron.has_synapse:
         alpha = float(neuron.syn_decay.beta)
         n += 1.0 / (1.0 - alpha) if alpha < 1 else float("inf")
     if neuron.model is Model.ADAPTIVE_LIF:
@@ -134,7 +139,7 @@ def drive(neuron: Neuron, steps: int, shape: tuple[int, int], seed: int) -> torc
     half-precision case rounds the random phase once more (the oracle takes that rounded input).
     """
     gen = torch.Generator().manual_seed(seed)
-    gain = neuron.input_gain * (neuron.syn_input_gain if neuron.model is Model.CUBA_LIF else 1.0)
+    gain = neuron.input_gain * (neuron.syn_input_gain if neuron.has_synapse else 1.0)
     unit = float(neuron.threshold) / float(gain)  # the generated cases are uniform across neurons
     bounds = [0, steps] if steps < 8 else [0, steps // 4, steps // 2, 3 * steps // 4, steps]
     phases = [

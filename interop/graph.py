@@ -16,7 +16,7 @@ from torch import nn
 
 from snn_interop.plugin_api import Step
 from snn_interop.spec import oracle
-from snn_interop.spec.neurons import Model, Neuron
+from snn_interop.spec.neurons import Neuron
 
 
 class CanonicalNeuron(nn.Module):
@@ -160,7 +160,7 @@ class GraphModule(nn.Module):
                     if record:
                         recorded.setdefault(name, {}).setdefault("v", []).append(v)
                         current = synaptic_current(self.neuron_layers[_key(name)], states[name]) \
-                            if self.neuron_info[name].neuron.model is Model.CUBA_LIF else None
+                            if self.neuron_info[name].neuron.has_synapse else None
                         if current is not None:
                             recorded[name].setdefault("i", []).append(current.clone())
                 elif name == self.output_name:

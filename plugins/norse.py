@@ -15,7 +15,7 @@ import torch
 from snn_interop.nir import graph as nir_graph
 from snn_interop.plugin_api import Capabilities, native_alias, NotExpressible, require, run_by_steps, seeded_linear, show
 from snn_interop.spec.neurons import (
-    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack,
+    Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack, uniform,
 )
 from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
@@ -73,10 +73,13 @@ def default_neuron() -> tuple[torch.nn.Module, Neuron]:
 
 
 def build_neuron(neuron: Neuron) -> torch.nn.Module:
-    """Norse's IAFCell, LIFBoxCell (LIF), LIFCell (current-based) or LIBoxCell (LI).
+    """Norse's IAFCell, LIFBoxCell (LIF), LIFCell (current-based), LIBoxCell (LI) or LSNNCell
+    (adaptive, current-based).
 
     Built with dt = 1 and per-step rates tau_inv = 1 - beta as float64 tensors, so the forward
-    Euler step dt tau_inv is exactly the canonical 1 - beta. Norse picks its surrogate by name
+    Euler step dt tau_inv is exactly the canonical 1 - beta. LSNNCell's threshold b relaxes to
+    v_th at tau_adapt_inv = 1 - rho and jumps by its beta = adapt_scale (1 - rho) per spike, so
+    b = threshold + adapt_scale a with a the canonical adaptation. Norse picks its surrogate by name
     only, so a surrogate without a norse alias cannot be injected: it is refused. Thresholds
     and decays may differ across neurons (norse's parameters are tensors broadcast over the
     neurons); every other parameter takes one value.
@@ -96,7 +99,8 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
         return nt.LIBoxCell(nt.LIBoxParameters(tau_mem_inv=rate(n.decay.beta), v_leak=f64(n.v_leak)), dt=1.0)
     found = native_alias(n, NAME)
     require(NAME, [
-        (n.model in (Model.IF, Model.LIF, Model.CUBA_LIF), f"model={n.model.value}", "LSNN (adaptive) is not wired yet"),
+        (n.model is not Model.ADAPTIVE_LIF or n.synaptic_current, "adaptive without a synaptic current",
+         "LSNNCell, norse's adaptive neuron, is current-based"),
         (found is not None and found[0].startswith("threshold:"), f"surrogate {n.surrogate!r} with compare {n.compare.value}",
          "norse selects its surrogate by name (super, tanh, circ, heavi_erfc, triangle) and fires at v > v_th"),
         (n.reset_timing is ResetTiming.SAME_STEP, f"reset_timing={n.reset_timing.value}", "norse resets with this step's spike"),
@@ -111,6 +115,16 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
         return nt.IAFCell(nt.IAFParameters(v_th=f64(n.threshold), v_reset=f64(n.v_reset), method=method, alpha=f64(alpha)))
     require(NAME, [(gain_ok, f"input gain {show(n.input_gain)}", "norse scales the input by dt tau_mem_inv = 1 - beta"),
                    (n.v_init == n.v_leak, f"v_init={n.v_init}", "the membrane starts at v_leak")])
+    if n.model is Model.ADAPTIVE_LIF:
+        require(NAME, [(n.reset is ResetMode.TO_VALUE, "reset=subtract", "LSNNCell resets to v_reset"),
+                       (n.syn_input_gain == 1.0, f"synaptic input gain {show(n.syn_input_gain)}", "the input jumps the current unscaled"),
+                       (n.synapse_order is SynapseOrder.MEMBRANE_FIRST, "synapse_order=current_first", "LSNNCell charges with last step's current"),
+                       (n.adapt_decay_first, "adapt_decay_first=False", "LSNNCell compares with the adaptation already decayed this step")])
+        rho = f64(n.adapt_decay.beta)
+        p = nt.LSNNParameters(tau_syn_inv=rate(n.syn_decay.beta), tau_mem_inv=rate(n.decay.beta), tau_adapt_inv=1.0 - rho,
+                              v_leak=f64(n.v_leak), v_th=f64(n.threshold), v_reset=f64(n.v_reset), beta=n.adapt_scale * (1.0 - rho),
+                              method=method, alpha=f64(alpha))
+        return nt.LSNNCell(p, dt=1.0)
     if n.model is Model.CUBA_LIF:
         require(NAME, [(n.reset is ResetMode.TO_VALUE, "reset=subtract", "LIFCell resets to v_reset"),
                        (n.syn_input_gain == 1.0, f"synaptic input gain {show(n.syn_input_gain)}", "the input jumps the current unscaled"),
@@ -141,7 +155,8 @@ def parameters(module: torch.nn.Module) -> dict[str, tuple[torch.Tensor, float]]
 def capabilities() -> Capabilities:
     return Capabilities(
         framework=NAME, version=framework_version(),
-        neurons={"if": "IAFCell", "lif": "LIFBoxCell", "cuba_lif": "LIFCell", "li": "LIBoxCell"},
+        neurons={"if": "IAFCell", "lif": "LIFBoxCell", "cuba_lif": "LIFCell", "li": "LIBoxCell",
+                 "adaptive_lif": "LSNNCell (with a synaptic current the membrane sees a step late; the threshold sees the adaptation decayed)"},
         conventions={"reset": "to v_reset (all), subtract (LIFBoxCell); same step; not detached",
                      "input gain": "1 - beta (dt tau_mem_inv); IAF: 1", "compare": "> only", "spike_fn": "single", "v_min": "none"},
         surrogates="its own aliases only (method names super, tanh, circ, heavi_erfc, triangle): no injection point",
@@ -152,7 +167,7 @@ def capabilities() -> Capabilities:
 def _cells() -> tuple[type, ...]:
     import norse.torch as nt
 
-    return (nt.IAFCell, nt.LIFBoxCell, nt.LIFCell, nt.LIBoxCell)
+    return (nt.IAFCell, nt.LIFBoxCell, nt.LIFCell, nt.LIBoxCell, nt.LSNNCell)
 
 
 def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
@@ -179,12 +194,15 @@ def _time_wrapped() -> dict[type, type]:
     """Norse's modules that run a cell over the whole sequence, and that cell."""
     import norse.torch as nt
 
-    return {nt.LIF: nt.LIFCell, nt.IAF: nt.IAFCell}
+    return {nt.LIF: nt.LIFCell, nt.IAF: nt.IAFCell, nt.LSNN: nt.LSNNCell}
 
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
-    """The canonical neuron of an IAFCell, LIFBoxCell, LIFCell or LIBoxCell, or of a time-wrapped
-    LIF or IAF (the same cell over the sequence); None otherwise."""
+    """The canonical neuron of an IAFCell, LIFBoxCell, LIFCell, LIBoxCell or LSNNCell, or of a
+    time-wrapped LIF, IAF or LSNN (the same cell over the sequence); None otherwise.
+
+    Each decay is 1 - dt tau_inv with dt tau_inv rounded as norse computes it, in the
+    parameter's dtype (float32 by default: LIF()'s beta is 1 - 0.10000000149, not 0.9)."""
     import norse.torch as nt
     from norse.torch.functional.reset import reset_subtract, reset_value
 
@@ -196,21 +214,38 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     p = layer.p
     a = lambda t: np.asarray(torch.as_tensor(t).detach().cpu(), dtype=np.float64)  # noqa: E731
     f = lambda t: pack(a(t))  # noqa: E731 - one value, or per neuron
+    decay = lambda tau_inv: Decay(pack(1.0 - a(layer.dt * tau_inv)))  # noqa: E731 - dt tau_inv as norse rounds it
     if isinstance(layer, nt.LIBoxCell):
-        beta = pack(1.0 - layer.dt * a(p.tau_mem_inv))
-        return Neuron.li(Decay(beta), input_scale=InputScale.ONE_MINUS_BETA, v_leak=f(p.v_leak), v_init=f(p.v_leak))
+        return Neuron.li(decay(p.tau_mem_inv), input_scale=InputScale.ONE_MINUS_BETA, v_leak=f(p.v_leak), v_init=f(p.v_leak))
     surrogate = from_native(NAME, "threshold:" + p.method, {"alpha": float(p.alpha)})
     common = dict(threshold=f(p.v_th), compare=Compare.GT, v_reset=f(p.v_reset), reset_timing=ResetTiming.SAME_STEP, detach_reset=False)
     if isinstance(layer, nt.IAFCell):
         return Neuron.if_(surrogate, reset=ResetMode.TO_VALUE, v_init=f(p.v_reset), **common)
-    beta = pack(1.0 - layer.dt * a(p.tau_mem_inv))
     membrane = dict(input_scale=InputScale.ONE_MINUS_BETA, v_leak=f(p.v_leak), v_init=f(p.v_leak))
     if isinstance(layer, nt.LIFCell):
-        return Neuron.cuba_lif(surrogate, Decay(beta), Decay(pack(1.0 - layer.dt * a(p.tau_syn_inv))), reset=ResetMode.TO_VALUE, **membrane, **common)
+        return Neuron.cuba_lif(surrogate, decay(p.tau_mem_inv), decay(p.tau_syn_inv), reset=ResetMode.TO_VALUE, **membrane, **common)
+    if isinstance(layer, nt.LSNNCell):
+        return _describe_lsnn(layer, surrogate, decay, membrane | common)
     reset = {reset_value: ResetMode.TO_VALUE, reset_subtract: ResetMode.SUBTRACT}.get(p.reset_method)
     if reset is None:
         raise NotExpressible(NAME, f"reset_method={p.reset_method!r}", "only reset_value and reset_subtract are described")
-    return Neuron.lif(surrogate, Decay(beta), reset=reset, **membrane, **common)
+    return Neuron.lif(surrogate, decay(p.tau_mem_inv), reset=reset, **membrane, **common)
+
+
+def _describe_lsnn(layer: torch.nn.Module, surrogate: Any, decay: Callable[[Any], Decay], conventions: dict) -> Neuron:
+    """An LSNNCell: b relaxes to v_th, b' = b + dt tau_adapt_inv (v_th - b), compared as
+    v' > b', then b = b' + beta z. With a = (b - v_th) / adapt_scale that is the canonical
+    adaptation with rho = 1 - dt tau_adapt_inv and adapt_scale = beta / (1 - rho)."""
+    p = layer.p
+    adapt = decay(p.tau_adapt_inv)
+    jump = np.asarray(torch.as_tensor(p.beta).detach().cpu(), dtype=np.float64)
+    if not (uniform(adapt.beta) and jump.size == 1):
+        raise NotExpressible(NAME, "per-neuron tau_adapt_inv or beta", "the adaptation's decay and step are one number")
+    if adapt.beta == 1.0:
+        raise NotExpressible(NAME, "tau_adapt_inv=0", "an adaptation that never decays has no canonical step size")
+    return Neuron.adaptive_lif(surrogate, decay(p.tau_mem_inv), adapt, float(jump) / (1.0 - adapt.beta), syn_decay=decay(p.tau_syn_inv),
+                               synaptic_current=True, synapse_order=SynapseOrder.MEMBRANE_FIRST, adapt_decay_first=True,
+                               reset=ResetMode.TO_VALUE, **conventions)
 
 
 def from_nir(graph: Any, **options: Any) -> torch.nn.Module:

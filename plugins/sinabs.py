@@ -142,6 +142,7 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
         (n.model is not Model.ADAPTIVE_LIF or not n.adapt_decay_first, "adapt_decay_first",
          "ALIF compares with the adaptation of the previous step, not one decayed this step"),
         (n.model is not Model.ADAPTIVE_LIF or uniform(n.threshold), "per-neuron threshold", "ALIF's b0 is one number"),
+        (not n.synaptic_current, "adaptive with a synaptic current", "ALIF(tau_syn) restarts its synaptic current at 0 on every call"),
         (n.v_leak == 0.0 and n.v_init == 0.0, "v_leak/v_init", "sinabs leaks to 0 from 0"),
         (n.model is Model.IF or norm_input or equals(n.input_gain, 1.0), f"input gain {show(n.input_gain)}", "LIF scales the input by 1 - beta (norm_input) or not at all"),
         (n.model is not Model.IF or equals(n.input_gain, 1.0), f"input gain {show(n.input_gain)}", "IAF adds the input unscaled"),

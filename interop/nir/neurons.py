@@ -123,4 +123,5 @@ def node_from_neuron(neuron: Neuron, shape: tuple[int, ...], dt: float = NirDefa
         return nir.CubaLIF(tau_syn=full(_tau(n.syn_decay, dt)), tau_mem=full(_tau(n.decay, dt)), r=full(_r(n.input_gain, n.decay)),
                            v_leak=full(n.v_leak), v_threshold=full(n.threshold),
                            w_in=full(_r(n.syn_input_gain, n.syn_decay)), metadata=meta)
-    raise SpecError(f"NIR has no node for a {n.model.value} neuron; it travels only between snn-interop plugins")
+    raise SpecError(f"NIR has no node for the {n.model.value} neuron ({n.model.doc}), so a model with one cannot be "
+                    "converted: writing it as a plain LIF would make every other NIR reader drop the adaptation silently")

@@ -23,7 +23,7 @@ class State(NamedTuple):
     """Neuron state between steps; every field has the shape of one input step."""
 
     v: torch.Tensor  #: membrane potential after the step (after a same-step reset)
-    i: torch.Tensor  #: synaptic current (CUBA_LIF; zeros otherwise)
+    i: torch.Tensor  #: synaptic current (when the neuron has_synapse; zeros otherwise)
     a: torch.Tensor  #: threshold adaptation (ADAPTIVE_LIF; zeros otherwise)
     s: torch.Tensor  #: spikes of the step (used by a next-step reset)
 
@@ -100,7 +100,7 @@ def differentiable(neuron: Neuron) -> tuple[str, ...]:
     out = ["threshold"] if neuron.spikes else []
     if neuron.model is not Model.IF and neuron.input_scale is not InputScale.DT_OVER_TAU:
         out.append("decay.beta")
-    if neuron.model is Model.CUBA_LIF and neuron.syn_input_scale is not InputScale.DT_OVER_TAU:
+    if neuron.has_synapse and neuron.syn_input_scale is not InputScale.DT_OVER_TAU:
         out.append("syn_decay.beta")
     return tuple(out)
 
@@ -114,7 +114,7 @@ def step(neuron: Neuron, x: torch.Tensor, state: State,
     gain dt / tau stays as declared (:func:`differentiable` says which parameters are exact)."""
     n, p = neuron, params or {}
     drive, i = x, state.i
-    if n.model is Model.CUBA_LIF:
+    if n.has_synapse:
         alpha = _t(p.get("syn_decay.beta", n.syn_decay.beta), x)
         i_next = alpha * state.i + _gain_t(n.syn_input_scale, alpha, n.w_in, n.syn_input_gain, x) * x
         drive, i = (i_next, i_next) if n.synapse_order is SynapseOrder.CURRENT_FIRST else (state.i, i_next)

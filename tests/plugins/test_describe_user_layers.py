@@ -6,7 +6,9 @@ Found by probing each framework's constructor options (2026-11-26): sinabs's IAF
 was described as a plain IF, its MaxSpike(n) raised a TypeError, and snnTorch's
 graded_spikes_factor, inhibition and state_quant were ignored (surrogate_disable raised a
 confusing SpecError), and spikingjelly's surrogate with spiking=False (a graded output) too;
-spikingjelly's ParametricLIFNode and sinabs's ALIF were not recognised as neurons.
+spikingjelly's ParametricLIFNode and sinabs's ALIF were not recognised as neurons. Norse's
+decays were described as 1 - dt tau_inv in float64 where norse rounds dt tau_inv to float32
+(LIF()'s membrane then drifted by ~1e-9), and its LSNN was not recognised.
 """
 from __future__ import annotations
 
@@ -62,6 +64,18 @@ def _spikingjelly(name: str, surrogate: str | None = None, **kw: object) -> Call
     return make
 
 
+def _norse(name: str, **kw: object) -> Callable[[], torch.nn.Module]:
+    """A norse cell or time-wrapped module; parameters in float32 as norse's own defaults are."""
+    def make() -> torch.nn.Module:
+        import norse.torch as nt
+
+        params = {"LSNN": nt.LSNNParameters, "LSNNCell": nt.LSNNParameters, "LIF": nt.LIFParameters,
+                  "LIFBoxCell": nt.LIFBoxParameters}[name]
+        p = params(**{k: v if isinstance(v, str) else torch.tensor(v) for k, v in kw.items()})
+        return getattr(nt, name)(p, **(dict(record_states=True) if name in ("LSNN", "LIF") else {}))
+    return make
+
+
 EXACT = [
     ("sinabs", "IAF spike_fn=MaxSpike(3)", _sinabs("IAF", spike_fn="MaxSpike(3)")),
     ("sinabs", "IAF tau_syn=4", _sinabs("IAF", tau_syn=4.0)),
@@ -77,6 +91,12 @@ EXACT = [
     ("spikingjelly", "LIFNode v_threshold=0.5 v_reset=-0.2", _spikingjelly("LIFNode", v_threshold=0.5, v_reset=-0.2)),
     ("spikingjelly", "ParametricLIFNode init_tau=3", _spikingjelly("ParametricLIFNode", init_tau=3.0)),
     ("spikingjelly", "ParametricLIFNode decay_input=False v_reset=None", _spikingjelly("ParametricLIFNode", decay_input=False, v_reset=None)),
+    ("norse", "LIF defaults", _norse("LIF")),
+    ("norse", "LIFBoxCell defaults", _norse("LIFBoxCell")),
+    ("norse", "LSNNCell defaults", _norse("LSNNCell")),
+    ("norse", "LSNNCell tau_adapt_inv=40 beta=0.3 method=tanh", _norse("LSNNCell", tau_adapt_inv=40.0, beta=0.3, method="tanh", alpha=4.0)),
+    ("norse", "LSNNCell tau_adapt_inv=40 v_th=(0.8, 1, 1.2, 1, 0.9)", _norse("LSNNCell", tau_adapt_inv=40.0, v_th=(0.8, 1.0, 1.2, 1.0, 0.9))),
+    ("norse", "LSNN tau_adapt_inv=40 v_leak=0.1", _norse("LSNN", tau_adapt_inv=40.0, v_leak=0.1)),  # per-neuron v_th crashes its torch.full
 ]
 
 REFUSED = [
@@ -90,6 +110,7 @@ REFUSED = [
     ("sinabs", "ALIF Gaussian()", _sinabs("ALIF", tau_mem=8.0, tau_adapt=20.0, surrogate_grad_fn="Gaussian()"), "no gradient to the adaptive"),
     ("sinabs", "ALIF tau_syn=4", _sinabs("ALIF", tau_mem=8.0, tau_adapt=20.0, tau_syn=4.0), "restarts its synaptic current"),
     ("sinabs", "IAF reset_fn=MembraneSubtract(0.5)", _sinabs("IAF", reset_fn="MembraneSubtract(0.5)"), "MembraneSubtract"),
+    ("norse", "LSNNCell tau_adapt_inv=0", _norse("LSNNCell", tau_adapt_inv=0.0), "never decays"),
 ]
 
 
@@ -163,3 +184,17 @@ def test_sinabs_builds_the_adaptive_lif_and_reads_it_back(variant):
     x *= 8.0 if neuron.input_scale is InputScale.ONE_MINUS_BETA else 1.2
     trace = assert_runs_as_the_oracle(plugin, layer, neuron, x, min_spikes=20)
     assert bool((trace.theta > neuron.threshold).any()), "the threshold must adapt"
+
+
+def test_a_network_with_an_adaptive_neuron_is_refused_by_nir_with_the_reason():
+    """NIR has no adaptive node: converting an LSNN network fails naming it, rather than writing a
+    LIF that other NIR readers would run without its adaptation."""
+    plugin_or_skip("norse")
+    import norse.torch as nt
+
+    from snn_interop.convert import convert
+    from snn_interop.errors import Unsupported
+
+    model = nt.SequentialState(torch.nn.Linear(4, 8), nt.LSNNCell(), torch.nn.Linear(8, 3), nt.LIFBoxCell())
+    with pytest.raises(Unsupported, match="no node for the adaptive_lif neuron .*cannot be converted"):
+        convert(model, "norse", "snntorch")
