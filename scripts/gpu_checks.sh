@@ -20,10 +20,12 @@ export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 site=/tmp/site
 step() { echo; echo "=== $1 ($(date +%T))"; }
 
-# --upgrade: into an existing --target pip otherwise keeps the old copy (a warm machine once ran stale code)
+# --upgrade: into an existing --target pip otherwise keeps the old copy (a warm machine once ran stale code).
+# .whl/ carries setuptools too: pyproject's SPDX license needs setuptools >= 77, which the machine's may
+# not be, and the build below (no index there, so no build isolation) imports it from PYTHONPATH.
 python3 -m pip install -q --upgrade --no-index --no-deps --no-compile --no-cache-dir --target $site .whl/*.whl || exit 1
-python3 -m pip install -q --upgrade --no-index --no-deps --no-build-isolation --no-cache-dir --target $site . || exit 1
 export PYTHONPATH=$site
+python3 -m pip install -q --upgrade --no-index --no-deps --no-build-isolation --no-cache-dir --target $site . || exit 1
 
 # sinabs-exodus ships as source only (a CUDAExtension, one .cu file: 2 min 22 s of nvcc 13.0 on a
 # 2-core CPU): its wheel builds in the background, for sm_90, while the other steps run, once per
