@@ -28,7 +28,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# The quick conformance suite on CPU (760 cases x every installed framework, ~30 s on 2 cores);
+# The quick conformance suite on CPU (1052 cases x every installed framework and the kernel, ~2.5 min on 2 cores);
 # reports in build/conformance. The full suite: $(VENV)/bin/snn-conformance -j 2 (docs/conformance.md).
 conformance: $(STAMP)
 	$(VENV)/bin/snn-conformance --quick -j 2 --out build/conformance --force

@@ -24,7 +24,8 @@ RHO, ADAPT_SCALE = 0.75, 0.5  # the adaptive LIF's adaptation decay and threshol
 
 def neuron_cases() -> Iterator[Neuron]:
     """Every model x reset mode x timing x detach x compare x surrogate x input scaling
-    (and synaptic input scaling for the current-based LIF). The adaptive LIF instead crosses
+    (and synaptic input scaling for the current-based LIF; the leaky integrator with and without
+    a synaptic current, which it sees in the same step). The adaptive LIF instead crosses
     whether the threshold sees the adaptation decayed this step (sinabs ALIF: no; norse LSNN:
     yes) with whether a synaptic current drives its membrane (norse LSNN's, which the membrane
     sees a step late, input unscaled), with one surrogate: fast-sigmoid, norse's default
@@ -34,9 +35,10 @@ def neuron_cases() -> Iterator[Neuron]:
         decay = Decay(1.0) if model is Model.IF else Decay(BETA)
         if model is Model.IF and scale is not InputScale.NONE:
             continue  # (1 - beta) = 0: no input reaches an IF
-        if model is Model.LI:
+        if model is Model.LI:  # with and without a synaptic current (snnTorch Synaptic that never fires, norse LICell)
             if sg is SURROGATE_CHOICES[0]:
                 yield Neuron.li(decay, input_scale=scale)
+                yield Neuron.li(decay, input_scale=scale, synaptic_current=True, syn_decay=Decay(ALPHA))
             continue
         resets = [(ResetMode.NONE, ResetTiming.SAME_STEP, False)] + list(
             itertools.product((ResetMode.SUBTRACT, ResetMode.TO_VALUE), ResetTiming, (False, True)))
@@ -58,8 +60,8 @@ def case_id(n: Neuron) -> str:
     parts = [n.model.value, n.input_scale.value] + ([f"syn_{n.syn_input_scale.value}"] if n.model is Model.CUBA_LIF else [])
     if n.model is Model.ADAPTIVE_LIF:
         parts.append("adapt_decayed" if n.adapt_decay_first else "adapt_previous")
-        if n.synaptic_current:
-            parts.append(f"syn_{n.synapse_order.value}")
+    if n.synaptic_current:
+        parts.append(f"syn_{n.synapse_order.value}")
     if n.spikes:
         parts += [n.reset.value, n.reset_timing.value, "detach" if n.detach_reset else "grad", n.compare.value, repr(n.surrogate)]
     return "-".join(parts)

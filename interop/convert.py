@@ -31,7 +31,7 @@ from snn_interop.nir import graph as nir_graph
 from snn_interop.nir.neurons import NirDefaults
 from snn_interop.plugin_api import NotExpressible
 from snn_interop.spec.schema import SpecError
-from snn_interop_conformance.tolerances import CONVERT_FP32, CONVERT_FP64
+from snn_interop_conformance.tolerances import CONVERT_FP32, CONVERT_FP64, Tolerance
 
 NIR = "nir"
 
@@ -68,8 +68,12 @@ class Report:
         """The verification table snn-convert prints."""
         f, g = self.forward, self.gradient
         membrane = "n/a (no neuron membranes to compare)" if f.get("max_membrane_abs_err") is None else f"{f['max_membrane_abs_err']:.3g}"
+        outputs = (("output spike mismatches", f"{f['spike_mismatches']} of {f['outputs']} ({f['spikes_source']} source spikes)")
+                   if f.get("output_kind", "spikes") == "spikes" else
+                   ("outputs over tolerance", f"{f['spike_mismatches']} of {f['outputs']} (real-valued output, max abs error "
+                    f"{f['max_output_abs_err']:.3g})"))
         rows = [
-            ("output spike mismatches", f"{f['spike_mismatches']} of {f['outputs']} ({f['spikes_source']} source spikes)"),
+            outputs,
             ("first mismatch", "none" if f["first_mismatch"] is None else f"step {f['first_mismatch']['step']}, output {f['first_mismatch']['index']}"),
             ("max membrane abs error", membrane),
             ("input gradient rel error", f"{g['input_rel_err']:.3g}"),
@@ -243,8 +247,17 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a - b).abs().max().item() / scale if scale > 0 else (a - b).abs().max().item()
 
 
-def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, x: torch.Tensor, seed: int) -> dict[str, Any]:
-    """Forward and gradient comparison of source and target on ``x``."""
+def spiking_output(target: GraphModule) -> bool:
+    """Whether the model's output is spikes: every node feeding the output is a neuron that fires.
+    Otherwise (a leaky-integrator readout, a layer after the last neuron) it is real values."""
+    feeds = [a for a, b in target.edges if b == target.output_name]
+    return bool(feeds) and all(a in target.neuron_info and target.neuron_info[a].neuron.spikes for a in feeds)
+
+
+def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, x: torch.Tensor, seed: int,
+           tol: Tolerance = CONVERT_FP32) -> dict[str, Any]:
+    """Forward and gradient comparison of source and target on ``x``: spikes must be equal; a
+    real-valued output (a membrane readout) must agree within ``tol`` (atol + rtol |source|)."""
     results = []
     for run, module in ((run_source, source_module), (lambda x: target(x, record=True), target)):
         xi = x.clone().requires_grad_(True)
@@ -254,7 +267,14 @@ def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, 
         grads = torch.autograd.grad((y * proj).sum(), [xi, *params.values()], allow_unused=True)
         results.append((y.detach(), rec, grads[0], dict(zip(params, grads[1:]))))
     (ys, rec_s, gx_s, gw_s), (yt, rec_t, gx_t, gw_t) = results
-    diff = (ys.to(yt.dtype) != yt) if ys.shape == yt.shape else torch.ones(1, dtype=torch.bool)
+    spikes = spiking_output(target)
+    if ys.shape != yt.shape:
+        diff, output_err = torch.ones(1, dtype=torch.bool), None
+    elif spikes:
+        diff, output_err = ys.to(yt.dtype) != yt, None
+    else:
+        err = (ys.to(yt.dtype) - yt).abs()
+        diff, output_err = err > tol.atol + tol.rtol * ys.to(yt.dtype).abs(), err.max().item()
     first = None
     if diff.any() and ys.shape == yt.shape:
         idx = diff.nonzero()[0].tolist()
@@ -264,7 +284,8 @@ def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, 
     names = [n for n in gw_s if n in gw_t and gw_s[n] is not None and gw_t[n] is not None]
     weight_err = {n: _rel(gw_t[n], gw_s[n]) for n in names}
     return {
-        "forward": {"spike_mismatches": int(diff.sum()), "outputs": ys.numel(), "spikes_source": int(ys.sum()),
+        "forward": {"output_kind": "spikes" if spikes else "values", "spike_mismatches": int(diff.sum()), "outputs": ys.numel(),
+                    "spikes_source": int(ys.sum()) if spikes else None, "max_output_abs_err": output_err,
                     "first_mismatch": first, "max_membrane_abs_err": membrane},
         "gradient": {"input_rel_err": _rel(gx_t, gx_s), "weight_rel_err": weight_err,
                      "max_weight_rel_err": max(weight_err.values(), default=0.0),
@@ -346,7 +367,7 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
         x = (torch.rand(steps, 2, *shape, generator=torch.Generator().manual_seed(seed)) < 0.3).to(dtype)
         run_source, source_module = _runner(model, src, dtype)
         try:
-            measured = verify(run_source, source_module, converted, x, seed)
+            measured = verify(run_source, source_module, converted, x, seed, tol)
         except (RuntimeError, ValueError) as exc:
             raise InvalidGraph(f"the converted model does not run on input of shape {tuple(x.shape)} ({exc}); "
                                "check --input-shape and the graph's shapes") from exc

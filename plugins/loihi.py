@@ -77,6 +77,7 @@ def _chain(graph: nir.NIRGraph) -> tuple[list[str], list[Violation]]:
 
 def _neuron_rules(name: str, n: Neuron) -> list[Violation]:
     rules = [
+        (n.model in (Model.IF, Model.LIF, Model.CUBA_LIF), "neuron model", n.model.value, "if, lif or cuba_lif (Loihi CUBA)"),
         (n.reset is ResetMode.TO_VALUE and np.all(values(n.v_reset) == 0.0), "reset", f"reset={n.reset.value} v_reset={n.v_reset}",
          "reset to zero (Loihi CUBA: v = 0 after a spike)"),
         (n.reset_timing is ResetTiming.SAME_STEP, "reset timing", n.reset_timing.value, "same_step"),

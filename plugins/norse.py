@@ -73,8 +73,8 @@ def default_neuron() -> tuple[torch.nn.Module, Neuron]:
 
 
 def build_neuron(neuron: Neuron) -> torch.nn.Module:
-    """Norse's IAFCell, LIFBoxCell (LIF), LIFCell (current-based), LIBoxCell (LI) or LSNNCell
-    (adaptive, current-based).
+    """Norse's IAFCell, LIFBoxCell (LIF), LIFCell (current-based), LIBoxCell (LI), LICell
+    (current-based LI) or LSNNCell (adaptive, current-based).
 
     Built with dt = 1 and per-step rates tau_inv = 1 - beta as float64 tensors, so the forward
     Euler step dt tau_inv is exactly the canonical 1 - beta. LSNNCell's threshold b relaxes to
@@ -94,8 +94,12 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     rate = lambda beta: 1.0 - f64(beta)  # noqa: E731 - dt tau_inv with dt = 1, elementwise in float64
     gain_ok = n.input_scale is InputScale.ONE_MINUS_BETA and n.r == 1.0
     if n.model is Model.LI:
-        require(NAME, [(gain_ok, f"input gain {show(n.input_gain)}", "LIBoxCell scales the input by dt tau_mem_inv = 1 - beta"),
+        require(NAME, [(gain_ok, f"input gain {show(n.input_gain)}", "LIBoxCell and LICell scale the input by dt tau_mem_inv = 1 - beta"),
                        (n.v_init == n.v_leak, f"v_init={n.v_init}", "the membrane starts at v_leak")])
+        if n.synaptic_current:
+            require(NAME, [(n.syn_input_gain == 1.0, f"synaptic input gain {show(n.syn_input_gain)}", "the input jumps the current unscaled"),
+                           (n.synapse_order is SynapseOrder.CURRENT_FIRST, "synapse_order=membrane_first", "LICell charges with this step's current")])
+            return nt.LICell(nt.LIParameters(tau_syn_inv=rate(n.syn_decay.beta), tau_mem_inv=rate(n.decay.beta), v_leak=f64(n.v_leak)), dt=1.0)
         return nt.LIBoxCell(nt.LIBoxParameters(tau_mem_inv=rate(n.decay.beta), v_leak=f64(n.v_leak)), dt=1.0)
     found = native_alias(n, NAME)
     require(NAME, [
@@ -155,7 +159,7 @@ def parameters(module: torch.nn.Module) -> dict[str, tuple[torch.Tensor, float]]
 def capabilities() -> Capabilities:
     return Capabilities(
         framework=NAME, version=framework_version(),
-        neurons={"if": "IAFCell", "lif": "LIFBoxCell", "cuba_lif": "LIFCell", "li": "LIBoxCell",
+        neurons={"if": "IAFCell", "lif": "LIFBoxCell", "cuba_lif": "LIFCell", "li": "LIBoxCell; LICell (with a synaptic current)",
                  "adaptive_lif": "LSNNCell (with a synaptic current the membrane sees a step late; the threshold sees the adaptation decayed)"},
         conventions={"reset": "to v_reset (all), subtract (LIFBoxCell); same step; not detached",
                      "input gain": "1 - beta (dt tau_mem_inv); IAF: 1", "compare": "> only", "spike_fn": "single", "v_min": "none"},
@@ -167,7 +171,7 @@ def capabilities() -> Capabilities:
 def _cells() -> tuple[type, ...]:
     import norse.torch as nt
 
-    return (nt.IAFCell, nt.LIFBoxCell, nt.LIFCell, nt.LIBoxCell, nt.LSNNCell)
+    return (nt.IAFCell, nt.LIFBoxCell, nt.LIFCell, nt.LIBoxCell, nt.LICell, nt.LSNNCell)
 
 
 def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
@@ -175,7 +179,7 @@ def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.
     import norse.torch as nt
 
     out, state = module(x_t, state)
-    spikes = torch.zeros_like(x_t) if isinstance(module, nt.LIBoxCell) else out
+    spikes = torch.zeros_like(x_t) if isinstance(module, (nt.LIBoxCell, nt.LICell)) else out
     return spikes, state.v.expand_as(x_t), state
 
 
@@ -183,23 +187,26 @@ def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.T
     """Run a norse module on time-major ``x`` [T, B, ...]: (spikes, membrane after reset).
 
     Time-wrapped modules (``LIF(record_states=True)``) take the whole sequence; cells are stepped.
+    A leaky integrator's output is its membrane: its spikes are zeros.
     """
+    import norse.torch as nt
+
     if isinstance(module, _cells()):
         return run_by_steps(step, module, x)
-    spikes, states = module(x)
-    return spikes, states.v
+    out, states = module(x)
+    return (torch.zeros_like(out), out) if isinstance(module, nt.LI) else (out, states.v)
 
 
 def _time_wrapped() -> dict[type, type]:
     """Norse's modules that run a cell over the whole sequence, and that cell."""
     import norse.torch as nt
 
-    return {nt.LIF: nt.LIFCell, nt.IAF: nt.IAFCell, nt.LSNN: nt.LSNNCell}
+    return {nt.LIF: nt.LIFCell, nt.IAF: nt.IAFCell, nt.LSNN: nt.LSNNCell, nt.LI: nt.LICell}
 
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
-    """The canonical neuron of an IAFCell, LIFBoxCell, LIFCell, LIBoxCell or LSNNCell, or of a
-    time-wrapped LIF, IAF or LSNN (the same cell over the sequence); None otherwise.
+    """The canonical neuron of an IAFCell, LIFBoxCell, LIFCell, LIBoxCell, LICell or LSNNCell, or
+    of a time-wrapped LIF, IAF, LSNN or LI (the same cell over the sequence); None otherwise.
 
     Each decay is 1 - dt tau_inv with dt tau_inv rounded as norse computes it, in the
     parameter's dtype (float32 by default: LIF()'s beta is 1 - 0.10000000149, not 0.9)."""
@@ -217,6 +224,9 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     decay = lambda tau_inv: Decay(pack(1.0 - a(layer.dt * tau_inv)))  # noqa: E731 - dt tau_inv as norse rounds it
     if isinstance(layer, nt.LIBoxCell):
         return Neuron.li(decay(p.tau_mem_inv), input_scale=InputScale.ONE_MINUS_BETA, v_leak=f(p.v_leak), v_init=f(p.v_leak))
+    if isinstance(layer, nt.LICell):  # i += x; v += dt tau_mem_inv ((v_leak - v) + i); i decays: current first
+        return Neuron.li(decay(p.tau_mem_inv), input_scale=InputScale.ONE_MINUS_BETA, v_leak=f(p.v_leak), v_init=f(p.v_leak),
+                         synaptic_current=True, syn_decay=decay(p.tau_syn_inv))
     surrogate = from_native(NAME, "threshold:" + p.method, {"alpha": float(p.alpha)})
     common = dict(threshold=f(p.v_th), compare=Compare.GT, v_reset=f(p.v_reset), reset_timing=ResetTiming.SAME_STEP, detach_reset=False)
     if isinstance(layer, nt.IAFCell):

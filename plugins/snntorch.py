@@ -102,7 +102,7 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     import snntorch as snn
 
     n = neuron
-    cuba = n.model is Model.CUBA_LIF
+    cuba = n.has_synapse  # Synaptic; a current-based LI is a Synaptic that never fires
     other = [p for p in n.per_neuron if p not in ("threshold", "decay.beta", "syn_decay.beta")]  # these take tensors
     require(NAME, [
         (not other, f"per-neuron {', '.join(other)}", "only beta, alpha and threshold take one value per neuron"),
@@ -208,8 +208,9 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     threshold = pack(layer.threshold.detach().cpu().numpy())
     common = dict(threshold=threshold, compare=compare)
     if mechanism == "none":
-        if threshold == float("inf") and not cuba:
-            return Neuron.li(Decay(pack(layer.beta.detach().cpu().numpy())))
+        if threshold == float("inf"):  # never fires: a leaky integrator (current-based for Synaptic)
+            current = dict(synaptic_current=True, syn_decay=Decay(pack(layer.alpha.detach().clamp(0, 1).cpu().numpy()))) if cuba else {}
+            return Neuron.li(Decay(pack(layer.beta.detach().clamp(0, 1).cpu().numpy())), **current)
         common.update(reset=ResetMode.NONE)
     else:
         table = _SYNAPTIC_RESETS if cuba else _LEAKY_RESETS

@@ -94,6 +94,7 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
             (n.input_scale is InputScale.ONE_MINUS_BETA and n.r == 1.0, f"input gain {n.input_gain:g}", "NonSpikingLIFNode scales the input by 1/tau = 1 - beta"),
             (n.v_leak == 0.0 and n.v_init == 0.0, "v_leak/v_init", "NonSpikingLIFNode leaks to 0 from 0"),
             (0.0 < n.decay.beta < 1.0, f"beta={n.decay.beta}", "tau = 1 / (1 - beta) must exceed 1"),
+            (not n.synaptic_current, "li with a synaptic current", "NonSpikingLIFNode has no synaptic current"),
         ])
         return sj.NonSpikingLIFNode(tau=1.0 / (1.0 - n.decay.beta))
     hard = n.reset is ResetMode.TO_VALUE

@@ -85,7 +85,7 @@ def plan(neuron: Neuron) -> Plan:
     if neuron.per_neuron:
         raise NotFusable(f"the fused kernel takes one value per parameter for all neurons; {', '.join(neuron.per_neuron)} "
                          "differ across neurons (per-neuron parameters): run it with the oracle or a framework plugin")
-    cuba, spikes = neuron.model is Model.CUBA_LIF, neuron.spikes
+    cuba, spikes = neuron.has_synapse, neuron.spikes
     reset = _RESET_CODE[neuron.reset] if spikes else 0
     has_v_min = spikes and neuron.v_min is not None  # the oracle bounds only neurons that fire
     needs_s = spikes and (reset == 2 or (has_v_min and reset != 0 and neuron.reset_timing is ResetTiming.SAME_STEP))

@@ -19,7 +19,7 @@ from torch import nn
 from snn_interop.graph import CanonicalNeuron, GraphModule, NeuronInfo, canonical_step
 from snn_interop.nir.approximate import nearest_native
 from snn_interop.nir.layers import layer_from_node, node_from_layer
-from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node, node_from_neuron
+from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node, node_from_neuron, split_current
 from snn_interop.plugin_api import NotExpressible
 from snn_interop.spec.schema import SpecError
 
@@ -135,8 +135,19 @@ def _shapes(module: GraphModule, sample: torch.Tensor) -> dict[str, tuple[int, .
     return {name: tuple(r["out"].shape[2:]) for name, r in rec.items()} | {module.input_name: tuple(sample.shape[1:])}
 
 
-def _neuron_node(neuron: Any, shape: tuple[int, ...]) -> Any:
-    return node_from_neuron(neuron, shape)
+def _add_neuron(nodes: dict[str, Any], split: list[str], name: str, neuron: Any, shape: tuple[int, ...]) -> None:
+    """``neuron``'s NIR node as ``nodes[name]``; a current-based leaky integrator as its membrane
+    there and its current as ``name + "_syn"`` (:func:`split_current`), ``name`` noted in ``split``."""
+    parts = split_current(neuron)
+    if parts is not None:
+        nodes[f"{name}_syn"] = node_from_neuron(parts[0], shape)
+        split.append(name)
+    nodes[name] = node_from_neuron(parts[1] if parts else neuron, shape)
+
+
+def _through_currents(edges: list[tuple[str, str]], split: list[str]) -> list[tuple[str, str]]:
+    """The edges with each split neuron's input going into its current node, which feeds it."""
+    return [(a, f"{b}_syn" if b in split else b) for a, b in edges] + [(f"{b}_syn", b) for b in split]
 
 
 def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.NIRGraph:
@@ -157,19 +168,21 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
             if node is None:
                 raise SpecError(f"layer {name!r} ({type(layer).__name__}) has no NIR node")
             nodes[name] = node
+        split: list[str] = []
         for name, info in module.neuron_info.items():
-            nodes[name] = _neuron_node(info.neuron, shapes[name])
-        return nir.NIRGraph(nodes=nodes, edges=list(module.edges))
+            _add_neuron(nodes, split, name, info.neuron, shapes[name])
+        return nir.NIRGraph(nodes=nodes, edges=_through_currents(list(module.edges), split))
     if not isinstance(module, nn.Sequential):
         raise SpecError(f"to_nir takes an nn.Sequential or a GraphModule, got {type(module).__name__}; "
                         "wrap a custom model's layers in nn.Sequential")
     nodes, edges, prev = {"input": nir.Input(input_type={"input": np.array(sample.shape[1:])})}, [], "input"
+    split: list[str] = []
     x = sample
     for index, layer in enumerate(module):
         name = str(index)
         neuron = plugin.describe_neuron(layer)
         if neuron is not None:
-            nodes[name] = _neuron_node(neuron, tuple(x.shape[1:]))
+            _add_neuron(nodes, split, name, neuron, tuple(x.shape[1:]))
             # a neuron layer with its own recurrence (snnTorch RLeaky): W S[t-1] into its input, as a NIR cycle
             recurrent = getattr(plugin, "describe_recurrent", lambda *_: None)(layer, tuple(x.shape[1:]))
             if recurrent is not None:
@@ -188,4 +201,4 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
         prev = name
     nodes["output"] = nir.Output(output_type={"output": np.array(x.shape[1:])})
     edges.append((prev, "output"))
-    return nir.NIRGraph(nodes=nodes, edges=edges)
+    return nir.NIRGraph(nodes=nodes, edges=_through_currents(edges, split))

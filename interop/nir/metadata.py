@@ -29,9 +29,15 @@ VERSION = 1
 _HINTS = typing.get_type_hints(Neuron)
 
 
+#: Fields added to Neuron after version 1 files were written, left out while at their default so
+#: that those files stay byte-identical and earlier readers read these (a missing field takes its default).
+_LATER_FIELDS = {"synaptic_current": False}
+
+
 def neuron_to_dict(neuron: Neuron) -> dict[str, Any]:
     """Every field of ``neuron`` as JSON-ready data; the surrogate as name, version and values."""
-    data = {f.name: plain(getattr(neuron, f.name)) for f in dataclasses.fields(Neuron) if f.name != "surrogate"}
+    data = {f.name: plain(getattr(neuron, f.name)) for f in dataclasses.fields(Neuron)
+            if f.name != "surrogate" and _LATER_FIELDS.get(f.name, object()) != getattr(neuron, f.name)}
     data["surrogate"] = None if neuron.surrogate is None else neuron.surrogate.to_dict()
     return data
 

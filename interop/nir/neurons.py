@@ -10,7 +10,7 @@ NIR's ODEs and the canonical update they become (per-equation zero-order hold):
 
     LIF      tau dv/dt = (v_leak - v) + r I      beta = exp(-dt/tau) (EXACT) or 1 - dt/tau (EULER), g = (1 - beta) r
     IF       dv/dt = r I                         beta = 1, g = dt r
-    LI       as LIF, never fires
+    LI       as LIF, never fires (a current-based LI: two LI nodes, the current's and the membrane's)
     CubaLIF  tau_syn dI/dt = -I + w_in S         alpha, gain (1 - alpha) w_in; current first
              tau_mem dv/dt = (v_leak - v) + r I  beta, g = (1 - beta) r
     firing   v > v_threshold, then v = v_reset (0 when the node has none)
@@ -99,6 +99,21 @@ def _r(gain: Value, decay: Decay) -> np.ndarray:
     return values(gain) / (1.0 - values(decay.beta))
 
 
+def split_current(neuron: Neuron) -> tuple[Neuron, Neuron] | None:
+    """A current-based leaky integrator as two leaky integrators in a row, or None for any other
+    neuron: NIR 1.0.4 has no CubaLI node, but with the current first, i[t] = alpha i[t-1] + g_syn x[t]
+    is a leaky integrator of x (beta = alpha, v_leak = 0) and the membrane one of i, step for step
+    the same arithmetic. A membrane that sees the current a step late has no such form."""
+    n = neuron
+    if n.model is not Model.LI or not n.synaptic_current:
+        return None
+    if n.synapse_order is not SynapseOrder.CURRENT_FIRST:
+        raise SpecError("a leaky integrator whose membrane sees its synaptic current a step late has no NIR form "
+                        "(NIR 1.0.4 has no CubaLI; two LI nodes in a row hold only the current-first order)")
+    current = Neuron.li(n.syn_decay, input_scale=n.syn_input_scale, r=n.w_in)
+    return current, Neuron.li(n.decay, input_scale=n.input_scale, r=n.r, v_leak=n.v_leak, v_init=n.v_init)
+
+
 def node_from_neuron(neuron: Neuron, shape: tuple[int, ...], dt: float = NirDefaults.dt) -> Any:
     """A NIR node for ``neuron`` over ``shape`` neurons, with the exact neuron in its metadata.
 
@@ -111,6 +126,8 @@ def node_from_neuron(neuron: Neuron, shape: tuple[int, ...], dt: float = NirDefa
     if n.model is Model.IF:
         step = n.decay.dt or dt
         return nir.IF(r=full(values(n.input_gain) / step), v_threshold=full(n.threshold), metadata=meta)
+    if n.model is Model.LI and n.synaptic_current:
+        raise SpecError("NIR 1.0.4 has no node for a current-based leaky integrator: write it as two LI nodes (split_current)")
     if n.model is Model.LI:
         return nir.LI(tau=full(_tau(n.decay, dt)), r=full(_r(n.input_gain, n.decay)), v_leak=full(n.v_leak), metadata=meta)
     if n.model is Model.LIF:

@@ -3,7 +3,7 @@
 One discrete-time update covers IF, LIF, current-based LIF, the leaky integrator and the
 adaptive-threshold LIF. Per step t, with input x[t] (see :func:`snn_interop.spec.oracle.step`):
 
-    synaptic current (CUBA_LIF; ADAPTIVE_LIF with synaptic_current),
+    synaptic current (CUBA_LIF; LI and ADAPTIVE_LIF with synaptic_current),
                                       CURRENT_FIRST:  i[t] = alpha i[t-1] + g_syn x[t];  drive = i[t]
                                       MEMBRANE_FIRST: drive = i[t-1];  i[t] = alpha i[t-1] + g_syn x[t]
     charge:   v' = v_leak + beta (v[t-1] - v_leak) + g drive          (IF: beta = 1)
@@ -160,12 +160,12 @@ class Neuron:
     model: Model
     surrogate: SurrogateConfig | None
     decay: Decay = _c(NO_DECAY, "membrane decay per step beta, and the tau/dt/rule it came from")
-    syn_decay: Decay = _c(NO_DECAY, "synaptic current decay per step alpha (cuba_lif, synaptic adaptive_lif)")
+    syn_decay: Decay = _c(NO_DECAY, "synaptic current decay per step alpha (cuba_lif; li, adaptive_lif with synaptic_current)")
     input_scale: InputScale = _c(InputScale.NONE, "gain g on the membrane drive, times r")
     r: Value = _c(1.0, "resistance: factor on the input gain")
-    syn_input_scale: InputScale = _c(InputScale.NONE, "gain on the input into the synaptic current, times w_in (cuba_lif, synaptic adaptive_lif)")
-    w_in: Value = _c(1.0, "input weight of the synaptic current: factor on its gain (cuba_lif, synaptic adaptive_lif; NIR's w_in)")
-    synapse_order: SynapseOrder = _c(SynapseOrder.CURRENT_FIRST, "whether this step's input reaches the membrane this step (cuba_lif, synaptic adaptive_lif)")
+    syn_input_scale: InputScale = _c(InputScale.NONE, "gain on the input into the synaptic current, times w_in (cuba_lif; li, adaptive_lif with synaptic_current)")
+    w_in: Value = _c(1.0, "input weight of the synaptic current: factor on its gain (cuba_lif; li, adaptive_lif with synaptic_current; NIR's w_in)")
+    synapse_order: SynapseOrder = _c(SynapseOrder.CURRENT_FIRST, "whether this step's input reaches the membrane this step (cuba_lif; li, adaptive_lif with synaptic_current)")
     v_leak: Value = _c(0.0, "leak (resting) potential")
     threshold: Value = _c(1.0, "firing threshold theta")
     compare: Compare = _c(Compare.GE, "threshold comparison: does v == theta fire")
@@ -180,7 +180,7 @@ class Neuron:
     adapt_decay: Decay = _c(Decay(0.9), "decay rho of the threshold adaptation (adaptive_lif)")
     adapt_scale: float = _c(1.8, "threshold increase per unit of adaptation (adaptive_lif)")
     adapt_decay_first: bool = _c(False, "the threshold sees the adaptation already decayed this step (adaptive_lif)")
-    synaptic_current: bool = _c(False, "a decaying synaptic current drives the membrane, as in cuba_lif (adaptive_lif; norse LSNN)")
+    synaptic_current: bool = _c(False, "a decaying synaptic current drives the membrane, as in cuba_lif (li: norse LICell; adaptive_lif: norse LSNN)")
 
     def __post_init__(self) -> None:
         problems = []
@@ -202,8 +202,8 @@ class Neuron:
                 problems.append(f"{name}=dt_over_tau needs a decay built with Decay.from_tau")
             if scale is InputScale.DT and decay.dt is None:
                 problems.append(f"{name}=dt needs a decay that records dt")
-        if self.synaptic_current and self.model is not Model.ADAPTIVE_LIF:
-            problems.append("synaptic_current applies to adaptive_lif only (cuba_lif always has one)")
+        if self.synaptic_current and self.model not in (Model.ADAPTIVE_LIF, Model.LI):
+            problems.append("synaptic_current applies to adaptive_lif and li (cuba_lif always has one)")
         if problems:
             raise SpecError(f"invalid {self.model.value} neuron: " + "; ".join(problems))
 
@@ -240,7 +240,7 @@ class Neuron:
     @property
     def has_synapse(self) -> bool:
         """Whether a synaptic current drives the membrane (syn_decay, syn_input_scale, w_in and
-        synapse_order apply): cuba_lif, and adaptive_lif with synaptic_current."""
+        synapse_order apply): cuba_lif, and li or adaptive_lif with synaptic_current."""
         return self.model is Model.CUBA_LIF or self.synaptic_current
 
     @property

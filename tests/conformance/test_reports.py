@@ -84,7 +84,7 @@ def test_bad_arguments_have_their_exit_codes(tmp_path, capsys):
 
 def test_snn_interop_conformance_is_the_same_command(tmp_path):
     plugin_or_skip("snntorch")
-    argv = ["--quick", "--framework", "snntorch", "--match", "li-none", "--out", str(tmp_path), "--quiet"]
+    argv = ["--quick", "--framework", "snntorch", "--match", "li-none-float", "--out", str(tmp_path), "--quiet"]
     assert cli.main(["conformance", *argv]) is ExitCode.OK
     assert json.loads((tmp_path / "report.json").read_text())["settings"]["cases"] == 2
 

@@ -144,7 +144,7 @@ def test_case_generation_covers_the_spec():
     full = cases()
     assert {c.dtype for c in full} == {"float32", "float64"} and {c.steps for c in full} == {1, 16, 256}
     # 380 neurons of IF, LIF, current-based LIF and LI, 72 adaptive LIFs; x 2 dtypes x 2 shapes x 3 lengths
-    assert {c.shape for c in full} == {"small", "medium"} and len(full) == (380 + 144) * 2 * 2 * 3
+    assert {c.shape for c in full} == {"small", "medium"} and len(full) == (382 + 144) * 2 * 2 * 3
     assert {c.neuron.model for c in full} == set(Model)
     assert len({c.id for c in full}) == len(full)
     assert not math.isnan(sum(c.neuron.threshold for c in full))

@@ -23,7 +23,7 @@ CASES = list(neuron_cases())
 # Of the 452 generated cases, how many each framework builds natively exactly or approximated
 # (measured 2026-11-25; sinabs +36 adaptive LIFs as ALIF, 2026-11-26). The rest lack something no
 # allowed change supplies (an input gain, no reset, a next-step reset in spikingjelly, adaptation).
-APPROXIMABLE = {"snntorch": 163, "spikingjelly": 217, "sinabs": 308, "norse": 181}  # norse: 163 + 18 adaptive (LSNNCell)
+APPROXIMABLE = {"snntorch": 164, "spikingjelly": 217, "sinabs": 308, "norse": 182}  # + LI with a synaptic current (snntorch Synaptic, norse LICell); norse: + 18 adaptive (LSNNCell)
 
 
 def _find(model, reset, timing, compare, detach, surrogate="atan"):

@@ -88,3 +88,13 @@ def test_metadata_of_another_version_is_refused():
     raw = metadata.encode(neuron)[metadata.KEY].replace('"version": 1', '"version": 99')
     with pytest.raises(ValueError, match="version 99 is not supported"):
         metadata.decode({metadata.KEY: raw})
+
+
+def test_a_field_added_later_is_written_only_when_it_matters():
+    """synaptic_current (added after version 1 files were written) is left out at its default, so
+    those files' metadata stays as it was and earlier readers read ours; set, it round-trips."""
+    plain = Neuron.li(Decay(0.8125))
+    assert "synaptic_current" not in metadata.encode(plain)[metadata.KEY]
+    current = plain.with_(synaptic_current=True, syn_decay=Decay(0.5))
+    assert '"synaptic_current": true' in metadata.encode(current)[metadata.KEY]
+    assert metadata.decode(metadata.encode(current)) == current and metadata.decode(metadata.encode(plain)) == plain

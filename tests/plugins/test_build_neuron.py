@@ -16,7 +16,7 @@ CASES = list(neuron_cases())
 # How many of the 452 generated cases each framework builds natively, measured on 2026-11-25 (sinabs's ALIF: 2026-11-26).
 # Fewer means a plugin regressed; more means this table should be raised. Norse is low
 # because it selects surrogates by name and cannot take an injected one.
-BUILT = {"snntorch": 67, "spikingjelly": 97, "sinabs": 70, "norse": 6, "rockpool": 18}  # sinabs: 62 + 8 adaptive (ALIF); norse: 5 + 1 adaptive (LSNNCell)
+BUILT = {"snntorch": 68, "spikingjelly": 97, "sinabs": 70, "norse": 7, "rockpool": 18}  # sinabs: 62 + 8 adaptive (ALIF); norse: 5 + LSNNCell + LICell; snntorch: 67 + Synaptic as LI
 
 
 

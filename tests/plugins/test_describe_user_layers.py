@@ -70,9 +70,9 @@ def _norse(name: str, **kw: object) -> Callable[[], torch.nn.Module]:
         import norse.torch as nt
 
         params = {"LSNN": nt.LSNNParameters, "LSNNCell": nt.LSNNParameters, "LIF": nt.LIFParameters,
-                  "LIFBoxCell": nt.LIFBoxParameters}[name]
+                  "LIFBoxCell": nt.LIFBoxParameters, "LICell": nt.LIParameters, "LI": nt.LIParameters}[name]
         p = params(**{k: v if isinstance(v, str) else torch.tensor(v) for k, v in kw.items()})
-        return getattr(nt, name)(p, **(dict(record_states=True) if name in ("LSNN", "LIF") else {}))
+        return getattr(nt, name)(p, **(dict(record_states=True) if name in ("LSNN", "LIF", "LI") else {}))
     return make
 
 
@@ -86,6 +86,7 @@ EXACT = [
     ("snntorch", "Leaky reset_mechanism=zero", _snntorch("Leaky", reset_mechanism="zero")),
     ("snntorch", "Leaky reset_mechanism=none", _snntorch("Leaky", reset_mechanism="none")),
     ("snntorch", "Leaky threshold=0.5 learn_threshold", _snntorch("Leaky", threshold=0.5, learn_threshold=True)),
+    ("snntorch", "Synaptic threshold=inf reset_mechanism=none", _snntorch("Synaptic", threshold=float("inf"), reset_mechanism="none")),
     ("spikingjelly", "LIFNode v_reset=None", _spikingjelly("LIFNode", v_reset=None)),
     ("spikingjelly", "LIFNode decay_input=False", _spikingjelly("LIFNode", decay_input=False)),
     ("spikingjelly", "LIFNode v_threshold=0.5 v_reset=-0.2", _spikingjelly("LIFNode", v_threshold=0.5, v_reset=-0.2)),
@@ -94,6 +95,8 @@ EXACT = [
     ("norse", "LIF defaults", _norse("LIF")),
     ("norse", "LIFBoxCell defaults", _norse("LIFBoxCell")),
     ("norse", "LSNNCell defaults", _norse("LSNNCell")),
+    ("norse", "LICell defaults", _norse("LICell")),
+    ("norse", "LI tau_syn_inv=300 v_leak=0.2", _norse("LI", tau_syn_inv=300.0, v_leak=0.2)),
     ("norse", "LSNNCell tau_adapt_inv=40 beta=0.3 method=tanh", _norse("LSNNCell", tau_adapt_inv=40.0, beta=0.3, method="tanh", alpha=4.0)),
     ("norse", "LSNNCell tau_adapt_inv=40 v_th=(0.8, 1, 1.2, 1, 0.9)", _norse("LSNNCell", tau_adapt_inv=40.0, v_th=(0.8, 1.0, 1.2, 1.0, 0.9))),
     ("norse", "LSNN tau_adapt_inv=40 v_leak=0.1", _norse("LSNN", tau_adapt_inv=40.0, v_leak=0.1)),  # per-neuron v_th crashes its torch.full
