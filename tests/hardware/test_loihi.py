@@ -127,6 +127,19 @@ def test_planted_violations_name_the_node_and_the_limit() -> None:
         hardware.handoff(wide, "loihi", "/nonexistent/never-written")
 
 
+def test_a_lif_node_whose_metadata_says_adaptive_is_refused_not_run_without_its_adaptation() -> None:
+    """snn-interop never writes an adaptive neuron to NIR, but a file may carry one in a LIF node's
+    metadata: Loihi's CUBA neuron has no adaptive threshold, so the model is named, not dropped."""
+    from snn_interop.nir import metadata
+    from snn_interop.spec.neurons import Decay, Neuron, ResetMode
+    from snn_interop.spec.surrogates import SURROGATES
+
+    adaptive = Neuron.adaptive_lif(SURROGATES["atan"].configure(), Decay(0.9), Decay(0.95), 0.5, reset=ResetMode.TO_VALUE)
+    lif = nir.LIF(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2), metadata=metadata.encode(adaptive))
+    rules = {(v.node, v.rule): v for v in target.check(nir.NIRGraph.from_list(nir.Linear(weight=np.full((2, 3), 0.5)), lif))}
+    assert ("lif", "neuron model") in rules and rules["lif", "neuron model"].found == "adaptive_lif"
+
+
 def test_the_cli_exits_17_and_writes_nothing_for_a_chip_breaking_graph(tmp_path, capsys) -> None:
     graph = nir.NIRGraph.from_list(nir.Affine(weight=np.ones((2, 3)), bias=np.ones(2)),
                                    nir.CubaLIF(tau_syn=np.full(2, 0.002), tau_mem=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2),
