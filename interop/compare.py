@@ -216,7 +216,7 @@ class Operand:
     def input_shape(self, given: tuple[int, ...] | None) -> tuple[int, ...]:
         from snn_interop import convert as conv
 
-        return conv.input_shape(self.graph if self.graph is not None else self.model, given)
+        return conv.input_shape(self.graph if self.graph is not None else self.model, given, self.plugin)
 
     def run(self, x: torch.Tensor) -> Recording:
         """This side's recording of ``x`` (a saved recording must be of the same input)."""

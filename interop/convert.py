@@ -201,13 +201,18 @@ def _import(graph: nir.NIRGraph, plugin: ModuleType | None, dtype: torch.dtype, 
         raise InvalidGraph(f"the graph's nodes are inconsistent ({type(exc).__name__}: {exc})") from exc
 
 
-def input_shape(model: Any, given: tuple[int, ...] | None) -> tuple[int, ...]:
-    """One step's input shape without batch: given, the NIR Input node's, or the first layer's."""
+def input_shape(model: Any, given: tuple[int, ...] | None, plugin: ModuleType | None = None) -> tuple[int, ...]:
+    """One step's input shape without batch: given, the NIR Input node's, or the first layer's
+    (a neuron layer that weighs its input itself, by ``plugin.describe_input``)."""
     if given:
         return tuple(given)
     if isinstance(model, nir.NIRGraph):
         node = next(n for n in model.nodes.values() if isinstance(n, nir.Input))
         return tuple(int(s) for s in node.input_type["input"])
+    head = next(iter(model.children()), None) if isinstance(model, nn.Sequential) else None
+    weighs = getattr(plugin, "describe_input", lambda _: None)(head) if head is not None else None
+    if isinstance(weighs, nn.Linear):
+        return (weighs.in_features,)
     first = next((m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))), None)
     if isinstance(first, nn.Linear):
         return (first.in_features,)
@@ -338,7 +343,7 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     if defaults is not None and isinstance(model, nir.NIRGraph):  # neurons without our metadata read with these, from here on
         model = nir_graph.annotate(model, defaults)
     check_finite(model)
-    shape = tuple(sample.shape[1:]) if sample is not None else input_shape(model, input_shape_)
+    shape = tuple(sample.shape[1:]) if sample is not None else input_shape(model, input_shape_, src)
     dtype = _dtype(model)
     one_step = sample if sample is not None else torch.zeros(1, *shape, dtype=dtype)
     if not isinstance(model, nir.NIRGraph):

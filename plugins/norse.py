@@ -205,8 +205,10 @@ def _time_wrapped() -> dict[type, type]:
 
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
-    """The canonical neuron of an IAFCell, LIFBoxCell, LIFCell, LIBoxCell, LICell or LSNNCell, or
-    of a time-wrapped LIF, IAF, LSNN or LI (the same cell over the sequence); None otherwise.
+    """The canonical neuron of an IAFCell, LIFBoxCell, LIFCell, LIBoxCell, LICell or LSNNCell, of
+    a time-wrapped LIF, IAF, LSNN or LI (the same cell over the sequence), or of a
+    LIFRecurrentCell (whose input and recurrent weights :func:`describe_input` and
+    :func:`describe_recurrent` give); None otherwise.
 
     Each decay is 1 - dt tau_inv with dt tau_inv rounded as norse computes it, in the
     parameter's dtype (float32 by default: LIF()'s beta is 1 - 0.10000000149, not 0.9)."""
@@ -216,7 +218,10 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     cell = _time_wrapped().get(type(layer))
     if cell is not None:
         return describe_neuron(cell(p=layer.p, dt=layer.dt))
-    if type(layer) not in _cells():
+    if isinstance(layer, nt.LSNNRecurrentCell):
+        raise NotExpressible(NAME, "LSNNRecurrentCell", "its adaptation jumps by the detached spike (lsnn_step: b + z.detach() beta), "
+                             "so no gradient reaches the threshold through it; the canonical adaptation, like LSNNCell's, carries one")
+    if type(layer) not in (*_cells(), nt.LIFRecurrentCell):
         return None
     p = layer.p
     a = lambda t: np.asarray(torch.as_tensor(t).detach().cpu(), dtype=np.float64)  # noqa: E731
@@ -234,12 +239,40 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     membrane = dict(input_scale=InputScale.ONE_MINUS_BETA, v_leak=f(p.v_leak), v_init=f(p.v_leak))
     if isinstance(layer, nt.LIFCell):
         return Neuron.cuba_lif(surrogate, decay(p.tau_mem_inv), decay(p.tau_syn_inv), reset=ResetMode.TO_VALUE, **membrane, **common)
+    if isinstance(layer, nt.LIFRecurrentCell):  # lif_step: LIFCell's order, i += W_in x + W_rec z[t-1]; the reset detached
+        return Neuron.cuba_lif(surrogate, decay(p.tau_mem_inv), decay(p.tau_syn_inv), reset=ResetMode.TO_VALUE, **membrane,
+                               **(common | dict(detach_reset=True)))
     if isinstance(layer, nt.LSNNCell):
         return _describe_lsnn(layer, surrogate, decay, membrane | common)
     reset = {reset_value: ResetMode.TO_VALUE, reset_subtract: ResetMode.SUBTRACT}.get(p.reset_method)
     if reset is None:
         raise NotExpressible(NAME, f"reset_method={p.reset_method!r}", "only reset_value and reset_subtract are described")
     return Neuron.lif(surrogate, decay(p.tau_mem_inv), reset=reset, **membrane, **common)
+
+
+def describe_input(layer: torch.nn.Module) -> torch.nn.Module | None:
+    """The input weights a LIFRecurrentCell applies itself, W_in x, as a bias-free nn.Linear;
+    None for any other layer."""
+    import norse.torch as nt
+
+    return _linear(layer.input_weights) if isinstance(layer, nt.LIFRecurrentCell) else None
+
+
+def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module | None:
+    """The recurrence of a LIFRecurrentCell, W_rec z[t-1] added to the next step's current, as a
+    bias-free nn.Linear on the neurons; None for any other layer. Without autapses norse keeps
+    the diagonal at zero, and so does the copy."""
+    import norse.torch as nt
+
+    return _linear(layer.recurrent_weights) if isinstance(layer, nt.LIFRecurrentCell) else None
+
+
+def _linear(weight: torch.Tensor) -> torch.nn.Linear:
+    out_features, in_features = weight.shape
+    linear = torch.nn.Linear(in_features, out_features, bias=False, dtype=weight.dtype, device=weight.device)
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+    return linear
 
 
 def _describe_lsnn(layer: torch.nn.Module, surrogate: Any, decay: Callable[[Any], Decay], conventions: dict) -> Neuron:

@@ -182,6 +182,14 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
         name = str(index)
         neuron = plugin.describe_neuron(layer)
         if neuron is not None:
+            # a neuron layer that weighs its input itself (norse's recurrent cells): that layer first, as node name_in
+            weighs = getattr(plugin, "describe_input", lambda *_: None)(layer)
+            if weighs is not None:
+                nodes[f"{name}_in"] = node_from_layer(weighs, tuple(x.shape[1:]))
+                edges.append((prev, f"{name}_in"))
+                prev = f"{name}_in"
+                with torch.no_grad():
+                    x = weighs(x.to(weighs.weight.dtype))
             _add_neuron(nodes, split, name, neuron, tuple(x.shape[1:]))
             # a neuron layer with its own recurrence (snnTorch RLeaky): W S[t-1] into its input, as a NIR cycle
             recurrent = getattr(plugin, "describe_recurrent", lambda *_: None)(layer, tuple(x.shape[1:]))
