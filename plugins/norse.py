@@ -201,14 +201,14 @@ def _time_wrapped() -> dict[type, type]:
     """Norse's modules that run a cell over the whole sequence, and that cell."""
     import norse.torch as nt
 
-    return {nt.LIF: nt.LIFCell, nt.IAF: nt.IAFCell, nt.LSNN: nt.LSNNCell, nt.LI: nt.LICell}
+    return {nt.LIF: nt.LIFCell, nt.IAF: nt.IAFCell, nt.LSNN: nt.LSNNCell, nt.LI: nt.LICell, nt.LIFRecurrent: nt.LIFRecurrentCell}
 
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     """The canonical neuron of an IAFCell, LIFBoxCell, LIFCell, LIBoxCell, LICell or LSNNCell, of
     a time-wrapped LIF, IAF, LSNN or LI (the same cell over the sequence), or of a
-    LIFRecurrentCell (whose input and recurrent weights :func:`describe_input` and
-    :func:`describe_recurrent` give); None otherwise.
+    LIFRecurrentCell or LIFRecurrent (whose input and recurrent weights :func:`describe_input`
+    and :func:`describe_recurrent` give); None otherwise.
 
     Each decay is 1 - dt tau_inv with dt tau_inv rounded as norse computes it, in the
     parameter's dtype (float32 by default: LIF()'s beta is 1 - 0.10000000149, not 0.9)."""
@@ -216,9 +216,11 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     from norse.torch.functional.reset import reset_subtract, reset_value
 
     cell = _time_wrapped().get(type(layer))
+    if cell is nt.LIFRecurrentCell:  # its weights do not enter the neuron (describe_input, describe_recurrent)
+        return describe_neuron(cell(1, 1, p=layer.p, dt=layer.dt))
     if cell is not None:
         return describe_neuron(cell(p=layer.p, dt=layer.dt))
-    if isinstance(layer, nt.LSNNRecurrentCell):
+    if isinstance(layer, (nt.LSNNRecurrentCell, nt.LSNNRecurrent)):
         raise NotExpressible(NAME, "LSNNRecurrentCell", "its adaptation jumps by the detached spike (lsnn_step: b + z.detach() beta), "
                              "so no gradient reaches the threshold through it; the canonical adaptation, like LSNNCell's, carries one")
     if type(layer) not in (*_cells(), nt.LIFRecurrentCell):
@@ -251,20 +253,20 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
 
 
 def describe_input(layer: torch.nn.Module) -> torch.nn.Module | None:
-    """The input weights a LIFRecurrentCell applies itself, W_in x, as a bias-free nn.Linear;
+    """The input weights a LIFRecurrentCell (or LIFRecurrent) applies itself, W_in x, as a bias-free nn.Linear;
     None for any other layer."""
     import norse.torch as nt
 
-    return _linear(layer.input_weights) if isinstance(layer, nt.LIFRecurrentCell) else None
+    return _linear(layer.input_weights) if isinstance(layer, (nt.LIFRecurrentCell, nt.LIFRecurrent)) else None
 
 
 def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module | None:
-    """The recurrence of a LIFRecurrentCell, W_rec z[t-1] added to the next step's current, as a
+    """The recurrence of a LIFRecurrentCell (or LIFRecurrent), W_rec z[t-1] added to the next step's current, as a
     bias-free nn.Linear on the neurons; None for any other layer. Without autapses norse keeps
     the diagonal at zero, and so does the copy."""
     import norse.torch as nt
 
-    return _linear(layer.recurrent_weights) if isinstance(layer, nt.LIFRecurrentCell) else None
+    return _linear(layer.recurrent_weights) if isinstance(layer, (nt.LIFRecurrentCell, nt.LIFRecurrent)) else None
 
 
 def _linear(weight: torch.Tensor) -> torch.nn.Linear:

@@ -15,10 +15,13 @@ from tests.conftest import plugin_or_skip
 FRAMEWORKS = ["norse", "snntorch", "spikingjelly", "sinabs", "rockpool", "nir"]
 
 
-def recurrent_net(recurrence: float = 5.0) -> torch.nn.Module:
+def recurrent_net(recurrence: float = 5.0, time_wrapped: bool = False) -> torch.nn.Module:
     nt = pytest.importorskip("norse.torch")
     torch.manual_seed(0)
-    net = nt.SequentialState(nt.LIFRecurrentCell(4, 8), torch.nn.Linear(8, 3), nt.LICell())
+    if time_wrapped:
+        net = nt.SequentialState(nt.LIFRecurrent(4, 8), torch.nn.Linear(8, 3), nt.LI())
+    else:
+        net = nt.SequentialState(nt.LIFRecurrentCell(4, 8), torch.nn.Linear(8, 3), nt.LICell())
     with torch.no_grad():
         net[0].input_weights.mul_(20.0)
         net[0].recurrent_weights.mul_(recurrence)
@@ -49,11 +52,12 @@ def test_the_recurrence_changes_the_output():
 
 
 @pytest.mark.parametrize("target", FRAMEWORKS)
-def test_a_norse_recurrent_network_converts_exactly(target):
+@pytest.mark.parametrize("time_wrapped", [False, True], ids=["cells", "time-wrapped"])
+def test_a_norse_recurrent_network_converts_exactly(target, time_wrapped):
     plugin_or_skip("norse")
     if target != "nir":
         plugin_or_skip(target)
-    _, report = conv.convert(recurrent_net(), "norse", target)  # the input shape comes from the cell's input weights
+    _, report = conv.convert(recurrent_net(time_wrapped=time_wrapped), "norse", target)  # the input shape comes from the cell's input weights
     assert report.exact, report.table()
     assert report.forward["max_membrane_abs_err"] < 1e-4 and report.gradient["max_rel_err"] < 1e-5
 
@@ -64,3 +68,5 @@ def test_the_recurrent_lsnn_is_refused_with_the_reason():
 
     with pytest.raises(Unsupported, match="detached spike"):
         conv.convert(nt.SequentialState(nt.LSNNRecurrentCell(4, 8), torch.nn.Linear(8, 3), nt.LICell()), "norse", "snntorch")
+    with pytest.raises(Unsupported, match="detached spike"):
+        conv.convert(nt.SequentialState(nt.LSNNRecurrent(4, 8), torch.nn.Linear(8, 3), nt.LI()), "norse", "snntorch")
