@@ -189,7 +189,7 @@ def _oracle_grads(case: Case, x: torch.Tensor, w: torch.Tensor) -> tuple[oracle.
     trace = oracle.simulate(case.neuron, x_o, params=p_o)
     loss(trace.spikes, trace.v, w).backward()
     grads = {name: t.grad if t.grad is not None else torch.zeros_like(t) for name, t in p_o.items()}
-    return (oracle.Trace(*(t.detach() for t in trace)), x_o.grad, {k: float(g.sum()) for k, g in grads.items()},
+    return (oracle.Trace(*(t.detach() for t in trace)), _input_grad(x_o), {k: float(g.sum()) for k, g in grads.items()},
             {k: float(g.abs().sum()) for k, g in grads.items()})
 
 
@@ -205,7 +205,13 @@ def _native_grads(impl: Implementation, module: torch.nn.Module, x: torch.Tensor
     spikes, v = impl.run(module, x_n)
     loss(spikes.cpu(), v.cpu(), w).backward()
     grads = {k: (float(t.grad.sum()) if t.grad is not None else 0.0) * factor for k, (t, factor) in native.items()}
-    return spikes.detach().cpu(), v.detach().cpu(), x_n.grad.cpu(), grads
+    return spikes.detach().cpu(), v.detach().cpu(), _input_grad(x_n).cpu(), grads
+
+
+def _input_grad(x: torch.Tensor) -> torch.Tensor:
+    """dL/dx; zeros where the input never reaches the loss (e.g. one step of a neuron whose
+    membrane sees its synaptic current a step late: autograd then leaves ``x.grad`` unset)."""
+    return x.grad if x.grad is not None else torch.zeros_like(x)
 
 
 def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviations_mod.Deviation] = ()) -> list[Result]:

@@ -230,3 +230,18 @@ def test_sinabs_threshold_gradient_is_a_declared_deviation():
     assert reference == pytest.approx(_oracle_param_grads(case)["threshold"], rel=1e-12) and abs(native - reference) > 0.01 * abs(reference)
     (declared,) = run_case(case, [impl], deviations.load())
     assert declared.status == "deviation" and "spike_generation.py" in declared.reason
+
+
+def test_an_input_that_never_reaches_the_loss_has_a_zero_gradient_not_an_error():
+    """One step of norse's LSNN, whose membrane sees the synaptic current a step late: nothing of
+    the input reaches spikes or membrane, autograd leaves x.grad unset, and the run compares zero
+    gradients (it raised AttributeError before; found by the full suite's T = 1 cases)."""
+    plugin_or_skip("norse")
+    from snn_interop_conformance.runner import implementations
+
+    neuron = next(n for n in neuron_cases() if n.synaptic_current and n.model is Model.ADAPTIVE_LIF and n.compare is Compare.GT
+                  and n.reset is ResetMode.TO_VALUE and n.reset_timing is ResetTiming.SAME_STEP and not n.detach_reset
+                  and n.adapt_decay_first and n.input_scale.value == "one_minus_beta")
+    (result,) = run_case(Case(neuron, "float64", "small", 1), implementations(["norse"]), deviations.load())
+    assert result.status == "deviation" and result.failures[0].startswith("param_grad.threshold")  # the declared one
+    assert result.metrics["grad_max_rel"] == 0.0 and result.metrics["spike_mismatches"] == 0
