@@ -176,11 +176,11 @@ def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.T
 
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
-    """The canonical neuron of a Leaky or Synaptic built with any spike function the spec knows;
-    None for a layer that is not a snnTorch neuron."""
+    """The canonical neuron of a Leaky, Synaptic, RLeaky, RSynaptic or Lapicque built with any
+    spike function the spec knows; None for a layer that is not a snnTorch neuron."""
     import snntorch as snn
 
-    if not isinstance(layer, (snn.Leaky, snn.Synaptic, snn.RLeaky, snn.RSynaptic)):
+    if not isinstance(layer, (*_feed_forward_neurons(), snn.RLeaky, snn.RSynaptic)):
         return None
     graded = torch.as_tensor(layer.graded_spikes_factor)
     require(NAME, [
@@ -207,6 +207,8 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     mechanism = ("subtract", "zero", "none")[int(layer.reset_mechanism_val)]
     threshold = pack(layer.threshold.detach().cpu().numpy())
     common = dict(threshold=threshold, compare=compare)
+    if isinstance(layer, snn.Lapicque):
+        return _describe_lapicque(layer, surrogate, mechanism, common)
     if mechanism == "none":
         if threshold == float("inf"):  # never fires: a leaky integrator (current-based for Synaptic)
             current = dict(synaptic_current=True, syn_decay=Decay(pack(layer.alpha.detach().clamp(0, 1).cpu().numpy()))) if cuba else {}
@@ -224,6 +226,30 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     if cuba:
         return Neuron.cuba_lif(surrogate, Decay(beta), Decay(pack(layer.alpha.detach().clamp(0, 1).cpu().numpy())), **common)
     return Neuron(Model.IF if beta == 1.0 else Model.LIF, surrogate, decay=Decay(beta), **common)
+
+
+def _feed_forward_neurons() -> tuple[type, ...]:
+    """The feed-forward snnTorch neurons snn-interop describes and steps."""
+    import snntorch as snn
+
+    return (snn.Leaky, snn.Synaptic, snn.Lapicque)
+
+
+def _describe_lapicque(layer: torch.nn.Module, surrogate: Any, mechanism: str, common: dict) -> Neuron:
+    """snnTorch's Lapicque: mem = x R (1 / (R C)) dt + (1 - dt / (R C)) mem - reset, the reset by
+    the previous step's spike and detached ('subtract': theta; 'zero': the whole new membrane).
+    Its beta argument only sets C: the decay is 1 - dt / (R C) and the input gain dt / C, both
+    computed from its buffers as it computes them."""
+    dt, r, c = layer.time_step, layer.R, layer.C
+    beta = (1 - (dt / (r * c))).detach().cpu().numpy()
+    require(NAME, [(bool((beta >= 0).all()), f"time_step / (R C) = {show(pack(1 - beta))}", "a forward-Euler decay 1 - dt / (R C) below 0")])
+    if mechanism == "none":
+        reset = dict(reset=ResetMode.NONE)
+    else:
+        reset = dict(reset=ResetMode.SUBTRACT if mechanism == "subtract" else ResetMode.TO_VALUE, reset_timing=ResetTiming.NEXT_STEP,
+                     detach_reset=True)
+    gain = pack((r * (1 / (r * c)) * dt).detach().cpu().numpy())
+    return Neuron.lif(surrogate, Decay(pack(beta)), r=gain, **common, **reset)
 
 
 def parameters(module: torch.nn.Module) -> dict[str, tuple[torch.Tensor, float]]:
@@ -279,7 +305,7 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
     import snntorch.utils
 
     snntorch.utils.reset(model)
-    neurons = {str(i): m for i, m in enumerate(model) if isinstance(m, (snn.Leaky, snn.Synaptic, snn.RLeaky, snn.RSynaptic))}
+    neurons = {str(i): m for i, m in enumerate(model) if isinstance(m, (*_feed_forward_neurons(), snn.RLeaky, snn.RSynaptic))}
     for m in neurons.values():  # snnTorch 1.0.0's RSynaptic.reset_hidden zeroes syn and mem but keeps the last run's spikes
         if isinstance(m, snn.RSynaptic):
             m.spk = torch.zeros_like(m.spk)

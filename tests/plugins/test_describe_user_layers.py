@@ -49,7 +49,7 @@ def _snntorch(name: str, **kw: object) -> Callable[[], torch.nn.Module]:
             from snntorch.functional import quant
 
             kw["state_quant"] = quant.state_quant(num_bits=4, uniform=True)
-        return getattr(snn, name)(**args, **kw)
+        return getattr(snn, name)(**(args | kw))
     return make
 
 
@@ -87,6 +87,10 @@ EXACT = [
     ("snntorch", "Leaky reset_mechanism=none", _snntorch("Leaky", reset_mechanism="none")),
     ("snntorch", "Leaky threshold=0.5 learn_threshold", _snntorch("Leaky", threshold=0.5, learn_threshold=True)),
     ("snntorch", "Synaptic threshold=inf reset_mechanism=none", _snntorch("Synaptic", threshold=float("inf"), reset_mechanism="none")),
+    ("snntorch", "Lapicque beta=0.8", _snntorch("Lapicque")),
+    ("snntorch", "Lapicque reset_mechanism=zero threshold=0.5", _snntorch("Lapicque", reset_mechanism="zero", threshold=0.5)),
+    ("snntorch", "Lapicque R=2 C=3 time_step=0.5 reset_mechanism=none", _snntorch("Lapicque", beta=False, R=2.0, C=3.0, time_step=0.5,
+                                                                                 reset_mechanism="none")),
     ("spikingjelly", "LIFNode v_reset=None", _spikingjelly("LIFNode", v_reset=None)),
     ("spikingjelly", "LIFNode decay_input=False", _spikingjelly("LIFNode", decay_input=False)),
     ("spikingjelly", "LIFNode v_threshold=0.5 v_reset=-0.2", _spikingjelly("LIFNode", v_threshold=0.5, v_reset=-0.2)),
@@ -201,3 +205,24 @@ def test_a_network_with_an_adaptive_neuron_is_refused_by_nir_with_the_reason():
     model = nt.SequentialState(torch.nn.Linear(4, 8), nt.LSNNCell(), torch.nn.Linear(8, 3), nt.LIFBoxCell())
     with pytest.raises(Unsupported, match="no node for the adaptive_lif neuron .*cannot be converted"):
         convert(model, "norse", "snntorch")
+
+
+@pytest.mark.parametrize("target", ["norse", "spikingjelly", "sinabs", "rockpool", "nir"])
+def test_a_snntorch_lapicque_network_converts_exactly(target):
+    """Lapicque's decay is 1 - dt / (R C) (its beta only sets C) and its reset the previous step's."""
+    plugin_or_skip("snntorch")
+    if target != "nir":
+        plugin_or_skip(target)
+    import snntorch as snn
+
+    from snn_interop.convert import convert
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), snn.Lapicque(beta=0.9, init_hidden=True), torch.nn.Linear(8, 3),
+                                snn.Lapicque(R=2.0, C=3.0, reset_mechanism="zero", init_hidden=True, output=True))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(12.0)
+    _, report = convert(model, "snntorch", target)
+    assert report.forward["spikes_source"] > 40 and report.forward["spike_mismatches"] == 0
+    assert report.exact and report.gradient["max_rel_err"] < 1e-5
