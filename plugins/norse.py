@@ -207,8 +207,8 @@ def _time_wrapped() -> dict[type, type]:
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     """The canonical neuron of an IAFCell, LIFBoxCell, LIFCell, LIBoxCell, LICell or LSNNCell, of
     a time-wrapped LIF, IAF, LSNN or LI (the same cell over the sequence), or of a
-    LIFRecurrentCell or LIFRecurrent (whose input and recurrent weights :func:`describe_input`
-    and :func:`describe_recurrent` give); None otherwise.
+    LIFRecurrentCell, LIFRecurrent or LILinearCell (whose input and recurrent weights
+    :func:`describe_input` and :func:`describe_recurrent` give); None otherwise.
 
     Each decay is 1 - dt tau_inv with dt tau_inv rounded as norse computes it, in the
     parameter's dtype (float32 by default: LIF()'s beta is 1 - 0.10000000149, not 0.9)."""
@@ -223,7 +223,7 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     if isinstance(layer, (nt.LSNNRecurrentCell, nt.LSNNRecurrent)):
         raise NotExpressible(NAME, "LSNNRecurrentCell", "its adaptation jumps by the detached spike (lsnn_step: b + z.detach() beta), "
                              "so no gradient reaches the threshold through it; the canonical adaptation, like LSNNCell's, carries one")
-    if type(layer) not in (*_cells(), nt.LIFRecurrentCell):
+    if type(layer) not in (*_cells(), nt.LIFRecurrentCell, nt.LILinearCell):
         return None
     p = layer.p
     a = lambda t: np.asarray(torch.as_tensor(t).detach().cpu(), dtype=np.float64)  # noqa: E731
@@ -231,7 +231,7 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     decay = lambda tau_inv: Decay(pack(1.0 - a(layer.dt * tau_inv)))  # noqa: E731 - dt tau_inv as norse rounds it
     if isinstance(layer, nt.LIBoxCell):
         return Neuron.li(decay(p.tau_mem_inv), input_scale=InputScale.ONE_MINUS_BETA, v_leak=f(p.v_leak), v_init=f(p.v_leak))
-    if isinstance(layer, nt.LICell):  # i += x; v += dt tau_mem_inv ((v_leak - v) + i); i decays: current first
+    if isinstance(layer, (nt.LICell, nt.LILinearCell)):  # i += x (W x); v += dt tau_mem_inv ((v_leak - v) + i); i decays
         return Neuron.li(decay(p.tau_mem_inv), input_scale=InputScale.ONE_MINUS_BETA, v_leak=f(p.v_leak), v_init=f(p.v_leak),
                          synaptic_current=True, syn_decay=decay(p.tau_syn_inv))
     surrogate = from_native(NAME, "threshold:" + p.method, {"alpha": float(p.alpha)})
@@ -253,11 +253,11 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
 
 
 def describe_input(layer: torch.nn.Module) -> torch.nn.Module | None:
-    """The input weights a LIFRecurrentCell (or LIFRecurrent) applies itself, W_in x, as a bias-free nn.Linear;
-    None for any other layer."""
+    """The input weights a LIFRecurrentCell (or LIFRecurrent) or LILinearCell applies itself, W_in x,
+    as a bias-free nn.Linear; None for any other layer."""
     import norse.torch as nt
 
-    return _linear(layer.input_weights) if isinstance(layer, (nt.LIFRecurrentCell, nt.LIFRecurrent)) else None
+    return _linear(layer.input_weights) if isinstance(layer, (nt.LIFRecurrentCell, nt.LIFRecurrent, nt.LILinearCell)) else None
 
 
 def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module | None:

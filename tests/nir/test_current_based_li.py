@@ -37,10 +37,16 @@ def test_a_membrane_that_sees_the_current_a_step_late_has_no_nir_form():
     assert split_current(CUBA_LI.with_(synaptic_current=False, syn_decay=Decay(1.0))) is None
 
 
-def readout_net(time_wrapped: bool) -> torch.nn.Module:
+def readout_net(time_wrapped: bool | str) -> torch.nn.Module:
     nt = pytest.importorskip("norse.torch")
     torch.manual_seed(0)
     li = nt.LIParameters(tau_syn_inv=torch.tensor(300.0), tau_mem_inv=torch.tensor(50.0), v_leak=torch.tensor(0.1))
+    if time_wrapped == "linear":  # LILinearCell weighs its input itself (norse's readout in its MNIST example)
+        net = nt.SequentialState(torch.nn.Linear(4, 8), nt.LIFCell(), nt.LILinearCell(8, 3, p=li))
+        with torch.no_grad():
+            net[0].weight.mul_(30.0)
+            net[2].input_weights.mul_(3.0)
+        return net
     if time_wrapped:
         net = nt.SequentialState(torch.nn.Linear(4, 8), nt.LIF(), torch.nn.Linear(8, 3), nt.LI(li))
     else:
@@ -59,7 +65,7 @@ def test_a_norse_readout_goes_to_nir_as_two_li_nodes():
 
 
 @pytest.mark.parametrize("target", FRAMEWORKS)
-@pytest.mark.parametrize("time_wrapped", [False, True], ids=["cells", "time-wrapped"])
+@pytest.mark.parametrize("time_wrapped", [False, True, "linear"], ids=["cells", "time-wrapped", "LILinearCell"])
 def test_a_norse_network_with_a_leaky_integrator_readout_converts_exactly(target, time_wrapped):
     plugin_or_skip("norse")
     if target != "nir":
