@@ -11,10 +11,11 @@ is set (:func:`backend_environment`); exodus is float32 only and built from sour
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -272,7 +273,8 @@ def _exodus_kind(layer: torch.nn.Module) -> str | None:
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     """The canonical neuron of an IAF, LIF or ExpLeak, sinabs's or sinabs-exodus's (with or without
-    a synaptic current), or of an ALIF; None for other layers.
+    a synaptic current), of an IAFRecurrent or LIFRecurrent (whose recurrence
+    :func:`describe_recurrent` gives), or of an ALIF; None for other layers.
 
     exodus's ``decay_early`` is sinabs's order when True for the synaptic current (i = alpha (i + x))
     and False for ExpLeak's membrane; a synaptic current with decay_early=False takes x unscaled.
@@ -283,7 +285,7 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
 
     exodus = _exodus_kind(layer)
     alif = type(layer) is sl.ALIF
-    if type(layer) not in (sl.IAF, sl.LIF, sl.ExpLeak, *_squeezed()) and exodus is None and not alif:
+    if type(layer) not in (sl.IAF, sl.LIF, sl.ExpLeak, sl.IAFRecurrent, sl.LIFRecurrent, *_squeezed()) and exodus is None and not alif:
         return None
     num = lambda t: pack(t.detach().cpu().numpy())  # noqa: E731 - one value, or per neuron
     beta = num(layer.alpha_mem_calculated)
@@ -305,9 +307,26 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
         syn_scale = InputScale.NONE if exodus and not layer.decay_early else InputScale.BETA
         return Neuron.cuba_lif(surrogate, Decay(beta), Decay(num(layer.alpha_syn_calculated)), input_scale=scale,
                                syn_input_scale=syn_scale, v_min=v_min, **common)
-    if isinstance(layer, sl.IAF) or exodus == "IAF":
+    if isinstance(layer, (sl.IAF, sl.IAFRecurrent)) or exodus == "IAF":
         return Neuron.if_(surrogate, v_min=v_min, **common)
     return Neuron.lif(surrogate, Decay(beta), input_scale=scale, v_min=v_min, **common)
+
+
+def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module | None:
+    """The ``rec_connect`` of an IAFRecurrent or LIFRecurrent, whose output on this step's spikes
+    is added to the next step's input (sinabs's ``lif_recurrent``); None for any other layer.
+
+    sinabs adds nothing before the first step, where a NIR cycle adds the recurrent layer's
+    response to no spikes: a bias there is refused."""
+    import sinabs.layers as sl
+
+    if not isinstance(layer, (sl.IAFRecurrent, sl.LIFRecurrent)):
+        return None
+    rec = layer.rec_connect
+    bias = getattr(rec, "bias", None)
+    require(NAME, [(bias is None or not bool(bias.detach().ne(0).any()), f"{type(layer).__name__} rec_connect with a bias",
+                    "sinabs feeds back nothing before the first step; a NIR cycle feeds back the bias there")])
+    return rec
 
 
 def _firing(layer: torch.nn.Module, threshold: Any, adaptive: bool = False) -> tuple[Any, dict]:
@@ -366,6 +385,47 @@ def _squeezed() -> tuple[type, ...]:
     return (sl.IAFSqueeze, sl.LIFSqueeze, sl.ExpLeakSqueeze)
 
 
+@contextlib.contextmanager
+def _recurrent_membranes(neurons: Mapping[str, torch.nn.Module]) -> Iterator[dict[str, torch.Tensor]]:
+    """The time-major end-of-step membranes of the IAFRecurrent/LIFRecurrent layers among
+    ``neurons``, filled in as they run.
+
+    sinabs 3.1.3's ``lif_recurrent`` records each step's state dict, which the next step's
+    ``lif_forward_single`` then mutates: its ``v_mem`` recording is the next step's membrane
+    before reset. While such a layer runs, each step's state is observed as
+    ``lif_forward_single`` returns it (after reset and clipping) instead."""
+    import sinabs.layers as sl
+    import sinabs.layers.functional.lif as fl
+
+    original, seen, out, handles = fl.lif_forward_single, {}, {}, []
+
+    def observe(steps: list[torch.Tensor]) -> Callable[..., Any]:
+        def observed(*args: Any, **kwargs: Any) -> Any:
+            spikes, state = original(*args, **kwargs)
+            steps.append(state["v_mem"].clone())
+            return spikes, state
+        return observed
+
+    def start(name: str) -> Callable[..., None]:
+        return lambda module, args: setattr(fl, "lif_forward_single", observe(seen.setdefault(name, [])))
+
+    def stop(name: str) -> Callable[..., None]:
+        def done(module: Any, args: Any, output: Any) -> None:
+            fl.lif_forward_single = original
+            out[name] = torch.stack(seen.pop(name))
+        return done
+
+    for name, m in neurons.items():
+        if isinstance(m, (sl.IAFRecurrent, sl.LIFRecurrent)):
+            handles += [m.register_forward_pre_hook(start(name)), m.register_forward_hook(stop(name))]
+    try:
+        yield out
+    finally:
+        fl.lif_forward_single = original
+        for h in handles:
+            h.remove()
+
+
 def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A sinabs network of batch-first layers ([B, T, ...]) on time-major ``x``: its output, and
     each neuron layer's membrane after reset and clipping keyed by its index in the Sequential.
@@ -385,8 +445,9 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
         m.record_states = True
     batch, steps = x.shape[1], x.shape[0]
     if not any(squeezed):
-        y = model(x.transpose(0, 1)).transpose(0, 1).to(x.dtype)
-        return y, {name: m.recordings["v_mem"].transpose(0, 1) for name, m in neurons.items()}
+        with _recurrent_membranes(neurons) as recurrent:
+            y = model(x.transpose(0, 1)).transpose(0, 1).to(x.dtype)
+        return y, {name: recurrent[name] if name in recurrent else m.recordings["v_mem"].transpose(0, 1) for name, m in neurons.items()}
     folds = [(m, m.batch_size, m.num_timesteps) for m in neurons.values()]
     try:
         for m, _, _ in folds:
