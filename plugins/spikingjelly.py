@@ -190,12 +190,16 @@ def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     """The canonical neuron of an IFNode, LIFNode, ParametricLIFNode, CUBALIFNode or
-    NonSpikingLIFNode; None otherwise.
+    NonSpikingLIFNode, or of a LinearRecurrentContainer around one (its linear connection is
+    :func:`describe_input` and :func:`describe_recurrent`); None otherwise.
 
     ParametricLIFNode charges as LIFNode with 1 / tau = sigmoid(w) (w learnable): it is described
     with the decay its w gives now, beta = 1 - sigmoid(w), computed in w's dtype as it computes."""
+    from spikingjelly.activation_based import layer as sl
     from spikingjelly.activation_based import neuron as sj
 
+    if isinstance(layer, sl.LinearRecurrentContainer):
+        return describe_neuron(layer.sub_module)
     if isinstance(layer, sj.NonSpikingLIFNode):
         return Neuron.li(Decay(1.0 - 1.0 / layer.tau), input_scale=InputScale.ONE_MINUS_BETA)
     kinds = (sj.IFNode, sj.LIFNode, sj.ParametricLIFNode, sj.CUBALIFNode)
@@ -223,6 +227,38 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     return Neuron.lif(surrogate, Decay(beta), input_scale=scale, v_leak=common["v_reset"], **common)
 
 
+def _container(layer: torch.nn.Module) -> Any:
+    """``layer`` if it is a LinearRecurrentContainer around a neuron snn-interop describes, else None."""
+    from spikingjelly.activation_based import layer as sl
+
+    return layer if isinstance(layer, sl.LinearRecurrentContainer) and describe_neuron(layer.sub_module) is not None else None
+
+
+def _part(linear: torch.nn.Linear, columns: slice, bias: bool) -> torch.nn.Linear:
+    """The columns ``columns`` of ``linear`` as a Linear of their own, with its bias or none."""
+    weight = linear.weight[:, columns]
+    part = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias and linear.bias is not None, dtype=weight.dtype, device=weight.device)
+    with torch.no_grad():
+        part.weight.copy_(weight)
+        if part.bias is not None:
+            part.bias.copy_(linear.bias)
+    return part
+
+
+def describe_input(layer: torch.nn.Module) -> torch.nn.Module | None:
+    """A LinearRecurrentContainer's connection from its input: its neuron gets
+    rc([x[t], y[t-1]]) = W_x x[t] + W_y y[t-1] + b; this is W_x x + b (the bias here: y[-1] = 0
+    feeds back nothing at the first step)."""
+    c = _container(layer)
+    return None if c is None else _part(c.rc, slice(0, c.rc.out_features), bias=True)
+
+
+def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module | None:
+    """A LinearRecurrentContainer's feedback W_y y[t-1], without bias (see :func:`describe_input`)."""
+    c = _container(layer)
+    return None if c is None else _part(c.rc, slice(c.rc.out_features, None), bias=False)
+
+
 def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
     """A runnable SpikingJelly model of a NIR graph (see snn_interop.nir.graph.from_nir)."""
     return nir_graph.from_nir(graph, sys.modules[__name__], **options)
@@ -243,8 +279,16 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
     neurons = {str(i): m for i, m in enumerate(model) if describe_neuron(m) is not None and hasattr(m, "store_v_seq")}
     for m in neurons.values():
         m.store_v_seq = True
-    y = model(x)
-    return y, {name: m.v_seq for name, m in neurons.items()}
+    # a LinearRecurrentContainer steps its neuron in single-step mode: its membrane is read after each step
+    stepped = {str(i): [] for i, m in enumerate(model) if _container(m) is not None}
+    hooks = [model[int(name)].sub_module.register_forward_hook(lambda mod, inp, out, steps=steps: steps.append(mod.v))
+             for name, steps in stepped.items()]
+    try:
+        y = model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return y, {name: m.v_seq for name, m in neurons.items()} | {name: torch.stack(steps) for name, steps in stepped.items()}
 
 
 def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:
