@@ -124,6 +124,17 @@ def run_by_steps(step: Step, module: torch.nn.Module, x: torch.Tensor) -> tuple[
     return torch.stack(spikes), torch.stack(membrane)
 
 
+def linear_of(weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.nn.Linear:
+    """A Linear layer computing x W^T (+ b) with copies of ``weight`` [out, in] and ``bias``: a
+    framework layer's own weights as the stateless layer ``describe_input``/``describe_recurrent`` give."""
+    layer = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None, dtype=weight.dtype, device=weight.device)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        if bias is not None:
+            layer.bias.copy_(bias)
+    return layer
+
+
 def seeded_linear(n_in: int, n_out: int, gain: float, seed: int, dtype: torch.dtype = torch.float32) -> torch.nn.Linear:
     """A Linear layer with seeded N(0, gain^2 / n_in) weights and bias 0.1 gain (example models)."""
     layer = torch.nn.Linear(n_in, n_out, dtype=dtype)

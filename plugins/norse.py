@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import Capabilities, native_alias, NotExpressible, require, run_by_steps, seeded_linear, show
+from snn_interop.plugin_api import Capabilities, linear_of, native_alias, NotExpressible, require, run_by_steps, seeded_linear, show
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack, uniform,
 )
@@ -257,7 +257,7 @@ def describe_input(layer: torch.nn.Module) -> torch.nn.Module | None:
     as a bias-free nn.Linear; None for any other layer."""
     import norse.torch as nt
 
-    return _linear(layer.input_weights) if isinstance(layer, (nt.LIFRecurrentCell, nt.LIFRecurrent, nt.LILinearCell)) else None
+    return linear_of(layer.input_weights) if isinstance(layer, (nt.LIFRecurrentCell, nt.LIFRecurrent, nt.LILinearCell)) else None
 
 
 def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module | None:
@@ -266,15 +266,7 @@ def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.
     the diagonal at zero, and so does the copy."""
     import norse.torch as nt
 
-    return _linear(layer.recurrent_weights) if isinstance(layer, (nt.LIFRecurrentCell, nt.LIFRecurrent)) else None
-
-
-def _linear(weight: torch.Tensor) -> torch.nn.Linear:
-    out_features, in_features = weight.shape
-    linear = torch.nn.Linear(in_features, out_features, bias=False, dtype=weight.dtype, device=weight.device)
-    with torch.no_grad():
-        linear.weight.copy_(weight)
-    return linear
+    return linear_of(layer.recurrent_weights) if isinstance(layer, (nt.LIFRecurrentCell, nt.LIFRecurrent)) else None
 
 
 def _describe_lsnn(layer: torch.nn.Module, surrogate: Any, decay: Callable[[Any], Decay], conventions: dict) -> Neuron:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import CanonicalSpike, Capabilities, NotExpressible, native_alias, require, seeded_linear, spike_function as canonical_spike_function, require_uniform
+from snn_interop.plugin_api import CanonicalSpike, Capabilities, NotExpressible, linear_of, native_alias, require, seeded_linear, spike_function as canonical_spike_function, require_uniform
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
 )
@@ -234,29 +234,18 @@ def _container(layer: torch.nn.Module) -> Any:
     return layer if isinstance(layer, sl.LinearRecurrentContainer) and describe_neuron(layer.sub_module) is not None else None
 
 
-def _part(linear: torch.nn.Linear, columns: slice, bias: bool) -> torch.nn.Linear:
-    """The columns ``columns`` of ``linear`` as a Linear of their own, with its bias or none."""
-    weight = linear.weight[:, columns]
-    part = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias and linear.bias is not None, dtype=weight.dtype, device=weight.device)
-    with torch.no_grad():
-        part.weight.copy_(weight)
-        if part.bias is not None:
-            part.bias.copy_(linear.bias)
-    return part
-
-
 def describe_input(layer: torch.nn.Module) -> torch.nn.Module | None:
     """A LinearRecurrentContainer's connection from its input: its neuron gets
     rc([x[t], y[t-1]]) = W_x x[t] + W_y y[t-1] + b; this is W_x x + b (the bias here: y[-1] = 0
     feeds back nothing at the first step)."""
     c = _container(layer)
-    return None if c is None else _part(c.rc, slice(0, c.rc.out_features), bias=True)
+    return None if c is None else linear_of(c.rc.weight[:, :c.rc.out_features], c.rc.bias)
 
 
 def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module | None:
     """A LinearRecurrentContainer's feedback W_y y[t-1], without bias (see :func:`describe_input`)."""
     c = _container(layer)
-    return None if c is None else _part(c.rc, slice(c.rc.out_features, None), bias=False)
+    return None if c is None else linear_of(c.rc.weight[:, c.rc.out_features:])
 
 
 def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
