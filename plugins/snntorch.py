@@ -203,29 +203,30 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     else:  # a snntorch.surrogate factory's closure: its free variables are the factory's arguments
         kwargs = dict(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__ or ())))
         surrogate, compare = from_native(NAME, "surrogate." + fn.__qualname__.split(".")[0], kwargs), Compare.GT
-    cuba = isinstance(layer, (snn.Synaptic, snn.RSynaptic))
+    cuba, lapicque = isinstance(layer, (snn.Synaptic, snn.RSynaptic)), isinstance(layer, snn.Lapicque)
     mechanism = ("subtract", "zero", "none")[int(layer.reset_mechanism_val)]
     threshold = pack(layer.threshold.detach().cpu().numpy())
+    clamped = lambda t: pack(t.detach().clamp(0, 1).cpu().numpy())  # noqa: E731 - snnTorch clamps beta and alpha to [0, 1] every step
+    beta, gain = _lapicque_decay(layer) if lapicque else (clamped(layer.beta), 1.0)
+    syn_decay = Decay(clamped(layer.alpha)) if cuba else None
     common = dict(threshold=threshold, compare=compare)
-    if isinstance(layer, snn.Lapicque):
-        return _describe_lapicque(layer, surrogate, mechanism, common)
     if mechanism == "none":
         if threshold == float("inf"):  # never fires: a leaky integrator (current-based for Synaptic)
-            current = dict(synaptic_current=True, syn_decay=Decay(pack(layer.alpha.detach().clamp(0, 1).cpu().numpy()))) if cuba else {}
-            return Neuron.li(Decay(pack(layer.beta.detach().clamp(0, 1).cpu().numpy())), **current)
+            return Neuron.li(Decay(beta), r=gain, **(dict(synaptic_current=True, syn_decay=syn_decay) if cuba else {}))
         common.update(reset=ResetMode.NONE)
     else:
-        table = _SYNAPTIC_RESETS if cuba else _LEAKY_RESETS
-        found = [k for k, v in table.items() if v == (mechanism, bool(layer.reset_delay))]
+        # Lapicque has no reset_delay: it always resets by the previous step's spike, as Synaptic with the delay does
+        table = _SYNAPTIC_RESETS if cuba or lapicque else _LEAKY_RESETS
+        delay = True if lapicque else bool(layer.reset_delay)
+        found = [k for k, v in table.items() if v == (mechanism, delay)]
         if not found:
-            raise NotExpressible(NAME, f"reset_mechanism={mechanism!r} reset_delay={layer.reset_delay}",
+            raise NotExpressible(NAME, f"reset_mechanism={mechanism!r} reset_delay={delay}",
                                  "measured inexact against every canonical reset (see _LEAKY_RESETS)")
         reset, timing, detach = found[0]
         common.update(reset=reset, reset_timing=timing, detach_reset=detach)
-    beta = pack(layer.beta.detach().clamp(0, 1).cpu().numpy())  # snnTorch clamps beta to [0, 1] every step
     if cuba:
-        return Neuron.cuba_lif(surrogate, Decay(beta), Decay(pack(layer.alpha.detach().clamp(0, 1).cpu().numpy())), **common)
-    return Neuron(Model.IF if beta == 1.0 else Model.LIF, surrogate, decay=Decay(beta), **common)
+        return Neuron.cuba_lif(surrogate, Decay(beta), syn_decay, **common)
+    return Neuron(Model.IF if beta == 1.0 else Model.LIF, surrogate, decay=Decay(beta), r=gain, **common)
 
 
 def _feed_forward_neurons() -> tuple[type, ...]:
@@ -235,21 +236,14 @@ def _feed_forward_neurons() -> tuple[type, ...]:
     return (snn.Leaky, snn.Synaptic, snn.Lapicque)
 
 
-def _describe_lapicque(layer: torch.nn.Module, surrogate: Any, mechanism: str, common: dict) -> Neuron:
-    """snnTorch's Lapicque: mem = x R (1 / (R C)) dt + (1 - dt / (R C)) mem - reset, the reset by
-    the previous step's spike and detached ('subtract': theta; 'zero': the whole new membrane).
-    Its beta argument only sets C: the decay is 1 - dt / (R C) and the input gain dt / C, both
-    computed from its buffers as it computes them."""
+def _lapicque_decay(layer: torch.nn.Module) -> tuple[Any, Any]:
+    """snnTorch's Lapicque: mem = x R (1 / (R C)) dt + (1 - dt / (R C)) mem - reset. Its beta
+    argument only sets C: the decay is 1 - dt / (R C) and the input gain R (1 / (R C)) dt = dt / C,
+    both computed from its buffers as it computes them."""
     dt, r, c = layer.time_step, layer.R, layer.C
     beta = (1 - (dt / (r * c))).detach().cpu().numpy()
     require(NAME, [(bool((beta >= 0).all()), f"time_step / (R C) = {show(pack(1 - beta))}", "a forward-Euler decay 1 - dt / (R C) below 0")])
-    if mechanism == "none":
-        reset = dict(reset=ResetMode.NONE)
-    else:
-        reset = dict(reset=ResetMode.SUBTRACT if mechanism == "subtract" else ResetMode.TO_VALUE, reset_timing=ResetTiming.NEXT_STEP,
-                     detach_reset=True)
-    gain = pack((r * (1 / (r * c)) * dt).detach().cpu().numpy())
-    return Neuron.lif(surrogate, Decay(pack(beta)), r=gain, **common, **reset)
+    return pack(beta), pack((r * (1 / (r * c)) * dt).detach().cpu().numpy())
 
 
 def parameters(module: torch.nn.Module) -> dict[str, tuple[torch.Tensor, float]]:
