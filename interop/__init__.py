@@ -15,7 +15,7 @@ __all__ = ["__version__", "convert"]
 
 def __getattr__(name: str):  # noqa: ANN202 - lazy: `import snn_interop` stays light
     if name == "convert":
-        from snn_interop.convert import convert
+        from snn_interop.conversion import convert
 
         return convert
     raise AttributeError(name)

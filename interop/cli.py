@@ -89,7 +89,7 @@ def _add_convert_args(p: argparse.ArgumentParser) -> None:
 
 def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     """snn-convert: load, convert, verify, write (see docs/cli.md)."""
-    from snn_interop import convert as conv, reference
+    from snn_interop import conversion as conv, reference
 
     if args.list:
         args.verbose = True
@@ -152,7 +152,7 @@ def _nir_defaults(args: argparse.Namespace) -> NirDefaults | None:
 
 def _cmd_handoff(args: argparse.Namespace, say: Callable[[str], None]) -> ExitCode:
     """snn-convert --to xylo|speck|loihi: check the chip's rules, quantise, map, simulate (docs/hardware.md)."""
-    from snn_interop import convert as conv
+    from snn_interop import conversion as conv
 
     hardware.get(args.target_fw)  # an unusable toolchain fails before the model is loaded
     say(f"loading {args.source}")
@@ -175,7 +175,7 @@ def _cmd_handoff(args: argparse.Namespace, say: Callable[[str], None]) -> ExitCo
 
 def _cmd_verify(args: argparse.Namespace) -> ExitCode:
     """snn-interop verify FILE.nir: rebuild in each framework, run the embedded input, compare (docs/reference.md)."""
-    from snn_interop import convert as conv, reference
+    from snn_interop import conversion as conv, reference
 
     graph = conv.read_nir(args.file)
     ref = reference.read_reference(graph)

@@ -196,7 +196,7 @@ class Operand:
     @classmethod
     def open(cls, spec: str, index: int, frameworks: list[str] | None, sources: list[str] | None, weights: list[str] | None,
              dtype: torch.dtype) -> Operand:
-        from snn_interop import convert as conv
+        from snn_interop import conversion as conv
 
         path = Path(spec)
         if spec.endswith(".nir") or (path.is_file() and path.suffix not in (".pt", ".pth")):
@@ -214,13 +214,13 @@ class Operand:
         return cls(spec, model=model, plugin=plugin, dtype=conv._dtype(model))
 
     def input_shape(self, given: tuple[int, ...] | None) -> tuple[int, ...]:
-        from snn_interop import convert as conv
+        from snn_interop import conversion as conv
 
         return conv.input_shape(self.graph if self.graph is not None else self.model, given, self.plugin)
 
     def run(self, x: torch.Tensor) -> Recording:
         """This side's recording of ``x`` (a saved recording must be of the same input)."""
-        from snn_interop import convert as conv
+        from snn_interop import conversion as conv
 
         if self.recording is not None:
             return self.recording

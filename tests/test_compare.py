@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from snn_interop import compare, convert as conv
+from snn_interop import compare, conversion as conv
 from snn_interop.cli import main
 from snn_interop.errors import ExitCode
 from snn_interop.graph import NeuronInfo, _key

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from snn_interop import cli, registry
 from snn_interop.errors import ExitCode
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, ROOT, plugin_or_skip
 
 MODELS = '''
 import torch
@@ -192,3 +192,14 @@ def test_fuzzed_nir_files_never_crash(workdir, data):
             return
     code = cli.convert_main(["--from", "nir", "--to", "snntorch", str(path), "-o", "out", "--force", "--quiet", "--verify", "--steps", "5"])
     assert code in DOCUMENTED, f"{kind}: exit {code}"
+
+
+def test_snn_interop_convert_stays_the_function():
+    code = ("import snn_interop, torch\n"
+            "from snn_interop_plugins.snntorch import example_mlp\n"
+            "for _ in range(2):\n"
+            "    _, report = snn_interop.convert(example_mlp(), source='snntorch', target='nir', sample=torch.zeros(1, 12))\n"
+            "print(callable(snn_interop.convert), report.exact)\n")
+    plugin_or_skip("snntorch")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.split() == ["True", "True"], out.stderr

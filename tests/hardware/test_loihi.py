@@ -11,7 +11,7 @@ import torch
 
 from snn_interop import hardware
 from snn_interop.cli import convert_main
-from snn_interop.convert import convert_full
+from snn_interop.conversion import convert_full
 from snn_interop.errors import ExitCode
 from snn_interop.spec import loihi
 from snn_interop_plugins import loihi as target

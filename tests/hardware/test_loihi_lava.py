@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from snn_interop import hardware
-from snn_interop.convert import convert_full
+from snn_interop.conversion import convert_full
 from snn_interop.spec import loihi
 from snn_interop_plugins import loihi as target
 from tests.conftest import ROOT

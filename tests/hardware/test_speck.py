@@ -14,7 +14,7 @@ from torch import nn
 
 from snn_interop import hardware
 from snn_interop.cli import convert_main
-from snn_interop.convert import convert_full, read_nir
+from snn_interop.conversion import convert_full, read_nir
 from tests.conftest import plugin_or_skip
 
 pytest.importorskip("sinabs")

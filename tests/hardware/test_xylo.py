@@ -13,7 +13,7 @@ from torch import nn
 
 from snn_interop import hardware
 from snn_interop.cli import convert_main
-from snn_interop.convert import convert_full
+from snn_interop.conversion import convert_full
 from snn_interop.nir.neurons import node_from_neuron
 from snn_interop.spec.neurons import Decay, Discretisation, Neuron, ResetMode
 from snn_interop.spec.surrogates import SURROGATES

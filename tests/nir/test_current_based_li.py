@@ -9,7 +9,7 @@ import nir
 import pytest
 import torch
 
-from snn_interop import convert as conv
+from snn_interop import conversion as conv
 from snn_interop.nir.graph import to_nir
 from snn_interop.nir.neurons import split_current
 from snn_interop.spec import oracle

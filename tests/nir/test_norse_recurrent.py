@@ -7,7 +7,7 @@ import nir
 import pytest
 import torch
 
-from snn_interop import convert as conv
+from snn_interop import conversion as conv
 from snn_interop.errors import Unsupported
 from snn_interop.nir.graph import to_nir
 from tests.conftest import plugin_or_skip

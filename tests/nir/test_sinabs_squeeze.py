@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from snn_interop import convert as conv
+from snn_interop import conversion as conv
 from tests.conftest import plugin_or_skip
 
 FRAMEWORKS = ["sinabs", "snntorch", "spikingjelly", "norse", "rockpool"]

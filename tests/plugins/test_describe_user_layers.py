@@ -159,7 +159,7 @@ def test_a_spikingjelly_plif_network_converts_exactly():
     plugin_or_skip("snntorch")
     from spikingjelly.activation_based import layer, neuron
 
-    from snn_interop.convert import convert
+    from snn_interop.conversion import convert
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(layer.Linear(4, 8), neuron.ParametricLIFNode(init_tau=3.0), layer.Linear(8, 3), neuron.ParametricLIFNode())
@@ -199,7 +199,7 @@ def test_a_network_with_an_adaptive_neuron_is_refused_by_nir_with_the_reason():
     plugin_or_skip("norse")
     import norse.torch as nt
 
-    from snn_interop.convert import convert
+    from snn_interop.conversion import convert
     from snn_interop.errors import Unsupported
 
     model = nt.SequentialState(torch.nn.Linear(4, 8), nt.LSNNCell(), torch.nn.Linear(8, 3), nt.LIFBoxCell())
@@ -215,7 +215,7 @@ def test_a_snntorch_lapicque_network_converts_exactly(target):
         plugin_or_skip(target)
     import snntorch as snn
 
-    from snn_interop.convert import convert
+    from snn_interop.conversion import convert
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), snn.Lapicque(beta=0.9, init_hidden=True), torch.nn.Linear(8, 3),
