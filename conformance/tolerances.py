@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -9,6 +10,10 @@ class Tolerance:
     atol: float
     rtol: float
     reason: str
+
+    def exceeded(self, error: Any, reference: Any) -> Any:
+        """Where an absolute ``error`` is over atol + rtol |reference| (torch or numpy, elementwise)."""
+        return error > self.atol + self.rtol * abs(reference)
 
 
 #: The same float64 formula evaluated along two paths (a few roundings of O(1) values).

@@ -135,6 +135,23 @@ def linear_of(weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.n
     return layer
 
 
+def chain(model: torch.nn.Module, describe_layer: Callable[[torch.nn.Module], torch.nn.Module | None] | None = None,
+          prefix: str = "") -> list[tuple[str, torch.nn.Module]]:
+    """The layers of a sequential model in order, nested containers opened: (name, layer), the
+    name as ``model.named_modules()`` gives it ("2.0" for layer 0 of block 2), so that NIR node
+    names, parameter names and recorded membranes agree. A container is a plain
+    ``nn.Sequential``, or a layer a plugin's ``describe_layer`` gives as one (norse's
+    SequentialState, spikingjelly's SeqToANNContainer)."""
+    layers: list[tuple[str, torch.nn.Module]] = []
+    for name, layer in model.named_children():
+        seen = describe_layer(layer) if describe_layer is not None else None
+        if type(seen if seen is not None else layer) is torch.nn.Sequential:
+            layers += chain(layer, describe_layer, f"{prefix}{name}.")
+        else:
+            layers.append((f"{prefix}{name}", layer))
+    return layers
+
+
 def seeded_linear(n_in: int, n_out: int, gain: float, seed: int, dtype: torch.dtype = torch.float32) -> torch.nn.Linear:
     """A Linear layer with seeded N(0, gain^2 / n_in) weights and bias 0.1 gain (example models)."""
     layer = torch.nn.Linear(n_in, n_out, dtype=dtype)

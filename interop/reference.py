@@ -331,7 +331,8 @@ def read_reference(graph: nir.NIRGraph) -> Reference | None:
 @dataclass
 class Check:
     """One run compared with the reference. ``reproduces``: output identical (spikes) or within
-    atol (non-spiking output), membrane within atol, gradient fingerprint within rtol."""
+    atol + rtol |value| (non-spiking output), membrane within atol + rtol |membrane|, gradient
+    fingerprint within rtol."""
 
     framework: str
     params_match: bool | None = None
@@ -377,16 +378,17 @@ def check_callable(ref: Reference, run: Run, *, framework: str = "callable", par
         check.error = f"output shape {tuple(y.shape)} differs from the reference's {tuple(expected.shape)}"
         return check
     y = y.to(expected.dtype)
-    diff = (y != expected) if ref.data["output"]["encoding"] == "bits" else ((y - expected).abs() > tol.atol)
+    diff = (y != expected) if ref.data["output"]["encoding"] == "bits" else tol.exceeded((y - expected).abs(), expected)
     check.mismatches = int(diff.sum())
     if check.mismatches:
         step, sample, *neuron = diff.nonzero()[0].tolist()
         check.first_mismatch = {"step": step, "sample": sample, "layer": ref.data["output"]["layer"], "neuron": neuron,
                                 "expected": float(expected[(step, sample, *neuron)]), "got": float(y[(step, sample, *neuron)])}
-    stored = ref.membrane()
+    stored, membrane_within = ref.membrane(), False
     if stored is not None and stored[0] in membranes:
         v = membranes[stored[0]].detach().to(stored[1].dtype)
         check.max_membrane_abs_err = float((v - stored[1]).abs().max()) if v.shape == stored[1].shape else float("inf")
+        membrane_within = v.shape == stored[1].shape and not bool(tol.exceeded((v - stored[1]).abs(), stored[1]).any())
     grad = ref.data.get("gradient")
     if grad is not None and gx is not None:
         g = gx.detach().numpy()
@@ -394,7 +396,7 @@ def check_callable(ref: Reference, run: Run, *, framework: str = "callable", par
             check.gradient_rel_err = _rel(g, unpack(grad))
         else:
             check.gradient_rel_err = _rel(_fingerprint(g, grad["fingerprint_seed"], grad["k"]), unpack(grad))
-    membrane_ok = (stored is None or (check.max_membrane_abs_err is not None and check.max_membrane_abs_err <= tol.atol)
+    membrane_ok = (stored is None or (check.max_membrane_abs_err is not None and membrane_within)
                    or (check.max_membrane_abs_err is None and not require_membrane))
     gradient_ok = (grad is None or check.gradient_rel_err is not None and check.gradient_rel_err <= tol.rtol
                    or (check.gradient_rel_err is None and not require_gradient))

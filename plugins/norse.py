@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import Capabilities, linear_of, native_alias, NotExpressible, require, run_by_steps, seeded_linear, show
+from snn_interop.plugin_api import Capabilities, chain, linear_of, native_alias, NotExpressible, require, run_by_steps, seeded_linear, show
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack, uniform,
 )
@@ -300,35 +300,54 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
     and each cell's membrane after reset keyed by its index in the sequence. A sequence of
     time-wrapped neurons (``LIF``, ``IAF``) and layers runs layer by layer over the whole
     sequence instead, as norse runs it (stateless layers see time folded into the batch)."""
-    neurons = [str(i) for i, m in enumerate(model) if describe_neuron(m) is not None]
-    wrapped = [type(m) in _time_wrapped() for m in model if describe_neuron(m) is not None]
+    layers = chain(model, describe_layer)
+    neurons = [name for name, m in layers if describe_neuron(m) is not None]
+    wrapped = [type(m) in _time_wrapped() for _, m in layers if describe_neuron(m) is not None]
     if any(wrapped):
         if not all(wrapped):
             raise ValueError("a SequentialState that mixes time-wrapped neurons (LIF, IAF) with cells cannot run either way")
-        return _run_wrapped(model, x)
+        return _run_wrapped(layers, x)
     state, outputs, membranes = None, [], {name: [] for name in neurons}
     for x_t in x:
         out, state = model(x_t, state)
         outputs.append(out)
         for name in neurons:
-            membranes[name].append(state[int(name)].v)
+            membranes[name].append(_state_at(state, name).v)
     return torch.stack(outputs), {k: torch.stack(v) for k, v in membranes.items()}
 
 
-def _run_wrapped(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def _state_at(state: list[Any], name: str) -> Any:
+    """The state of cell ``name`` ("2.1": cell 1 of block 2) in a SequentialState's nested state list."""
+    for index in name.split("."):
+        if not isinstance(state, (list, tuple)):
+            raise ValueError(f"norse cell {name} keeps no state across steps: a cell inside a plain nn.Sequential is called "
+                             "without its state by SequentialState; put the block in a SequentialState")
+        state = state[int(index)]
+    return state
+
+
+def _run_wrapped(layers: list[tuple[str, torch.nn.Module]], x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Time-wrapped neurons over ``x`` [T, B, ...], layer by layer, recording each neuron's membrane."""
     y, membranes = x, {}
-    for i, layer in enumerate(model):
+    for name, layer in layers:
         if type(layer) in _time_wrapped():
             recording, layer.record_states = layer.record_states, True
             try:
                 y, states = layer(y)
             finally:
                 layer.record_states = recording
-            membranes[str(i)] = states.v
+            membranes[name] = states.v
         else:
             y = layer(y.flatten(0, 1)).unflatten(0, y.shape[:2])
     return y, membranes
+
+
+def describe_layer(layer: torch.nn.Module) -> torch.nn.Module | None:
+    """A nested ``SequentialState`` (a block of layers and cells) as the plain ``nn.Sequential``
+    its layers form, so that ``to_nir`` opens it."""
+    import norse.torch as nt
+
+    return torch.nn.Sequential(*layer) if type(layer) is nt.SequentialState else None
 
 
 def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import Capabilities, NotExpressible, equals, require, require_uniform, seeded_linear, show
+from snn_interop.plugin_api import Capabilities, NotExpressible, chain, equals, require, require_uniform, seeded_linear, show
 from snn_interop.spec.neurons import Compare, Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
 from snn_interop.spec.oracle import HeavisideSurrogate
 from snn_interop.spec.schema import SurrogateConfig
@@ -296,12 +296,12 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
     whole sequence as rockpool does (neurons batch-first through their own forward) on time-major
     ``x``: the output and each neuron layer's membrane after reset keyed by its index."""
     h, membranes = x, {}
-    for i, layer in enumerate(model):
+    for name, layer in chain(model):
         if describe_neuron(layer) is None:
             h = layer(h)
             continue
         spikes, v = run(layer, h)
-        h, membranes[str(i)] = spikes, v
+        h, membranes[name] = spikes, v
     return h, membranes
 
 

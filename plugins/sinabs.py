@@ -22,7 +22,7 @@ import torch
 
 from snn_interop.nir import graph as nir_graph
 from snn_interop.plugin_api import (
-    CanonicalDerivative, Capabilities, NotExpressible, equals, native_alias, require, seeded_linear, show, surrogate_derivative,
+    CanonicalDerivative, Capabilities, NotExpressible, chain, equals, native_alias, require, seeded_linear, show, surrogate_derivative,
 )
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack, uniform, values,
@@ -434,7 +434,7 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
     folded, [B*T, ...], each Squeeze layer set to this batch size for the run."""
     import sinabs.layers as sl
 
-    neurons = {str(i): m for i, m in enumerate(model) if describe_neuron(m) is not None}
+    neurons = {name: m for name, m in chain(model) if describe_neuron(m) is not None}
     squeezed = [isinstance(m, sl.SqueezeMixin) for m in neurons.values()]  # sinabs's and exodus's Squeeze layers
     if any(squeezed) and not all(squeezed):
         raise ValueError("a sinabs network that mixes Squeeze neurons ([B*T, ...] input) with others ([B, T, ...]) cannot run")

@@ -14,7 +14,7 @@ import torch
 from snn_interop.nir import graph as nir_graph
 from snn_interop.nir.layers import Scale
 from snn_interop.plugin_api import (
-    Capabilities, CanonicalSpike, NotExpressible, native_alias, require, run_by_steps, seeded_linear, show,
+    Capabilities, CanonicalSpike, NotExpressible, chain, native_alias, require, run_by_steps, seeded_linear, show,
     spike_function as canonical_spike_function,
 )
 from snn_interop.spec.neurons import Compare, Decay, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack
@@ -299,7 +299,7 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
     import snntorch.utils
 
     snntorch.utils.reset(model)
-    neurons = {str(i): m for i, m in enumerate(model) if isinstance(m, (*_feed_forward_neurons(), snn.RLeaky, snn.RSynaptic))}
+    neurons = {name: m for name, m in chain(model) if isinstance(m, (*_feed_forward_neurons(), snn.RLeaky, snn.RSynaptic))}
     for m in neurons.values():  # snnTorch 1.0.0's RSynaptic.reset_hidden zeroes syn and mem but keeps the last run's spikes
         if isinstance(m, snn.RSynaptic):
             m.spk = torch.zeros_like(m.spk)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import CanonicalSpike, Capabilities, NotExpressible, linear_of, native_alias, require, seeded_linear, spike_function as canonical_spike_function, require_uniform
+from snn_interop.plugin_api import CanonicalSpike, Capabilities, NotExpressible, chain, linear_of, native_alias, require, seeded_linear, spike_function as canonical_spike_function, require_uniform
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
 )
@@ -248,30 +249,67 @@ def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.
     return None if c is None else linear_of(c.rc.weight[:, c.rc.out_features:])
 
 
+def describe_layer(layer: torch.nn.Module) -> torch.nn.Module | None:
+    """SpikingJelly's own ``layer.Dropout`` / ``Dropout2d`` (one mask for a whole sequence) as the
+    torch Dropout it equals at inference, in the same training mode (so a training one is
+    refused); its ``SeqToANNContainer`` and ``MultiStepContainer`` (the layers applied to every
+    step) as the plain ``nn.Sequential`` they equal step by step."""
+    from spikingjelly.activation_based.layer import container, dropout
+
+    if isinstance(layer, dropout.Dropout):
+        return (torch.nn.Dropout2d if isinstance(layer, dropout.Dropout2d) else torch.nn.Dropout)(layer.p).train(layer.training)
+    if type(layer) in (container.SeqToANNContainer, container.MultiStepContainer):
+        return torch.nn.Sequential(*layer)
+    return None
+
+
+@contextmanager
+def _step_mode(model: torch.nn.Module, mode: str) -> Iterator[None]:
+    """``model`` in step mode ``mode`` (``functional.set_step_mode``), every module's own mode restored after."""
+    from spikingjelly.activation_based import base, functional
+
+    before = [(m, m.step_mode) for m in model.modules() if isinstance(m, base.StepModule) and hasattr(m, "step_mode")]
+    functional.set_step_mode(model, mode)
+    try:
+        yield
+    finally:
+        for m, step_mode in before:
+            m.step_mode = step_mode
+
+
 def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
     """A runnable SpikingJelly model of a NIR graph (see snn_interop.nir.graph.from_nir)."""
     return nir_graph.from_nir(graph, sys.modules[__name__], **options)
 
 
 def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
-    """The NIR graph of a SpikingJelly model (nn.Sequential or a from_nir module); sample: one step [B, ...]."""
-    return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
+    """The NIR graph of a SpikingJelly model (nn.Sequential or a from_nir module); sample: one step [B, ...].
+    The layers see the sample in single-step mode, whatever mode the model is in."""
+    with _step_mode(module, "s"):
+        return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
 
 
 def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """A SpikingJelly network on time-major ``x`` in multi-step mode: its output, and each
-    neuron layer's membrane after reset (``v_seq``) keyed by its index in the Sequential."""
+    """A SpikingJelly network on time-major ``x`` in multi-step mode (the model's own modes
+    restored after): its output, and each neuron layer's membrane after reset (``v_seq``) keyed
+    by its index in the Sequential."""
     from spikingjelly.activation_based import functional
 
     functional.reset_net(model)
-    functional.set_step_mode(model, "m")
-    neurons = {str(i): m for i, m in enumerate(model) if describe_neuron(m) is not None and hasattr(m, "store_v_seq")}
+    with _step_mode(model, "m"):
+        return _run_multi_step(model, x)
+
+
+def _run_multi_step(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    layers = chain(model, describe_layer)
+    neurons = {name: m for name, m in layers if describe_neuron(m) is not None and hasattr(m, "store_v_seq")}
     for m in neurons.values():
         m.store_v_seq = True
     # a LinearRecurrentContainer steps its neuron in single-step mode: its membrane is read after each step
-    stepped = {str(i): [] for i, m in enumerate(model) if _container(m) is not None}
-    hooks = [model[int(name)].sub_module.register_forward_hook(lambda mod, inp, out, steps=steps: steps.append(mod.v))
-             for name, steps in stepped.items()]
+    containers = {name: m for name, m in layers if _container(m) is not None}
+    stepped: dict[str, list[torch.Tensor]] = {name: [] for name in containers}
+    hooks = [m.sub_module.register_forward_hook(lambda mod, inp, out, steps=stepped[name]: steps.append(mod.v))
+             for name, m in containers.items()]
     try:
         y = model(x)
     finally:

@@ -104,7 +104,7 @@ def test_outputs_get_the_modes_the_umask_gives(workdir):
 
 @pytest.mark.parametrize(("argv", "code", "words"), [
     (["--from", "tensorflow", "--to", "nir", "usermodels:sj"], ExitCode.UNKNOWN_FRAMEWORK, "installed plugins are"),
-    (["--from", "spikingjelly", "--to", "nir", "usermodels:with_dropout"], ExitCode.UNSUPPORTED, "layer 2 (torch.nn.modules.dropout.Dropout)"),
+    (["--from", "spikingjelly", "--to", "nir", "usermodels:with_dropout"], ExitCode.UNSUPPORTED, "layer 2: Dropout is in training mode"),
     (["--from", "spikingjelly", "--to", "nir", "usermodels:with_nan"], ExitCode.BAD_WEIGHTS, "'0.weight'"),
     (["--from", "spikingjelly", "--to", "nir", "usermodels:not_a_module"], ExitCode.BAD_SOURCE, "returned a int"),
     (["--from", "spikingjelly", "--to", "nir", "usermodels:raises"], ExitCode.BAD_SOURCE, "boom"),

@@ -8,6 +8,7 @@ module's ``neuron_info`` says so and why, unless ``native_only`` asks for an err
 from __future__ import annotations
 
 import copy
+import json
 from types import ModuleType
 from typing import Any
 
@@ -18,9 +19,9 @@ from torch import nn
 
 from snn_interop.graph import CanonicalNeuron, GraphModule, NeuronInfo, canonical_step
 from snn_interop.nir.approximate import nearest_native
-from snn_interop.nir.layers import layer_from_node, node_from_layer
+from snn_interop.nir.layers import HINTS, export_note, is_identity, layer_from_node, node_from_layer
 from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node, node_from_neuron, split_current
-from snn_interop.plugin_api import NotExpressible
+from snn_interop.plugin_api import NotExpressible, chain
 from snn_interop.spec.schema import SpecError
 
 
@@ -150,10 +151,38 @@ def _through_currents(edges: list[tuple[str, str]], split: list[str]) -> list[tu
     return [(a, f"{b}_syn" if b in split else b) for a, b in edges] + [(f"{b}_syn", b) for b in split]
 
 
+NOTES_KEY = "snn_interop.export_notes"  #: graph metadata: JSON list of {"layer", "type", "note"}, what writing a layer changed
+
+
+def export_notes(graph: nir.NIRGraph) -> list[dict[str, str]]:
+    """What :func:`to_nir` noted about layers written as what they compute at inference
+    (a BatchNorm as an affine, a Dropout left out); empty for other graphs."""
+    raw = (getattr(graph, "metadata", None) or {}).get(NOTES_KEY)
+    return json.loads(raw) if raw else []
+
+
+def with_notes(graph: nir.NIRGraph, notes: list[dict[str, str]]) -> nir.NIRGraph:
+    if notes:
+        graph.metadata = {**(graph.metadata or {}), NOTES_KEY: json.dumps(notes)}
+    return graph
+
+
+def _unsupported(name: str, layer: nn.Module, plugin: ModuleType) -> SpecError:
+    hint = HINTS.get(type(layer).__name__)
+    return SpecError(f"layer {name} ({type(layer).__module__}.{type(layer).__name__}) is not supported: "
+                     + (f"{hint}" if hint else f"not a {plugin.NAME} neuron snn-interop describes, nor Linear, Conv1d, Conv2d, "
+                        "SumPool2d, AvgPool2d, Flatten, Scale, BatchNorm1d/2d or Dropout"))
+
+
 def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.NIRGraph:
     """The NIR graph of a framework model: an ``nn.Sequential`` of layers and ``plugin``'s
     neurons, or a :class:`GraphModule`. ``sample`` is one step of input, [B, ...] (only its
-    shape matters; it is cast to the model's parameter dtype)."""
+    shape matters; it is cast to the model's parameter dtype).
+
+    Nested containers are opened (:func:`~snn_interop.plugin_api.chain`): the node of layer 0
+    of block 2 is ``"2.0"``. A framework's own stateless layer is read as the torch layer
+    ``plugin.describe_layer`` names (an optional hook). A layer written as what it computes at inference (BatchNorm,
+    Dropout: :mod:`snn_interop.nir.layers`) is noted in the graph's metadata (:func:`export_notes`)."""
     dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), sample.dtype)
     sample = sample.to(dtype)
     if isinstance(module, GraphModule):
@@ -177,9 +206,18 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
                         "wrap a custom model's layers in nn.Sequential")
     nodes, edges, prev = {"input": nir.Input(input_type={"input": np.array(sample.shape[1:])})}, [], "input"
     split: list[str] = []
+    notes: list[dict[str, str]] = []
     x = sample
-    for index, layer in enumerate(module):
-        name = str(index)
+    describe_layer = getattr(plugin, "describe_layer", None)
+    for name, original in chain(module, describe_layer):
+        layer = (describe_layer(original) if describe_layer is not None else None) or original
+        try:
+            identity = is_identity(layer)
+        except SpecError as exc:
+            raise SpecError(f"layer {name}: {exc}") from exc
+        if identity:
+            notes.append({"layer": name, "type": type(original).__name__, "note": export_note(layer)})
+            continue
         neuron = plugin.describe_neuron(layer)
         if neuron is not None:
             # a neuron layer that weighs its input itself (norse's recurrent cells): that layer first, as node name_in
@@ -197,11 +235,14 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
                 nodes[f"{name}_rec"] = node_from_layer(recurrent, tuple(x.shape[1:]))
                 edges += [(name, f"{name}_rec"), (f"{name}_rec", name)]
         else:
-            node = node_from_layer(layer, tuple(x.shape[1:]))
+            try:
+                node = node_from_layer(layer, tuple(x.shape[1:]))
+            except SpecError as exc:
+                raise SpecError(f"layer {name}: {exc}") from exc
             if node is None:
-                raise SpecError(f"layer {index} ({type(layer).__module__}.{type(layer).__name__}) is not supported: "
-                                f"not a {plugin.NAME} neuron snn-interop describes, nor Linear, Conv1d, Conv2d, "
-                                "SumPool2d, AvgPool2d, Flatten or Scale")
+                raise _unsupported(name, original, plugin)
+            if (note := export_note(layer)) is not None:
+                notes.append({"layer": name, "type": type(original).__name__, "note": note})
             nodes[name] = node
             with torch.no_grad():
                 x = layer(x)
@@ -209,4 +250,4 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
         prev = name
     nodes["output"] = nir.Output(output_type={"output": np.array(x.shape[1:])})
     edges.append((prev, "output"))
-    return nir.NIRGraph(nodes=nodes, edges=_through_currents(edges, split))
+    return with_notes(nir.NIRGraph(nodes=nodes, edges=_through_currents(edges, split)), notes)

@@ -3,6 +3,10 @@
 NIR shapes exclude the batch dimension, so NIR's ``Flatten(start_dim=0)`` is torch's
 ``Flatten(start_dim=1)``. Conversions copy parameters bit for bit (float64 NIR arrays keep
 float64; float32 stays float32 unless a dtype is asked for).
+
+Two kinds of torch layer have no NIR node of their own and are written as what they compute at
+inference: a BatchNorm (its running statistics) as a per-channel affine, and a Dropout as
+nothing. Both must be in eval mode; :func:`export_note` says what was done, for the report.
 """
 from __future__ import annotations
 
@@ -107,11 +111,96 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy().copy()
 
 
+def _inference_only(layer: nn.Module, what: str) -> None:
+    if layer.training:
+        raise SpecError(f"{type(layer).__name__} is in training mode, where it {what}, which NIR cannot carry; "
+                        "call model.eval() before converting (the model is then converted as it runs at inference)")
+
+
+def is_identity(layer: nn.Module) -> bool:
+    """Whether ``layer`` computes the identity at inference (a Dropout in eval mode, nn.Identity);
+    such a layer has no NIR node. A Dropout in training mode raises SpecError."""
+    if isinstance(layer, nn.modules.dropout._DropoutNd):
+        _inference_only(layer, "zeroes random elements")
+        return True
+    return isinstance(layer, nn.Identity)
+
+
+def _batchnorm_affine(layer: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
+    """A BatchNorm at inference as y = a x + c per channel, with torch's own CPU arithmetic:
+    a = w / sqrt(var + eps) as ``rsqrt(var + eps) * w``, c = b - mean a as ``addcmul(b, -mean, a)``.
+
+    torch's CPU kernel computes fma(x, a, c) with exactly these a and c, and a depthwise 1x1
+    convolution with them computes the same float (checked bit for bit in tests): on spikes
+    (x in {0, 1}) every implementation agrees, on real input within one rounding."""
+    _inference_only(layer, "normalises by each batch's statistics")
+    if layer.running_mean is None or layer.running_var is None:
+        raise SpecError(f"{type(layer).__name__} has no running statistics (track_running_stats=False): it normalises "
+                        "by each batch's statistics at inference too, which NIR cannot carry")
+    with torch.no_grad():
+        mean, var = layer.running_mean, layer.running_var
+        weight = layer.weight if layer.weight is not None else torch.ones_like(var)
+        bias = layer.bias if layer.bias is not None else torch.zeros_like(mean)
+        a = torch.rsqrt(var + layer.eps) * weight
+        return a, torch.addcmul(bias, -mean, a)
+
+
+def batchnorm_affine_gradients(layer: nn.modules.batchnorm._BatchNorm, grad_weight: torch.Tensor,
+                               grad_bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gradients with respect to the affine's (a, c) (:func:`_batchnorm_affine`) that a
+    BatchNorm's gradients with respect to its (w, b) imply: w and b reach the loss only
+    through a = w r and c = b - mean a (r = 1/sqrt(var + eps)), so dL/dw = r (dL/da - mean dL/dc)
+    and dL/db = dL/dc, giving dL/dc = dL/db and dL/da = dL/dw / r + mean dL/db."""
+    r = torch.rsqrt(layer.running_var + layer.eps)
+    return grad_weight / r + layer.running_mean * grad_bias, grad_bias
+
+
+def _batchnorm_node(layer: nn.modules.batchnorm._BatchNorm, input_shape: tuple[int, ...] | None) -> Any:
+    """The per-channel affine of a BatchNorm1d/2d: a NIR Affine with a diagonal weight for
+    [C] input, a depthwise kernel-1 Conv1d/Conv2d with bias for [C, L] / [C, H, W]."""
+    if input_shape is None:
+        raise SpecError(f"{type(layer).__name__} needs its input shape to be written to NIR")
+    a, c = (_np(t) for t in _batchnorm_affine(layer))
+    channels = a.shape[0]
+    if len(input_shape) == 1:
+        return nir.Affine(weight=np.diag(a), bias=c)
+    if len(input_shape) == 2:
+        return nir.Conv1d(input_shape=input_shape[1], weight=a.reshape(channels, 1, 1), stride=1, padding=0, dilation=1,
+                          groups=channels, bias=c)
+    if len(input_shape) == 3:
+        return nir.Conv2d(input_shape=tuple(input_shape[1:]), weight=a.reshape(channels, 1, 1, 1), stride=1, padding=0,
+                          dilation=1, groups=channels, bias=c)
+    raise SpecError(f"{type(layer).__name__} on input of shape {input_shape} has no NIR node (NIR has no Conv3d)")
+
+
+def export_note(layer: nn.Module) -> str | None:
+    """What writing ``layer`` to NIR changes about the module a reader rebuilds, or None."""
+    if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+        return (f"{type(layer).__name__} written as the per-channel affine of its running statistics (eps {layer.eps:g}); "
+                "a reader rebuilds a fixed affine layer, not a BatchNorm that keeps learning statistics")
+    if isinstance(layer, nn.modules.dropout._DropoutNd):
+        return f"{type(layer).__name__}(p={layer.p:g}) is the identity at inference: left out of the graph; add it back to train with it"
+    if isinstance(layer, nn.Identity):
+        return "Identity: left out of the graph"
+    return None
+
+
+#: What to use instead of a torch layer NIR has no node for, by type name.
+HINTS = {
+    "MaxPool1d": "NIR has no max pooling node: AvgPool2d or SumPool2d are written to NIR",
+    "MaxPool2d": "NIR has no max pooling node: AvgPool2d or SumPool2d are written to NIR",
+    "BatchNorm3d": "NIR has no 3-d convolution to write it as",
+}
+
+
 def node_from_layer(layer: nn.Module, input_shape: tuple[int, ...] | None = None) -> Any | None:
     """The NIR node for a stateless torch layer (``input_shape`` without batch), or None if not a layer we know.
 
     Pooling is recognised by type name so that a framework's own SumPool2d (sinabs) maps too.
+    A BatchNorm1d/2d in eval mode becomes its per-channel affine (:func:`_batchnorm_node`).
     """
+    if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        return _batchnorm_node(layer, input_shape)
     if isinstance(layer, nn.Linear):
         if layer.bias is None:
             return nir.Linear(weight=_np(layer.weight))
