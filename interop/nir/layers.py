@@ -130,9 +130,9 @@ def _batchnorm_affine(layer: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Ten
     """A BatchNorm at inference as y = a x + c per channel, with torch's own CPU arithmetic:
     a = w / sqrt(var + eps) as ``rsqrt(var + eps) * w``, c = b - mean a as ``addcmul(b, -mean, a)``.
 
-    torch's CPU kernel computes fma(x, a, c) with exactly these a and c, and a depthwise 1x1
-    convolution with them computes the same float (checked bit for bit in tests): on spikes
-    (x in {0, 1}) every implementation agrees, on real input within one rounding."""
+    torch's float32 CPU kernel computes fma(x, a, c) with exactly these a and c, and so does a
+    depthwise kernel-1 convolution with them (measured bit for bit): on spikes (x in {0, 1})
+    every implementation agrees, on real input within one rounding (tested)."""
     _inference_only(layer, "normalises by each batch's statistics")
     if layer.running_mean is None or layer.running_var is None:
         raise SpecError(f"{type(layer).__name__} has no running statistics (track_running_stats=False): it normalises "
