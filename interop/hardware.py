@@ -24,7 +24,8 @@ model the spec declares) and reports its quantisation figures.
 :func:`handoff` checks, builds, saves, then runs the float model (the graph's reference
 semantics: :func:`snn_interop.nir.graph.from_nir` with canonical neurons, float64) and the
 deployment on one seeded spike input, and reports spike mismatches against the bound the
-target states.
+target states. The target sees the graph with each BatchNorm's per-channel affine folded into
+the weight layer before it (:mod:`snn_interop.nir.fold`); the float model runs the graph as given.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ import torch
 
 from snn_interop import registry
 from snn_interop.errors import ExitCode, InteropError, OutputExists, PluginUnavailable, UnknownFramework
+from snn_interop.nir.fold import fold
 from snn_interop.nir.graph import annotate
 from snn_interop.nir.neurons import NirDefaults
 
@@ -163,6 +165,8 @@ class HandoffReport:
     within_bound: bool
     source: str = ""
     checks: list[str] = field(default_factory=list)  #: the design rules checked, as the target names them
+    #: per-channel affines (BatchNorms) folded into the weight layer before them for the chip: {"node", "into", "note"}
+    folded: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,6 +179,7 @@ class HandoffReport:
             ("output spike mismatches", f"{f['spike_mismatches']} of {f['outputs']} ({f['mismatch_fraction']:.3g}); "
                                         f"spikes: float {f['spikes_float']}, {self.target} {f['spikes_target']}"),
             ("first mismatch", "none" if first is None else f"step {first['step']}, output {first['index']}"),
+            *(("folded", n["note"]) for n in self.folded),
             *((k, _show(v)) for k, v in self.figures.items()),
             ("bound", ", ".join(f"{k} <= {v:g}" for k, v in self.bound.items()) + (" (met)" if self.within_bound else " (EXCEEDED)")),
             ("files", ", ".join(self.files)),
@@ -212,15 +217,16 @@ def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 1
     discretisation, reset: :class:`~snn_interop.nir.neurons.NirDefaults`)."""
     t = get(target)
     graph = annotate(graph, defaults or NirDefaults())
+    chip_graph, folded = fold(graph)  # a BatchNorm's affine into the weights before it; the check runs the unfolded graph
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise OutputExists(f"{out} exists and is not empty; pass --force to write into it (nothing was written).")
     progress(f"checking {t.CHIP}'s design rules")
-    violations = t.check(graph)
+    violations = t.check(chip_graph)
     if violations:
         raise ConstraintViolation(target, t.CHIP, violations)
     progress(f"quantising and mapping for {t.CHIP}")
-    deployment = t.build(graph)
+    deployment = t.build(chip_graph)
     out.mkdir(parents=True, exist_ok=True)
     files = [str(p) for p in deployment.save(out)]
     x = spike_input(graph, steps, seed, rate) if x is None else x
@@ -230,7 +236,7 @@ def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 1
     forward = compare_spikes(reference, simulated)
     within = all(forward.get(k, deployment.figures().get(k, 0.0)) <= v for k, v in deployment.bound.items())
     report = HandoffReport(target, t.CHIP, t.TOOLCHAIN, deployment.simulator, int(x.shape[0]), seed, rate, files, forward,
-                           deployment.figures(), dict(deployment.bound), within, source, list(getattr(t, "CHECKS", ())))
+                           deployment.figures(), dict(deployment.bound), within, source, list(getattr(t, "CHECKS", ())), folded)
     (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     report.files.append(str(out / "report.json"))
     return report
