@@ -34,6 +34,7 @@ from snn_interop.errors import BadSource, ExitCode, InvalidGraph
 from snn_interop.graph import GraphModule
 from snn_interop.nir import metadata
 from snn_interop.nir.graph import flatten
+from snn_interop.plugin_api import chain
 from snn_interop.spec import oracle
 from snn_interop.spec.neurons import Neuron, values
 
@@ -105,8 +106,8 @@ def record(model: nn.Module, x: torch.Tensor, plugin: ModuleType | None = None, 
            graph: nir.NIRGraph | None = None) -> Recording:
     """Run ``model`` on ``x`` [T, B, ...] with every node recorded. A :class:`GraphModule`
     (any plugin's ``from_nir``) records each NIR node; a framework model written in its own
-    idiom (an ``nn.Sequential``, run by ``plugin.run_model``) records each layer by its index,
-    the NIR node name snn-interop gives it. Recording only reads: the spikes are the same."""
+    idiom (an ``nn.Sequential``, run by ``plugin.run_model``) records each layer by its path
+    in the model (:func:`~snn_interop.plugin_api.chain`), the NIR node name snn-interop gives it. Recording only reads: the spikes are the same."""
     with torch.no_grad():
         if isinstance(model, GraphModule):
             _, rec = model(x, record=True)
@@ -119,9 +120,9 @@ def record(model: nn.Module, x: torch.Tensor, plugin: ModuleType | None = None, 
 
 
 def _record_native(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source: str, graph: nir.NIRGraph | None) -> Recording:
-    """A Sequential run by its plugin's run_model, each child's outputs caught by a forward hook
+    """A Sequential run by its plugin's run_model, each layer's outputs caught by a forward hook
     (per step for step-wise idioms, once for whole-sequence ones) and put time-major."""
-    children = [(str(i), m) for i, m in enumerate(model)] if isinstance(model, nn.Sequential) else []
+    children = chain(model, getattr(plugin, "describe_layer", None)) if isinstance(model, nn.Sequential) else []
     calls: dict[str, list[torch.Tensor]] = {name: [] for name, _ in children}
 
     def hook(name: str):
@@ -146,11 +147,10 @@ def _record_native(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source
         nodes[name] = {} if out is None else {"out": out.to(x.dtype)}
         if name in membranes:
             nodes[name]["v"] = membranes[name].detach()
-    names = [name for name, _ in children]
-    chain = ["input", *names, "output"]
+    order = ["input", *(name for name, _ in children), "output"]
     nodes["output"] = {"out": y.detach().to(x.dtype)}
     neurons = {name: n for name, m in children if (n := plugin.describe_neuron(m)) is not None}
-    return Recording(source, plugin.NAME, x, nodes, chain, {b: [a] for a, b in zip(chain, chain[1:])} | {"input": []}, set(),
+    return Recording(source, plugin.NAME, x, nodes, order, {b: [a] for a, b in zip(order, order[1:])} | {"input": []}, set(),
                      neurons, "input", "output", graph)
 
 

@@ -89,3 +89,19 @@ def test_membranes_are_judged_relative_to_their_size():
     _, report = conv.convert(net, "rockpool", "nir", steps=50)
     assert report.forward["max_membrane_abs_err"] > 1e-4, "the case this test is about"
     assert report.exact and report.forward["membranes_over_tolerance"] == 0, report.table()
+
+
+@pytest.mark.parametrize("source", FRAMEWORKS)
+def test_compare_records_nested_blocks_by_path(source):
+    from snn_interop import compare
+
+    plugin, snntorch = plugin_or_skip(source), plugin_or_skip("snntorch")
+    net, neurons = blocks(source)
+    x = compare.bernoulli_input(30, (12,), 0, torch.float32)
+    native = compare.record(net, x, plugin)
+    assert set(native.neurons) == set(neurons) and all("v" in native.nodes[n] for n in neurons)
+    graph = plugin.to_nir(net, x[0])
+    converted = compare.record(snntorch.from_nir(graph), x, snntorch, graph=graph)
+    assert all("v" in converted.nodes[n] for n in neurons), "both sides name the neurons alike, so they are compared"
+    result = compare.localise(native, converted)
+    assert result.status == "match", result.text()
