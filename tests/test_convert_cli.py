@@ -152,7 +152,7 @@ def _graph(edges=None, **nodes) -> nir.NIRGraph:
 @pytest.mark.parametrize(("graph", "words"), [
     (_graph(edges=[("input", "fc"), ("fc", "lif"), ("lif", "nowhere"), ("lif", "output")]), "'nowhere', which is not a node"),
     (_graph(fc=nir.Affine(weight=np.ones((3, 4)), bias=np.zeros(3))), "does not run on one step of input"),
-    (_graph(fc=nir.Threshold(threshold=np.ones(3))), "no torch layer"),
+    (_graph(fc=nir.Threshold(threshold=np.ones(3))), "Threshold node is read only as the end of a max pool of spikes"),
     (_graph(lif=nir.LIF(tau=np.full(3, -1.0), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3))), "tau and dt must be positive"),
 ])
 def test_malformed_graphs_are_invalid_graph(workdir, capsys, graph, words):

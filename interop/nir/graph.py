@@ -19,9 +19,10 @@ from torch import nn
 
 from snn_interop.graph import CanonicalNeuron, GraphModule, NeuronInfo, canonical_step
 from snn_interop.nir.approximate import nearest_native
-from snn_interop.nir.layers import HINTS, export_note, is_identity, layer_from_node, node_from_layer
+from snn_interop.nir.layers import HINTS, export_note, is_identity, layer_from_node, max_pool_nodes, node_from_layer
 from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node, node_from_neuron, split_current
 from snn_interop.plugin_api import NotExpressible, chain
+from snn_interop.spec.neurons import SpikeFn
 from snn_interop.spec.schema import SpecError
 
 
@@ -208,6 +209,7 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
     split: list[str] = []
     notes: list[dict[str, str]] = []
     x = sample
+    spikes = False  # whether x holds single spikes, {0, 1}: a neuron's output, through layers that keep it so
     describe_layer = getattr(plugin, "describe_layer", None)
     for name, original in chain(module, describe_layer):
         layer = (describe_layer(original) if describe_layer is not None else None) or original
@@ -219,7 +221,20 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
             notes.append({"layer": name, "type": type(original).__name__, "note": export_note(layer)})
             continue
         neuron = plugin.describe_neuron(layer)
-        if neuron is not None:
+        if neuron is None and isinstance(layer, nn.MaxPool2d):  # as a pair of nodes: name, then name_max
+            if not spikes:
+                raise SpecError(f"layer {name} ({type(original).__name__}) does not pool single spikes (its input is not the "
+                                f"output of a neuron that fires at most one spike per step): {HINTS['MaxPool2d']}")
+            try:
+                nodes[name], nodes[f"{name}_max"] = max_pool_nodes(layer, tuple(x.shape[1:]))
+            except SpecError as exc:
+                raise SpecError(f"layer {name}: {exc}") from exc
+            edges.append((prev, name))
+            prev, name = name, f"{name}_max"
+            with torch.no_grad():
+                x = layer(x)
+        elif neuron is not None:
+            spikes = neuron.spikes and neuron.spike_fn is SpikeFn.SINGLE
             # a neuron layer that weighs its input itself (norse's recurrent cells): that layer first, as node name_in
             weighs = getattr(plugin, "describe_input", lambda *_: None)(layer)
             if weighs is not None:
@@ -243,6 +258,7 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
                 raise _unsupported(name, original, plugin)
             if (note := export_note(layer)) is not None:
                 notes.append({"layer": name, "type": type(original).__name__, "note": note})
+            spikes = spikes and isinstance(layer, nn.Flatten)
             nodes[name] = node
             with torch.no_grad():
                 x = layer(x)

@@ -51,6 +51,49 @@ class Scale(nn.Module):
         return x * self.scale
 
 
+LAYER_KEY = "snn_interop.layer"  #: node metadata naming the torch layer a group of NIR nodes was written for
+MAX_POOL_OF_SPIKES = "max_pool2d_of_spikes"
+
+
+class MaxPoolSpikes(nn.MaxPool2d):
+    """A max pool of spikes read back from NIR: the SumPool2d node of the pair :func:`max_pool_nodes` writes."""
+
+
+class MaxPoolSpikesEnd(nn.Identity):
+    """The pair's Threshold node: the max pool already gave its output."""
+
+
+def max_pool_nodes(layer: nn.MaxPool2d, input_shape: tuple[int, ...]) -> tuple[nir.SumPool2d, nir.Threshold]:
+    """A max pool of spikes (input in {0, 1}) as NIR can say it: each window's spike count
+    (SumPool2d, zero padding) into a Threshold at 0.5, which gives 1 exactly when the window
+    holds a spike, max over {0, 1}. Both nodes carry ``LAYER_KEY``, so snn-interop reads the
+    pair back as the MaxPool2d (its gradient included); any other reader gets the same forward."""
+    if _ints(layer.dilation, 2) != (1, 1) or layer.ceil_mode or layer.return_indices:
+        raise SpecError("MaxPool2d with dilation, ceil_mode or return_indices has no NIR form")
+    k, s, p = _ints(layer.kernel_size, 2), _ints(layer.stride if layer.stride is not None else layer.kernel_size, 2), _ints(layer.padding, 2)
+    channels, height, width = input_shape
+    out = (channels, (height + 2 * p[0] - k[0]) // s[0] + 1, (width + 2 * p[1] - k[1]) // s[1] + 1)
+    meta = {LAYER_KEY: MAX_POOL_OF_SPIKES}
+    return (nir.SumPool2d(kernel_size=np.array(k), stride=np.array(s), padding=np.array(p), metadata=dict(meta)),
+            nir.Threshold(threshold=np.full(out, 0.5), metadata=dict(meta)))
+
+
+def _max_pool_part(node: Any) -> bool:
+    return (getattr(node, "metadata", None) or {}).get(LAYER_KEY) == MAX_POOL_OF_SPIKES
+
+
+def _sum_pool(node: Any, dtype: torch.dtype | None) -> nn.Module:
+    k, s, p = _ints(node.kernel_size, 2), _ints(node.stride, 2), _ints(node.padding, 2)
+    return MaxPoolSpikes(k, s, p) if _max_pool_part(node) else SumPool2d(k, s, p)
+
+
+def _threshold(node: Any, dtype: torch.dtype | None) -> nn.Module:
+    if not _max_pool_part(node):
+        raise SpecError("a NIR Threshold node is read only as the end of a max pool of spikes that snn-interop wrote "
+                        "(a stateless Heaviside has no gradient to train with)")
+    return MaxPoolSpikesEnd()
+
+
 def _tensor(array: Any, dtype: torch.dtype | None) -> torch.Tensor:
     t = torch.from_numpy(np.array(array, copy=True))
     return t.to(dtype) if dtype is not None else t
@@ -92,7 +135,8 @@ TO_TORCH: dict[type, Callable[[Any, torch.dtype | None], nn.Module]] = {
     nir.Linear: _linear,
     nir.Conv1d: _conv,
     nir.Conv2d: _conv,
-    nir.SumPool2d: lambda n, d: SumPool2d(_ints(n.kernel_size, 2), _ints(n.stride, 2), _ints(n.padding, 2)),
+    nir.SumPool2d: _sum_pool,
+    nir.Threshold: _threshold,
     nir.AvgPool2d: lambda n, d: nn.AvgPool2d(_ints(n.kernel_size, 2), _ints(n.stride, 2), _ints(n.padding, 2)),
     nir.Flatten: lambda n, d: nn.Flatten(int(n.start_dim) + 1 if int(n.start_dim) >= 0 else int(n.start_dim), int(n.end_dim)),
     nir.Scale: lambda n, d: Scale(_tensor(n.scale, d)),
@@ -188,7 +232,8 @@ def export_note(layer: nn.Module) -> str | None:
 #: What to use instead of a torch layer NIR has no node for, by type name.
 HINTS = {
     "MaxPool1d": "NIR has no max pooling node: AvgPool2d or SumPool2d are written to NIR",
-    "MaxPool2d": "NIR has no max pooling node: AvgPool2d or SumPool2d are written to NIR",
+    "MaxPool2d": ("NIR has no max pooling node: a MaxPool2d of spikes (right after a neuron that fires single spikes) "
+                  "is written exactly, a max pool of real values cannot be; AvgPool2d or SumPool2d are written to NIR"),
     "BatchNorm3d": "NIR has no 3-d convolution to write it as",
 }
 
@@ -201,6 +246,10 @@ def node_from_layer(layer: nn.Module, input_shape: tuple[int, ...] | None = None
     """
     if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
         return _batchnorm_node(layer, input_shape)
+    if isinstance(layer, MaxPoolSpikes) and input_shape is not None:
+        return max_pool_nodes(layer, input_shape)[0]
+    if isinstance(layer, MaxPoolSpikesEnd) and input_shape is not None:
+        return nir.Threshold(threshold=np.full(input_shape, 0.5), metadata={LAYER_KEY: MAX_POOL_OF_SPIKES})
     if isinstance(layer, nn.Linear):
         if layer.bias is None:
             return nir.Linear(weight=_np(layer.weight))
