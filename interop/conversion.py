@@ -28,7 +28,7 @@ from snn_interop.errors import (
 )
 from snn_interop.graph import GraphModule
 from snn_interop.nir import graph as nir_graph
-from snn_interop.nir.layers import batchnorm_affine_gradients
+from snn_interop.nir.layers import batchnorm_gradients
 from snn_interop.nir.neurons import NirDefaults
 from snn_interop.plugin_api import NotExpressible, chain
 from snn_interop.spec.schema import SpecError
@@ -259,16 +259,15 @@ def _params(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _as_written(source: nn.Module, grads_s: dict[str, torch.Tensor | None], grads_t: dict[str, torch.Tensor | None]) -> None:
-    """Make the source's BatchNorm gradients comparable with the target's affine written for it
-    (in place): the source's dL/d(w, b) become dL/d(a, c), the target's per-channel dL/da is
-    read from its depthwise kernel or its diagonal weight (:mod:`snn_interop.nir.layers`)."""
+    """Make the target's gradients of the affine written for a source BatchNorm comparable with
+    the BatchNorm's (in place): the per-channel dL/da is read from its depthwise kernel or its
+    diagonal weight, and dL/d(a, c) become dL/d(w, b) (:func:`~snn_interop.nir.layers.batchnorm_gradients`)."""
     for name, layer in source.named_modules():
         w, b = f"{name}.weight", f"{name}.bias"
-        if not isinstance(layer, nn.modules.batchnorm._BatchNorm) or grads_s.get(w) is None or grads_s.get(b) is None:
+        if not isinstance(layer, nn.modules.batchnorm._BatchNorm) or grads_t.get(w) is None or grads_t.get(b) is None:
             continue
-        grads_s[w], grads_s[b] = batchnorm_affine_gradients(layer, grads_s[w], grads_s[b])
-        if grads_t.get(w) is not None:
-            grads_t[w] = grads_t[w].diagonal() if grads_t[w].ndim == 2 else grads_t[w].reshape(-1)
+        per_channel = grads_t[w].diagonal() if grads_t[w].ndim == 2 else grads_t[w].reshape(-1)
+        grads_t[w], grads_t[b] = batchnorm_gradients(layer, per_channel, grads_t[b])
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -283,15 +282,26 @@ def spiking_output(target: GraphModule) -> bool:
     return bool(feeds) and all(a in target.neuron_info and target.neuron_info[a].neuron.spikes for a in feeds)
 
 
+class RunFailed(RuntimeError):
+    """The source (``side="source"``) or converted model (``"target"``) raised on the verification input."""
+
+    def __init__(self, side: str, error: Exception) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.side = side
+
+
 def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, x: torch.Tensor, seed: int,
            tol: Tolerance = CONVERT_FP32) -> dict[str, Any]:
     """Forward and gradient comparison of source and target on ``x``: spikes must be equal; a
     real-valued output (a membrane readout) and every membrane must agree within ``tol``
     (atol + rtol |source|)."""
     results = []
-    for run, module in ((run_source, source_module), (lambda x: target(x, record=True), target)):
+    for side, run, module in (("source", run_source, source_module), ("target", lambda x: target(x, record=True), target)):
         xi = x.clone().requires_grad_(True)
-        y, rec = run(xi)
+        try:
+            y, rec = run(xi)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise RunFailed(side, exc) from exc
         proj = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed + 1), dtype=y.dtype)
         params = _params(module)
         grads = torch.autograd.grad((y * proj).sum(), [xi, *params.values()], allow_unused=True)
@@ -403,7 +413,11 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
         run_source, source_module = _runner(model, src, dtype)
         try:
             measured = verify(run_source, source_module, converted, x, seed, tol)
-        except (RuntimeError, ValueError) as exc:
+        except RunFailed as exc:
+            if exc.side == "source" and src is not None:
+                raise BadSource(f"the {source} model does not run on the verification input of shape {tuple(x.shape)} "
+                                f"[T, B, ...] as {source} runs a network ({exc}); it must be written in {source}'s own idiom "
+                                f"(docs/frameworks/{source}.md), and --input-shape must fit it") from exc
             raise InvalidGraph(f"the converted model does not run on input of shape {tuple(x.shape)} ({exc}); "
                                "check --input-shape and the graph's shapes") from exc
         report.forward, report.gradient = measured["forward"], measured["gradient"]

@@ -20,7 +20,7 @@ class ExitCode(IntEnum):
     BAD_NIR = 7  #: the .nir file is not readable NIR (not HDF5, truncated, unknown structure)
     INVALID_GRAPH = 8  #: a readable NIR graph that is wrong: unknown node types, dangling edges, inconsistent shapes
     BAD_WEIGHTS = 9  #: NaN or Inf in the model's parameters
-    BAD_SOURCE = 10  #: the source cannot be loaded: module:callable missing, raising, or not returning a module
+    BAD_SOURCE = 10  #: the source cannot be loaded (module:callable missing, raising, or not returning a module), or does not run in its framework
     OUTPUT_EXISTS = 11  #: the output exists and --force was not given
     NO_REFERENCE = 12  #: snn-interop verify: the .nir file carries no embedded reference
     PARAMS_CHANGED = 13  #: snn-interop verify: the graph's parameters differ from those the reference was taken with

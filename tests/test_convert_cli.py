@@ -203,3 +203,19 @@ def test_snn_interop_convert_stays_the_function():
     plugin_or_skip("snntorch")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.split() == ["True", "True"], out.stderr
+
+
+def test_a_source_model_its_framework_cannot_run_is_blamed_not_the_conversion():
+    """A plain nn.Conv2d in a spikingjelly network in multi-step mode gets [T, B, C, H, W] and
+    fails in spikingjelly itself: that is the source's fault, said so (it used to be reported
+    as "the converted model does not run")."""
+    plugin_or_skip("spikingjelly")
+    from spikingjelly.activation_based import functional, neuron
+
+    from snn_interop import conversion as conv
+    from snn_interop.errors import BadSource
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), neuron.IFNode(), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 3), neuron.IFNode())
+    functional.set_step_mode(net, "m")
+    with pytest.raises(BadSource, match=r"the spikingjelly model does not run on the verification input .*own idiom"):
+        conv.convert(net, "spikingjelly", "nir", torch.zeros(1, 2, 8, 8), steps=5)

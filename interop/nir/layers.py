@@ -189,14 +189,15 @@ def _batchnorm_affine(layer: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Ten
         return a, torch.addcmul(bias, -mean, a)
 
 
-def batchnorm_affine_gradients(layer: nn.modules.batchnorm._BatchNorm, grad_weight: torch.Tensor,
-                               grad_bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The gradients with respect to the affine's (a, c) (:func:`_batchnorm_affine`) that a
-    BatchNorm's gradients with respect to its (w, b) imply: w and b reach the loss only
-    through a = w r and c = b - mean a (r = 1/sqrt(var + eps)), so dL/dw = r (dL/da - mean dL/dc)
-    and dL/db = dL/dc, giving dL/dc = dL/db and dL/da = dL/dw / r + mean dL/db."""
+def batchnorm_gradients(layer: nn.modules.batchnorm._BatchNorm, grad_a: torch.Tensor,
+                        grad_c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gradients with respect to a BatchNorm's (w, b) that the gradients with respect to its
+    affine's (a, c) (:func:`_batchnorm_affine`) imply: w and b reach the loss only through
+    a = w r and c = b - mean a (r = 1/sqrt(var + eps)), so dL/dw = r (dL/da - mean dL/dc) and
+    dL/db = dL/dc. (This direction: where the layer's input is all zeros, dL/da is exactly 0 and
+    the other direction would compare a cancellation residual with it.)"""
     r = torch.rsqrt(layer.running_var + layer.eps)
-    return grad_weight / r + layer.running_mean * grad_bias, grad_bias
+    return r * (grad_a - layer.running_mean * grad_c), grad_c
 
 
 def _batchnorm_node(layer: nn.modules.batchnorm._BatchNorm, input_shape: tuple[int, ...] | None) -> Any:
