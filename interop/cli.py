@@ -14,9 +14,10 @@ from pathlib import Path
 from collections.abc import Callable, Sequence
 
 from snn_interop import __version__, catalogue, hardware, registry
-from snn_interop.errors import ExitCode, InteropError
+from snn_interop.errors import ExitCode, InteropError, InvalidGraph
 from snn_interop.nir.neurons import NirDefaults
 from snn_interop.spec.neurons import Discretisation, ResetMode
+from snn_interop.spec.schema import SpecError
 
 
 def _cmd_spec(args: argparse.Namespace) -> ExitCode:
@@ -48,6 +49,15 @@ def _cmd_plugins(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def _add_nir_default_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nir-dt", type=float, metavar="SECONDS",
+                   help="a .nir file from elsewhere (no snn-interop metadata): its time step (default 1e-4 s, the NIR paper's)")
+    p.add_argument("--nir-discretisation", choices=[d.value for d in Discretisation],
+                   help="... and how its ODEs are stepped (default exact)")
+    p.add_argument("--nir-reset", choices=[r.value for r in ResetMode if r is not ResetMode.NONE],
+                   help="... and its reset (default to_value, as nir >= 1.0.7 documents; nir <= 1.0.4 documented subtract)")
+
+
 def _add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="source_fw", metavar="FW", help="source framework (an installed plugin) or 'nir'")
     p.add_argument("--to", dest="target_fw", metavar="FW", help="target framework (an installed plugin), 'nir', or a chip: "
@@ -61,12 +71,7 @@ def _add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the verification input (default 0)")
     p.add_argument("--verify", action="store_true", help="run source and converted model on the same input; exit 1 unless exact")
     p.add_argument("--report", metavar="FILE.json", help="write the verification report as JSON")
-    p.add_argument("--nir-dt", type=float, metavar="SECONDS",
-                   help="a .nir file from elsewhere (no snn-interop metadata): its time step (default 1e-4 s, the NIR paper's)")
-    p.add_argument("--nir-discretisation", choices=[d.value for d in Discretisation],
-                   help="... and how its ODEs are stepped (default exact)")
-    p.add_argument("--nir-reset", choices=[r.value for r in ResetMode if r is not ResetMode.NONE],
-                   help="... and its reset (default to_value, as nir >= 1.0.7 documents; nir <= 1.0.4 documented subtract)")
+    _add_nir_default_args(p)
     p.add_argument("--input-rate", type=float, default=0.2, metavar="P",
                    help="--to a chip: spike probability per step and input channel of the check's input (default 0.2)")
     p.add_argument("--force", action="store_true", help="replace an existing OUT (and report)")
@@ -174,6 +179,19 @@ def _cmd_handoff(args: argparse.Namespace, say: Callable[[str], None]) -> ExitCo
         print(report.table())
         print(f"wrote {args.output}")
     return ExitCode.OK if report.within_bound else ExitCode.FAILED
+
+
+def _cmd_inspect(args: argparse.Namespace) -> ExitCode:
+    """snn-interop inspect FILE.nir: every node as snn-interop reads it (snn_interop.describe)."""
+    from snn_interop import conversion as conv, describe
+
+    graph = conv.read_nir(args.file)
+    try:
+        description = describe.describe(graph, _nir_defaults(args) or NirDefaults())
+    except SpecError as exc:
+        raise InvalidGraph(f"{args.file}: {exc}") from exc
+    print(json.dumps(description, indent=2) if args.json else describe.text(description, args.file))
+    return ExitCode.OK
 
 
 def _cmd_verify(args: argparse.Namespace) -> ExitCode:
@@ -314,6 +332,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--framework", action="append", metavar="FW", help="a framework to check (repeatable; default: every installed plugin)")
     s.add_argument("--json", action="store_true", help="the results as JSON on stdout")
     s.set_defaults(run=_cmd_verify)
+
+    s = sub.add_parser("inspect", help="what a .nir file holds, as snn-interop reads it: every node, neuron semantics, notes",
+                       description="Print each node of a .nir file with its type, its inputs and what it computes: a neuron as "
+                                   "its canonical model and conventions (from snn-interop's metadata, or the defaults a plain NIR "
+                                   "node is read with), a layer with its sizes, and the node groups snn-interop writes for what NIR "
+                                   "has no node for; then the graph's notes and its embedded reference.")
+    s.add_argument("file", metavar="FILE.nir")
+    _add_nir_default_args(s)
+    s.add_argument("--json", action="store_true", help="the description as JSON on stdout")
+    s.set_defaults(run=_cmd_inspect)
 
     s = sub.add_parser("compare", help="run two models on the same input with every node recorded; report where they part ways",
                        description="Run A and B on one seeded input with every NIR node recorded per step and report, node by node "

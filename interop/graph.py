@@ -69,7 +69,7 @@ class NeuronInfo:
     approximation: tuple[str, ...] = ()  #: conventions the native layer does differently (allowed approximation)
 
 
-def _order(nodes: list[str], edges: list[tuple[str, str]], start: str) -> tuple[list[str], set[tuple[str, str]]]:
+def topological_order(nodes: list[str], edges: list[tuple[str, str]], start: str) -> tuple[list[str], set[tuple[str, str]]]:
     """Topological order from ``start`` and the edges that close cycles (recurrent edges)."""
     succ: dict[str, list[str]] = {n: [] for n in nodes}
     for a, b in edges:
@@ -119,7 +119,7 @@ class GraphModule(nn.Module):
         self.edges = list(edges)
         self.input_name, self.output_name = input_name, output_name
         names = [input_name, output_name, *layers, *neurons]
-        self.order, self.recurrent = _order(names, self.edges, input_name)
+        self.order, self.recurrent = topological_order(names, self.edges, input_name)
         self.preds = {n: [a for a, b in self.edges if b == n] for n in names}
         # neuron -> the layers that carry its own spikes back to it (n -> a -> n): before the first
         # step those spikes are zero and such a layer outputs f(0), an Affine its bias (snnTorch RLeaky: V(S[-1] = 0))

@@ -1,0 +1,76 @@
+"""snn-interop inspect FILE.nir: every node as snn-interop reads it, the graph's notes, its reference."""
+from __future__ import annotations
+
+import json
+
+import nir
+import numpy as np
+import pytest
+import torch
+
+from snn_interop import cli, conversion as conv
+from snn_interop.errors import ExitCode
+from tests.conftest import CORPUS, plugin_or_skip
+
+
+def _lines(capsys) -> list[str]:
+    return capsys.readouterr().out.splitlines()
+
+
+def test_a_converted_csnn_shows_its_neurons_batchnorms_and_max_pools(tmp_path, capsys):
+    plugin_or_skip("spikingjelly")
+    from tests.nir.test_max_pool import csnn
+
+    graph, _ = conv.convert(csnn(), "spikingjelly", "nir", torch.zeros(1, 2, 8, 8), verify_result=False)
+    nir.write(tmp_path / "csnn.nir", graph)
+    assert cli.main(["inspect", str(tmp_path / "csnn.nir")]) is ExitCode.OK
+    lines = _lines(capsys)
+    rows = {line.split()[0]: line for line in lines[1:] if line.startswith("  ")}
+    assert lines[0].endswith(f"{len(graph.nodes)} nodes, {len(graph.edges)} edges")
+    assert list(rows)[0] == "input" and list(rows)[-1] == "output", "in the order the data flows"
+    assert "per-channel affine y = a x + c: a BatchNorm2d at inference" in rows["1"]
+    assert "if, fires at v >= 1, resets to 0 (same step), surrogate atan(alpha=2" in rows["2"]  # IFNode(ATan()): >=, hard reset
+    assert "max pool of spikes, 2x2 windows" in rows["3"] and rows["3_max"].endswith("<- 3")
+    assert any(line.startswith("note: layer 5 (BatchNorm2d)") for line in lines)
+    assert lines[-1] == "no embedded reference"
+
+
+def test_plain_nir_neurons_are_read_with_the_stated_defaults(capsys):
+    tau = float(np.asarray(nir.read(CORPUS / "lif_norse.nir").nodes["1"].tau).ravel()[0])
+    for dt in (None, 1e-3):
+        assert cli.main(["inspect", str(CORPUS / "lif_norse.nir"), *(["--nir-dt", str(dt)] if dt else [])]) is ExitCode.OK
+        lines = _lines(capsys)
+        beta = np.exp(-(dt or 1e-4) / tau)  # the exact discretisation of the NIR LIF
+        assert f"lif, beta {beta:g}, fires at v > " in lines[3] and "(read with the defaults below)" in lines[3]
+        assert lines[-2].startswith("neurons without snn-interop metadata (1) are read as NIR says, with dt " + f"{dt or 1e-4:g} s")
+
+
+def test_an_embedded_reference_is_named(tmp_path, capsys):
+    plugin_or_skip("snntorch")
+    out = tmp_path / "mlp.nir"
+    (tmp_path / "nets.py").write_text("from snn_interop_plugins.snntorch import example_mlp as build\n")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert cli.convert_main(["--from", "snntorch", "--to", "nir", "nets:build", "-o", str(out), "--verify", "--quiet"]) is ExitCode.OK
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert cli.main(["inspect", str(out), "--json"]) is ExitCode.OK
+    described = json.loads(capsys.readouterr().out)
+    assert described["reference"].startswith("reference from snntorch 1.0.0, float32, 50 steps x 2")
+    assert [n["name"] for n in described["nodes"]][::len(described["nodes"]) - 1] == ["input", "output"]
+    assert all(n["neuron_from"] == "snn-interop metadata" for n in described["nodes"] if n["type"] in ("LIF", "CubaLIF", "IF", "LI"))
+
+
+def test_a_file_that_is_not_nir_gets_its_exit_code(tmp_path, capsys):
+    (tmp_path / "bad.nir").write_text("not hdf5")
+    assert cli.main(["inspect", str(tmp_path / "bad.nir")]) is ExitCode.BAD_NIR
+    assert "bad.nir" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["cnn_sinabs.nir", "braille_noDelay_bias_zero.nir", "lif_norse.nir"])
+def test_every_corpus_file_is_described(name, capsys):
+    assert cli.main(["inspect", str(CORPUS / name)]) is ExitCode.OK
+    out = capsys.readouterr().out
+    assert "(no torch layer in snn-interop)" not in out
