@@ -221,10 +221,10 @@ def _batchnorm_node(layer: nn.modules.batchnorm._BatchNorm, input_shape: tuple[i
 def export_note(layer: nn.Module) -> str | None:
     """What writing ``layer`` to NIR changes about the module a reader rebuilds, or None."""
     if isinstance(layer, nn.modules.batchnorm._BatchNorm):
-        return (f"{type(layer).__name__} written as the per-channel affine of its running statistics (eps {layer.eps:g}); "
+        return (f"written as the per-channel affine of its running statistics (eps {layer.eps:g}); "
                 "a reader rebuilds a fixed affine layer, not a BatchNorm that keeps learning statistics")
     if isinstance(layer, nn.modules.dropout._DropoutNd):
-        return f"{type(layer).__name__}(p={layer.p:g}) is the identity at inference: left out of the graph; add it back to train with it"
+        return f"the identity at inference (p={layer.p:g}): left out of the graph; add it back to train with it"
     if isinstance(layer, nn.Identity):
         return "Identity: left out of the graph"
     return None
