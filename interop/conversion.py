@@ -9,6 +9,7 @@ spikes, membranes where both sides expose them, and input and weight gradients.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import shutil
 import sys
@@ -101,6 +102,7 @@ class Report:
         width = max(len(k) for k, _ in rows)
         head = f"{self.source} -> {self.target}: {self.steps} steps, seed {self.seed}, {self.dtype}"
         notes = [f"  {m}" for m in (loc or {}).get("messages", []) if not m.startswith("First divergence")]
+        notes += [f"  note: {f['note']}"] if f.get("note") else []
         return "\n".join([head, *(f"  {k:<{width}}  {v}" for k, v in rows), *notes])
 
 
@@ -328,7 +330,8 @@ def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, 
     weight_err = {n: _rel(gw_t[n], gw_s[n]) for n in names}
     return {
         "forward": {"output_kind": "spikes" if spikes else "values", "spike_mismatches": int(diff.sum()), "outputs": ys.numel(),
-                    "spikes_source": int(ys.sum()) if spikes else None, "max_output_abs_err": output_err,
+                    "spikes_source": int(ys.sum()) if spikes else None, "max_spikes_per_step": ys.abs().max().item() if spikes else None,
+                    "max_output_abs_err": output_err,
                     "first_mismatch": first, "max_membrane_abs_err": membrane, "membranes_over_tolerance": membranes_over},
         "gradient": {"input_rel_err": _rel(gx_t, gx_s), "weight_rel_err": weight_err,
                      "max_weight_rel_err": max(weight_err.values(), default=0.0),
@@ -426,6 +429,11 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
         if not report.exact:
             progress("localising the first divergence, node by node")
             report.forward["localisation"] = _localise(model, src, source_module, converted, dst, x, graph)
+            bits = round(-math.log2(torch.finfo(dtype).eps)) + 1  # integers up to 2^bits are exact: 24 in float32
+            if (report.forward["max_spikes_per_step"] or 0) > 2.0 ** bits:
+                report.forward["note"] = (f"an output fires up to {report.forward['max_spikes_per_step']:.3g} spikes in one step, past "
+                                          f"2^{bits}, where {str(dtype).removeprefix('torch.')} holds no exact integer: counts this "
+                                          "large differ by rounding alone")
     if embed_reference:
         from snn_interop import reference
 

@@ -219,3 +219,24 @@ def test_a_source_model_its_framework_cannot_run_is_blamed_not_the_conversion():
     functional.set_step_mode(net, "m")
     with pytest.raises(BadSource, match=r"the spikingjelly model does not run on the verification input .*own idiom"):
         conv.convert(net, "spikingjelly", "nir", torch.zeros(1, 2, 8, 8), steps=5)
+
+
+def test_spike_counts_past_float32_integers_are_named_as_the_cause():
+    """sinabs's multi-spike recurrent layers with positive feedback run away: counts pass 2^24,
+    where float32 holds no exact integer, and two implementations then differ by rounding."""
+    sl = pytest.importorskip("sinabs.layers")
+    plugin_or_skip("sinabs")
+    from snn_interop import conversion as conv
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(12, 16), sl.IAFRecurrent(rec_connect=torch.nn.Linear(16, 16, bias=False)),
+                              torch.nn.Linear(16, 16), sl.IAFRecurrent(rec_connect=torch.nn.Linear(16, 16, bias=False)))
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.Linear):
+                m.weight.uniform_(-0.1, 0.3)
+    _, report = conv.convert(net, "sinabs", "nir", steps=30)
+    assert report.forward["max_spikes_per_step"] > 2 ** 24 and not report.exact
+    assert "past 2^24, where float32 holds no exact integer" in report.table()
+    _, calm = conv.convert(registry.get("sinabs").example_mlp(), "sinabs", "nir", steps=30)
+    assert calm.exact and "note" not in calm.forward
