@@ -23,7 +23,7 @@ import nir
 import torch
 from torch import nn
 
-from snn_interop import registry
+from snn_interop import registry, trace
 from snn_interop.errors import (
     BadNir, BadSource, BadWeights, InvalidGraph, OutputExists, PluginUnavailable, UnknownFramework, Unsupported,
 )
@@ -232,6 +232,16 @@ def input_shape(model: Any, given: tuple[int, ...] | None, plugin: ModuleType | 
     raise BadSource("cannot infer the input shape of this model: give --input-shape (one step, without batch), e.g. --input-shape 2 34 34")
 
 
+def _is_class_model(model: Any) -> bool:
+    """A model written as a class with its own forward (not a Sequential, not one snn-interop built)."""
+    return isinstance(model, nn.Module) and not isinstance(model, (nn.Sequential, GraphModule))
+
+
+def reset_states(model: nn.Module, plugin: ModuleType) -> None:
+    """Clear the neuron state a framework keeps between calls (the plugin's optional ``reset``)."""
+    getattr(plugin, "reset", lambda _: None)(model)
+
+
 def _dtype(model: Any) -> torch.dtype:
     if isinstance(model, nir.NIRGraph):
         return torch.float64
@@ -246,6 +256,12 @@ def _runner(model: Any, plugin: ModuleType | None, dtype: torch.dtype) -> tuple[
         return (lambda x: module(x, record=True)), module
     if isinstance(model, GraphModule):  # a model snn-interop built (e.g. loaded from a converted directory)
         return (lambda x: model(x, record=True)), model
+    if _is_class_model(model):  # its own forward, on time-major input (snn_interop.trace); no membranes to compare
+        def run_forward(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, dict[str, torch.Tensor]]]:
+            reset_states(model, plugin)
+            return trace.output_of(model, x), {}
+
+        return run_forward, model
     def run_native(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, dict[str, torch.Tensor]]]:
         y, membranes = plugin.run_model(model, x)
         return y, {name: {"v": v} for name, v in membranes.items()}
@@ -389,7 +405,13 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     one_step = sample if sample is not None else torch.zeros(1, *shape, dtype=dtype)
     if not isinstance(model, nir.NIRGraph):
         progress(f"exporting the {source} model to NIR")
-    graph = _export(model, src, one_step)
+    chain_model = model
+    if src is not None and _is_class_model(model):
+        progress("reading the model's forward as a chain of layers")
+        reset_states(model, src)
+        probe = (torch.rand(4, *one_step.shape, generator=torch.Generator().manual_seed(seed)) < 0.5).to(dtype)
+        chain_model = trace.as_sequential(model, src, probe)
+    graph = _export(chain_model, src, one_step)
     notes = nir_graph.export_notes(graph)
     progress(f"building the {target} model" if dst is not None else "checking the NIR graph")
     if neurons not in NEURONS:

@@ -426,6 +426,13 @@ def _recurrent_membranes(neurons: Mapping[str, torch.nn.Module]) -> Iterator[dic
             h.remove()
 
 
+def reset(model: torch.nn.Module) -> None:
+    """Clear the state sinabs's layers keep between calls (their ``reset_states``)."""
+    for m in model.modules():
+        if hasattr(m, "reset_states"):
+            m.reset_states()
+
+
 def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A sinabs network of batch-first layers ([B, T, ...]) on time-major ``x``: its output, and
     each neuron layer's membrane after reset and clipping keyed by its index in the Sequential.
@@ -438,9 +445,7 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
     squeezed = [isinstance(m, sl.SqueezeMixin) for m in neurons.values()]  # sinabs's and exodus's Squeeze layers
     if any(squeezed) and not all(squeezed):
         raise ValueError("a sinabs network that mixes Squeeze neurons ([B*T, ...] input) with others ([B, T, ...]) cannot run")
-    for m in model.modules():
-        if hasattr(m, "reset_states"):
-            m.reset_states()
+    reset(model)
     for m in neurons.values():
         m.record_states = True
     batch, steps = x.shape[1], x.shape[0]

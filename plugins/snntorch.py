@@ -291,14 +291,20 @@ def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
     return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
 
 
+def reset(model: torch.nn.Module) -> None:
+    """Clear the hidden state snnTorch's neurons keep between calls (``snntorch.utils.reset``)."""
+    import snntorch.utils
+
+    snntorch.utils.reset(model)
+
+
 def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A snnTorch network as users write it (an ``nn.Sequential`` whose neurons have
     ``init_hidden=True``) on time-major ``x``: its output per step, and each neuron layer's
     end-of-step membrane keyed by its index (the NIR node name snn-interop gives it)."""
     import snntorch as snn
-    import snntorch.utils
 
-    snntorch.utils.reset(model)
+    reset(model)
     neurons = {name: m for name, m in chain(model) if isinstance(m, (*_feed_forward_neurons(), snn.RLeaky, snn.RSynaptic))}
     for m in neurons.values():  # snnTorch 1.0.0's RSynaptic.reset_hidden zeroes syn and mem but keeps the last run's spikes
         if isinstance(m, snn.RSynaptic):

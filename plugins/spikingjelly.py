@@ -289,13 +289,18 @@ def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
         return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
 
 
+def reset(model: torch.nn.Module) -> None:
+    """Clear the state spikingjelly's neurons keep between calls (``functional.reset_net``)."""
+    from spikingjelly.activation_based import functional
+
+    functional.reset_net(model)
+
+
 def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A SpikingJelly network on time-major ``x`` in multi-step mode (the model's own modes
     restored after): its output, and each neuron layer's membrane after reset (``v_seq``) keyed
     by its index in the Sequential."""
-    from spikingjelly.activation_based import functional
-
-    functional.reset_net(model)
+    reset(model)
     with _step_mode(model, "m"):
         return _run_multi_step(model, x)
 

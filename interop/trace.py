@@ -1,0 +1,96 @@
+"""A model written as a class, read as the chain of layers its forward calls.
+
+Users of snnTorch and SpikingJelly often write ``class Net(nn.Module)`` whose ``forward`` loops
+over time calling ``self.fc1``, ``self.lif1``, ``self.fc2``, ... in turn. :func:`as_sequential`
+runs such a model once on time-major spikes with a hook on every layer (a neuron the plugin
+describes counts as one layer) and accepts it only when what it saw is a chain:
+
+- the forward takes time-major ``x`` ``[T, B, ...]``: the first layer sees ``x[t]`` at step
+  t (layers called once per step), or ``x`` itself (layers called once on the whole sequence,
+  spikingjelly's multi-step mode);
+- every step calls the same layers in the same order, each on the previous one's output;
+- the forward returns the last layer's outputs, time-major (or a tuple that starts with them).
+
+The chain is then an ``nn.Sequential`` of the model's own modules, named as in the model, so
+its NIR nodes and parameter names match. Anything else (a skip connection, a static input
+repeated each step, a layer called twice) is refused, saying what was seen.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import nn
+
+from snn_interop.errors import BadSource
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, (tuple, list)) and value else value
+
+
+def layers_of(model: nn.Module, plugin: ModuleType, prefix: str = "") -> dict[str, nn.Module]:
+    """The model's layers by qualified name: modules without children, and neurons the plugin
+    describes (whatever they hold inside)."""
+    found: dict[str, nn.Module] = {}
+    for name, child in model.named_children():
+        qualified = f"{prefix}{name}"
+        if plugin.describe_neuron(child) is not None or not list(child.children()):
+            found[qualified] = child
+        else:
+            found |= layers_of(child, plugin, f"{qualified}.")
+    return found
+
+
+def output_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's forward on time-major ``x``, its first output when it returns several."""
+    return _first(model(x))
+
+
+def as_sequential(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> nn.Sequential:
+    """The chain ``model``'s forward calls on ``x`` (time-major spikes), as an ``nn.Sequential``
+    of its own modules; BadSource, saying why, when the forward is not such a chain."""
+    layers = layers_of(model, plugin)
+    name_of = {id(m): n for n, m in layers.items()}
+    calls: list[tuple[str, Any, Any]] = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: calls.append((name_of[id(mod)], _first(inp), _first(out))))
+             for m in layers.values()]
+    try:
+        with torch.no_grad():
+            y = output_of(model, x)
+    except Exception as exc:  # noqa: BLE001 - a user's forward may raise anything; say what the contract is
+        raise BadSource(f"{type(model).__name__} is not an nn.Sequential, and its forward does not run on time-major input "
+                        f"{tuple(x.shape)} [T, B, ...] ({type(exc).__name__}: {exc}); give --input-shape, or wrap its layers in "
+                        "nn.Sequential") from exc
+    finally:
+        for h in hooks:
+            h.remove()
+    order = [name for name, _, _ in calls]
+    if not order:
+        raise BadSource(f"{type(model).__name__}'s forward calls none of its layers")
+    steps = x.shape[0]
+    per_step = order[: len(order) // steps] if len(order) % steps == 0 else order
+    whole_sequence = len(set(order)) == len(order)
+    if not whole_sequence and order != per_step * steps:
+        raise BadSource(f"{type(model).__name__}'s forward does not call the same layers in the same order once per step "
+                        f"({len(order)} calls over {steps} steps: {', '.join(order[:12])}{', ...' if len(order) > 12 else ''}); "
+                        "wrap its layers in nn.Sequential")
+    chain = order if whole_sequence else per_step
+    if len(set(chain)) != len(chain):
+        raise BadSource(f"{type(model).__name__}'s forward calls a layer twice in one step ({', '.join(chain)}): not a chain")
+    width = len(chain)
+    for i, (name, inp, out) in enumerate(calls):
+        k, t = i % width, i // width
+        expected = (x if whole_sequence else x[t]) if k == 0 else calls[i - 1][2]
+        if not (torch.is_tensor(inp) and torch.is_tensor(expected) and inp.shape == expected.shape and torch.equal(inp, expected)):
+            seen = "the model's input" + ("" if whole_sequence else f" at step {t}") if k == 0 else f"the output of {chain[k - 1]}"
+            raise BadSource(f"{type(model).__name__}: layer {name} is not fed {seen} (a skip connection, a static input repeated "
+                            "each step, or a computation between layers): only a chain of layers converts; wrap them in nn.Sequential")
+    last = [out for name, _, out in calls if name == chain[-1]]
+    produced = last[0] if whole_sequence else torch.stack(last)
+    if not (torch.is_tensor(y) and y.shape == produced.shape and torch.equal(y, produced)):
+        raise BadSource(f"{type(model).__name__}'s forward does not return the time-major outputs of its last layer {chain[-1]} "
+                        f"(it returned {tuple(y.shape) if torch.is_tensor(y) else type(y).__name__}); return them, stacked over time")
+    return nn.Sequential(OrderedDict((name.replace(".", "_"), layers[name]) for name in chain))
