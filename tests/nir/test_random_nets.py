@@ -93,14 +93,20 @@ def random_net(framework: str, rng: random.Random) -> tuple[nn.Module, tuple[int
     return net.eval(), (channels, size, size)
 
 
-@pytest.mark.parametrize("seed", range(1, 13))
-def test_a_random_conv_net_converts_exactly(seed):
+def _draw(seed: int) -> tuple[random.Random, str, str]:
+    """The seeded generator, and the source and target it draws (skipping where one is not installed)."""
     rng = random.Random(seed)
     source, target = rng.choice(SOURCES), rng.choice(TARGETS)
     plugin_or_skip(source)
     if target != "nir":
         plugin_or_skip(target)
     torch.manual_seed(seed)
+    return rng, source, target
+
+
+@pytest.mark.parametrize("seed", range(1, 13))
+def test_a_random_conv_net_converts_exactly(seed):
+    rng, source, target = _draw(seed)
     net, shape = random_net(source, rng)
     _, report = conv.convert(net, source, target, torch.zeros(1, *shape), steps=30)
     assert report.exact, f"{source} -> {target}: {net}\n{report.table()}"
@@ -179,12 +185,7 @@ def random_mlp(framework: str, rng: random.Random) -> tuple[nn.Module, torch.dty
 
 @pytest.mark.parametrize("seed", range(203, 215))  # 202 draws a silent norse net
 def test_a_random_mlp_converts_exactly(seed):
-    rng = random.Random(seed)
-    source, target = rng.choice(SOURCES), rng.choice(TARGETS)
-    plugin_or_skip(source)
-    if target != "nir":
-        plugin_or_skip(target)
-    torch.manual_seed(seed)
+    rng, source, target = _draw(seed)
     net, dtype = random_mlp(source, rng)
     _, report = conv.convert(net, source, target, torch.zeros(1, 12, dtype=dtype), steps=30)
     assert report.exact, f"{source} -> {target}: {net}\n{report.table()}"
