@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from snn_interop import trace
 from snn_interop.errors import BadSource, ExitCode, InvalidGraph
 from snn_interop.graph import GraphModule
 from snn_interop.nir import metadata
@@ -107,7 +108,9 @@ def record(model: nn.Module, x: torch.Tensor, plugin: ModuleType | None = None, 
     """Run ``model`` on ``x`` [T, B, ...] with every node recorded. A :class:`GraphModule`
     (any plugin's ``from_nir``) records each NIR node; a framework model written in its own
     idiom (an ``nn.Sequential``, run by ``plugin.run_model``) records each layer by its path
-    in the model (:func:`~snn_interop.plugin_api.chain`), the NIR node name snn-interop gives it. Recording only reads: the spikes are the same."""
+    in the model (:func:`~snn_interop.plugin_api.chain`), the NIR node name snn-interop gives
+    it; a model written as a class, each layer of the chain its forward calls. Recording only
+    reads: the spikes are the same."""
     with torch.no_grad():
         if isinstance(model, GraphModule):
             _, rec = model(x, record=True)
@@ -116,7 +119,22 @@ def record(model: nn.Module, x: torch.Tensor, plugin: ModuleType | None = None, 
                              {k: i.neuron for k, i in model.neuron_info.items()}, model.input_name, model.output_name, graph)
         if plugin is None:
             raise InvalidGraph(f"{source}: a framework model needs its framework (--from FW) to be run")
+        if not isinstance(model, nn.Sequential):
+            return _record_class(model, plugin, x, source, graph)
         return _record_native(model, plugin, x, source, graph)
+
+
+def _record_class(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source: str, graph: nir.NIRGraph | None) -> Recording:
+    """A model written as a class, run by its own forward (:mod:`snn_interop.trace`), each layer of
+    its chain recorded by its output (a class shows no membranes)."""
+    getattr(plugin, "reset", lambda _: None)(model)
+    traced = trace.trace(model, plugin, x)
+    names = list(traced.outputs)
+    nodes = {name: {"out": out.to(x.dtype)} for name, out in traced.outputs.items()} | {"output": {"out": traced.output.to(x.dtype)}}
+    order = ["input", *names, "output"]
+    neurons = {name: n for name, m in traced.chain.named_children() if (n := plugin.describe_neuron(m)) is not None}
+    return Recording(source, plugin.NAME, x, nodes, order, {b: [a] for a, b in zip(order, order[1:])} | {"input": []}, set(),
+                     neurons, "input", "output", graph)
 
 
 def _record_native(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source: str, graph: nir.NIRGraph | None) -> Recording:

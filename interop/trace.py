@@ -18,6 +18,7 @@ repeated each step, a layer called twice) is refused, saying what was seen.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -49,9 +50,23 @@ def output_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return _first(model(x))
 
 
+@dataclass
+class Traced:
+    """What one run of a class model showed: its chain, its output, each chain layer's output."""
+
+    chain: nn.Sequential  #: the model's own modules, named as in the model ("." as "_")
+    output: torch.Tensor  #: the forward's (first) output, time-major
+    outputs: dict[str, torch.Tensor]  #: each chain layer's output by its name in ``chain``, time-major
+
+
 def as_sequential(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> nn.Sequential:
     """The chain ``model``'s forward calls on ``x`` (time-major spikes), as an ``nn.Sequential``
     of its own modules; BadSource, saying why, when the forward is not such a chain."""
+    return trace(model, plugin, x).chain
+
+
+def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
+    """:func:`as_sequential`, with the output of the run and of each layer of the chain."""
     layers = layers_of(model, plugin)
     name_of = {id(m): n for n, m in layers.items()}
     calls: list[tuple[str, Any, Any]] = []
@@ -93,4 +108,6 @@ def as_sequential(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> nn.S
     if not (torch.is_tensor(y) and y.shape == produced.shape and torch.equal(y, produced)):
         raise BadSource(f"{type(model).__name__}'s forward does not return the time-major outputs of its last layer {chain[-1]} "
                         f"(it returned {tuple(y.shape) if torch.is_tensor(y) else type(y).__name__}); return them, stacked over time")
-    return nn.Sequential(OrderedDict((name.replace(".", "_"), layers[name]) for name in chain))
+    outputs = {name.replace(".", "_"): (calls[k][2] if whole_sequence else torch.stack([c[2] for c in calls[k::width]]))
+               for k, name in enumerate(chain)}
+    return Traced(nn.Sequential(OrderedDict((name.replace(".", "_"), layers[name]) for name in chain)), y, outputs)

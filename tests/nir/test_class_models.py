@@ -102,3 +102,20 @@ def test_snn_convert_takes_a_class(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert code == ExitCode.OK and "EXACT" in out, out
     assert "n/a (no neuron membranes to compare)" in out, "a class's forward shows no membranes; the table says so"
+
+
+def test_compare_records_a_class_by_its_chain_and_finds_where_a_conversion_parts_ways():
+    from snn_interop import compare
+
+    snntorch = plugin_or_skip("snntorch")
+    net = tutorial_net()
+    x = compare.bernoulli_input(40, (12,), 0, torch.float32)
+    native = compare.record(net, x, snntorch)
+    assert native.order == ["input", "fc1", "lif1", "fc2", "lif2", "output"] and set(native.neurons) == {"lif1", "lif2"}
+    assert torch.equal(native.nodes["output"]["out"], net(x)[0]), "recording only reads"
+    graph, converted, _ = conv.convert_full(net, "snntorch", "nir", verify_result=False)
+    assert compare.localise(native, compare.record(converted, x, None, graph=graph)).status == "match"
+    with torch.no_grad():
+        converted.layer("fc2").weight[2, :] += 0.5  # the converted model's second layer drifts
+    result = compare.localise(native, compare.record(converted, x, None, graph=graph))
+    assert result.status != "match" and result.first.node == "fc2", result.text()
