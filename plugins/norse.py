@@ -328,6 +328,8 @@ def _state_at(state: list[Any], name: str) -> Any:
 
 def _run_wrapped(layers: list[tuple[str, torch.nn.Module]], x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Time-wrapped neurons over ``x`` [T, B, ...], layer by layer, recording each neuron's membrane."""
+    import norse.torch as nt
+
     y, membranes = x, {}
     for name, layer in layers:
         if type(layer) in _time_wrapped():
@@ -337,6 +339,8 @@ def _run_wrapped(layers: list[tuple[str, torch.nn.Module]], x: torch.Tensor) -> 
             finally:
                 layer.record_states = recording
             membranes[name] = states.v
+        elif type(layer) is nt.Lift:  # norse's own way to apply a layer to each step
+            y = layer(y)
         else:
             y = layer(y.flatten(0, 1)).unflatten(0, y.shape[:2])
     return y, membranes
@@ -344,10 +348,15 @@ def _run_wrapped(layers: list[tuple[str, torch.nn.Module]], x: torch.Tensor) -> 
 
 def describe_layer(layer: torch.nn.Module) -> torch.nn.Module | None:
     """A nested ``SequentialState`` (a block of layers and cells) as the plain ``nn.Sequential``
-    its layers form, so that ``to_nir`` opens it."""
+    its layers form, so that ``to_nir`` opens it; ``Lift(m)`` (m applied to each step) as the
+    stateless ``m`` it lifts."""
     import norse.torch as nt
 
-    return torch.nn.Sequential(*layer) if type(layer) is nt.SequentialState else None
+    if type(layer) is nt.SequentialState:
+        return torch.nn.Sequential(*layer)
+    if type(layer) is nt.Lift and not layer.is_stateful:
+        return layer.lifted_module
+    return None
 
 
 def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:

@@ -49,3 +49,25 @@ def test_a_sequence_mixing_time_wrapped_neurons_and_cells_is_refused():
     net = nt.SequentialState(torch.nn.Linear(3, 3), nt.LIF(), torch.nn.Linear(3, 2), nt.LIFCell())
     with pytest.raises(ValueError, match="mixes time-wrapped"):
         plugin.run_model(net, torch.zeros(4, 1, 3))
+
+
+def lifted_net() -> torch.nn.Module:
+    """norse's documented idiom for layers in a whole-sequence model: each wrapped in Lift."""
+    nt = pytest.importorskip("norse.torch")
+    torch.manual_seed(0)
+    net = nt.SequentialState(nt.Lift(torch.nn.Conv2d(2, 4, 3, padding=1)), nt.LIF(), nt.Lift(torch.nn.AvgPool2d(2)),
+                             nt.Lift(torch.nn.Flatten()), nt.Lift(torch.nn.Linear(4 * 4 * 4, 5)), nt.LIF())
+    with torch.no_grad():
+        net[0].lifted_module.weight.mul_(40.0)
+        net[4].lifted_module.weight.mul_(40.0)
+    return net
+
+
+@pytest.mark.parametrize("target", [*FRAMEWORKS, "nir"])
+def test_lifted_layers_convert_as_the_layers_they_lift(target):
+    plugin_or_skip("norse")
+    if target != "nir":
+        plugin_or_skip(target)
+    graph, _, report = conv.convert_full(lifted_net(), "norse", target, torch.zeros(1, 2, 8, 8), steps=30)
+    assert report.exact and report.forward["spikes_source"] > 50, report.table()
+    assert [type(graph.nodes[n]).__name__ for n in ("0", "2", "3", "4")] == ["Conv2d", "AvgPool2d", "Flatten", "Affine"]
