@@ -234,7 +234,8 @@ def export_note(layer: nn.Module) -> str | None:
 HINTS = {
     "MaxPool1d": "NIR has no max pooling node: AvgPool2d or SumPool2d are written to NIR",
     "MaxPool2d": ("NIR has no max pooling node: a MaxPool2d of spikes (right after a neuron that fires single spikes) "
-                  "is written exactly, a max pool of real values cannot be; AvgPool2d or SumPool2d are written to NIR"),
+                  "is written exactly, a max pool of real values cannot be; a model that pools after its neurons, or with "
+                  "AvgPool2d or SumPool2d, converts (a different model: retrain it)"),
     "BatchNorm3d": "NIR has no 3-d convolution to write it as",
 }
 
