@@ -409,7 +409,7 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     if src is not None and _is_class_model(model):
         progress("reading the model's forward as a chain of layers")
         reset_states(model, src)
-        probe = (torch.rand(4, *one_step.shape, generator=torch.Generator().manual_seed(seed)) < 0.5).to(dtype)
+        probe = (torch.rand(steps, *one_step.shape, generator=torch.Generator().manual_seed(seed)) < 0.5).to(dtype)
         chain_model = trace.as_sequential(model, src, probe)
     graph = _export(chain_model, src, one_step)
     notes = nir_graph.export_notes(graph)

@@ -77,8 +77,8 @@ def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
             y = output_of(model, x)
     except Exception as exc:  # noqa: BLE001 - a user's forward may raise anything; say what the contract is
         raise BadSource(f"{type(model).__name__} is not an nn.Sequential, and its forward does not run on time-major input "
-                        f"{tuple(x.shape)} [T, B, ...] ({type(exc).__name__}: {exc}); give --input-shape, or wrap its layers in "
-                        "nn.Sequential") from exc
+                        f"{tuple(x.shape)} [T, B, ...] ({type(exc).__name__}: {exc}); give --input-shape (and, for a forward "
+                        "that loops over a fixed number of steps, --steps equal to it), or wrap its layers in nn.Sequential") from exc
     finally:
         for h in hooks:
             h.remove()
@@ -87,11 +87,12 @@ def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
         raise BadSource(f"{type(model).__name__}'s forward calls none of its layers")
     steps = x.shape[0]
     per_step = order[: len(order) // steps] if len(order) % steps == 0 else order
-    whole_sequence = len(set(order)) == len(order)
+    whole_sequence = torch.is_tensor(calls[0][1]) and calls[0][1].shape == x.shape  # the first layer sees all of x at once
     if not whole_sequence and order != per_step * steps:
         raise BadSource(f"{type(model).__name__}'s forward does not call the same layers in the same order once per step "
                         f"({len(order)} calls over {steps} steps: {', '.join(order[:12])}{', ...' if len(order) > 12 else ''}); "
-                        "wrap its layers in nn.Sequential")
+                        "a forward that loops over a fixed number of steps needs --steps equal to it; else wrap its layers "
+                        "in nn.Sequential")
     chain = order if whole_sequence else per_step
     if len(set(chain)) != len(chain):
         raise BadSource(f"{type(model).__name__}'s forward calls a layer twice in one step ({', '.join(chain)}): not a chain")

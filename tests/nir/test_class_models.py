@@ -119,3 +119,33 @@ def test_compare_records_a_class_by_its_chain_and_finds_where_a_conversion_parts
         converted.layer("fc2").weight[2, :] += 0.5  # the converted model's second layer drifts
     result = compare.localise(native, compare.record(converted, x, None, graph=graph))
     assert result.status != "match" and result.first.node == "fc2", result.text()
+
+
+def test_a_forward_over_a_fixed_number_of_steps_needs_steps_to_match():
+    """snnTorch's tutorials loop ``for step in range(num_steps)``: the conversion runs it with
+    --steps equal to that, and says so when it differs."""
+    snn = pytest.importorskip("snntorch")
+    plugin_or_skip("snntorch")
+
+    class Fixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc, self.lif = nn.Linear(12, 5), snn.Leaky(beta=0.9)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            mem, out = self.lif.init_leaky(), []
+            for step in range(25):
+                spk, mem = self.lif(self.fc(x[step]), mem)
+                out.append(spk)
+            return torch.stack(out)
+
+    torch.manual_seed(0)
+    net = Fixed()
+    with torch.no_grad():
+        net.fc.weight.mul_(5.0)
+    with pytest.raises(BadSource, match="--steps equal to it"):
+        conv.convert(net, "snntorch", "nir", steps=10)
+    _, report = conv.convert(net, "snntorch", "nir", steps=25)
+    assert report.exact and report.forward["spikes_source"] > 0, report.table()
+    _, one = conv.convert(tutorial_net(), "snntorch", "nir", steps=1)  # one step: per step and whole sequence look alike
+    assert one.exact
