@@ -405,6 +405,9 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     one_step = sample if sample is not None else torch.zeros(1, *shape, dtype=dtype)
     if not isinstance(model, nir.NIRGraph):
         progress(f"exporting the {source} model to NIR")
+    if src is not None and _is_class_model(model):  # a framework's wrapper of a Sequential (sinabs's Network): that Sequential
+        wrapped = getattr(src, "describe_layer", lambda _: None)(model)
+        model = wrapped if isinstance(wrapped, nn.Sequential) else model
     chain_model = model
     if src is not None and _is_class_model(model):
         progress("reading the model's forward as a chain of layers")

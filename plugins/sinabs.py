@@ -426,6 +426,13 @@ def _recurrent_membranes(neurons: Mapping[str, torch.nn.Module]) -> Iterator[dic
             h.remove()
 
 
+def describe_layer(layer: torch.nn.Module) -> torch.nn.Module | None:
+    """``sinabs.from_torch.from_model``'s ``Network``, whose forward is its ``spiking_model``'s, as that Sequential."""
+    from sinabs.network import Network
+
+    return layer.spiking_model if isinstance(layer, Network) else None
+
+
 def reset(model: torch.nn.Module) -> None:
     """Clear the state sinabs's layers keep between calls (their ``reset_states``)."""
     for m in model.modules():

@@ -43,3 +43,22 @@ def test_mixing_squeeze_and_batch_first_neurons_is_refused():
     net = torch.nn.Sequential(torch.nn.Linear(3, 3), sl.IAFSqueeze(batch_size=1), torch.nn.Linear(3, 2), sl.IAF())
     with pytest.raises(ValueError, match="mixes Squeeze neurons"):
         plugin.run_model(net, torch.zeros(4, 1, 3))
+
+
+@pytest.mark.parametrize("target", ["snntorch", "nir"])
+def test_a_network_from_sinabs_from_model_converts_as_its_spiking_model(target):
+    """sinabs.from_torch.from_model(ann) gives a Network wrapping the spiking Sequential (ReLU ->
+    IAFSqueeze); snn-convert takes the Network itself."""
+    plugin_or_skip("sinabs")
+    if target != "nir":
+        plugin_or_skip(target)
+    from sinabs.from_torch import from_model
+
+    torch.manual_seed(4)
+    ann = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 5), torch.nn.ReLU())
+    with torch.no_grad():
+        ann[0].weight.mul_(4.0)
+        ann[3].weight.mul_(8.0)
+    network = from_model(ann, input_shape=(2, 8, 8), batch_size=1)
+    _, report = conv.convert(network, "sinabs", target, torch.zeros(1, 2, 8, 8), steps=40)
+    assert report.exact and report.forward["spikes_source"] > 20, report.table()
