@@ -94,6 +94,10 @@ def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
                         "a forward that loops over a fixed number of steps needs --steps equal to it; else wrap its layers "
                         "in nn.Sequential")
     chain = order if whole_sequence else per_step
+    if whole_sequence and len(set(chain)) != len(chain):
+        raise BadSource(f"{type(model).__name__}'s forward gives its first layer {chain[0]} the whole input at once, yet calls "
+                        f"its layers more than once ({', '.join(chain[:8])}, ...): a forward that feeds the same input every "
+                        "step does not take time-major input [T, B, ...]; feed it x[t] at step t")
     if len(set(chain)) != len(chain):
         raise BadSource(f"{type(model).__name__}'s forward calls a layer twice in one step ({', '.join(chain)}): not a chain")
     width = len(chain)

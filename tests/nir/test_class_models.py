@@ -30,7 +30,7 @@ def tutorial_net(variant: str = "chain") -> nn.Module:
             mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
             spikes, membranes = [], []
             for step in range(x.shape[0]):
-                inp = x[0] if variant == "static" else x[step]
+                inp = {"static": x[0], "whole": x}.get(variant, x[step])
                 spk1, mem1 = self.lif1(self.fc1(inp), mem1)
                 cur2 = self.fc2(spk1) + (inp[..., :5] if variant == "skip" else 0)
                 spk2, mem2 = self.lif2(cur2, mem2)
@@ -85,6 +85,7 @@ def test_a_spikingjelly_class_in_multi_step_mode_converts_exactly():
 
 @pytest.mark.parametrize("variant, words", [
     ("static", "layer fc1 is not fed the model's input at step 1"),
+    ("whole", "gives its first layer fc1 the whole input at once, yet calls its layers more than once"),
     ("skip", "layer lif2 is not fed the output of fc2"),
     ("membranes_first", "does not return the time-major outputs of its last layer lif2"),
 ])
