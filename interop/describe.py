@@ -19,20 +19,20 @@ from snn_interop.nir.graph import _io_names, export_notes, flatten
 from snn_interop.nir.layers import LAYER_KEY, MAX_POOL_OF_SPIKES
 from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node
 from snn_interop.plugin_api import show
-from snn_interop.spec.neurons import Neuron, ResetMode
+from snn_interop.spec.neurons import Model, Neuron, ResetMode, SpikeFn
 
 
 def neuron_text(n: Neuron) -> str:
     """One line: model, decays, threshold and comparison, reset, surrogate."""
     parts = [n.model.value]
-    if n.model.value != "if":
+    if n.model is not Model.IF:
         parts.append(f"beta {show(n.decay.beta)}")
     if n.has_synapse:
         parts.append(f"current decay alpha {show(n.syn_decay.beta)}")
-    if n.model.value == "adaptive_lif":
+    if n.model is Model.ADAPTIVE_LIF:
         parts.append(f"adaptation rho {show(n.adapt_decay.beta)} x {n.adapt_scale:g}")
     if n.spikes:
-        parts.append(f"fires at v {n.compare.value} {show(n.threshold)}" + (f" ({n.spike_fn.value} spikes)" if n.spike_fn.value != "single" else ""))
+        parts.append(f"fires at v {n.compare.value} {show(n.threshold)}" + (f" ({n.spike_fn.value} spikes)" if n.spike_fn is not SpikeFn.SINGLE else ""))
         reset = {ResetMode.SUBTRACT: "subtracts the threshold", ResetMode.TO_VALUE: f"resets to {show(n.v_reset)}",
                  ResetMode.NONE: "no reset"}[n.reset]
         if n.reset is not ResetMode.NONE:
