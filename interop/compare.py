@@ -127,7 +127,7 @@ def record(model: nn.Module, x: torch.Tensor, plugin: ModuleType | None = None, 
 def _record_class(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source: str, graph: nir.NIRGraph | None) -> Recording:
     """A model written as a class, run by its own forward (:mod:`snn_interop.trace`), each layer of
     its chain recorded by its output (a class shows no membranes)."""
-    getattr(plugin, "reset", lambda _: None)(model)
+    trace.reset_states(model, plugin)
     traced = trace.trace(model, plugin, x)
     names = list(traced.outputs)
     nodes = {name: {"out": out.to(x.dtype)} for name, out in traced.outputs.items()} | {"output": {"out": traced.output.to(x.dtype)}}

@@ -237,11 +237,6 @@ def _is_class_model(model: Any) -> bool:
     return isinstance(model, nn.Module) and not isinstance(model, (nn.Sequential, GraphModule))
 
 
-def reset_states(model: nn.Module, plugin: ModuleType) -> None:
-    """Clear the neuron state a framework keeps between calls (the plugin's optional ``reset``)."""
-    getattr(plugin, "reset", lambda _: None)(model)
-
-
 def _dtype(model: Any) -> torch.dtype:
     if isinstance(model, nir.NIRGraph):
         return torch.float64
@@ -258,7 +253,7 @@ def _runner(model: Any, plugin: ModuleType | None, dtype: torch.dtype) -> tuple[
         return (lambda x: model(x, record=True)), model
     if _is_class_model(model):  # its own forward, on time-major input (snn_interop.trace); no membranes to compare
         def run_forward(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, dict[str, torch.Tensor]]]:
-            reset_states(model, plugin)
+            trace.reset_states(model, plugin)
             return trace.output_of(model, x), {}
 
         return run_forward, model
@@ -411,7 +406,7 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     chain_model = model
     if src is not None and _is_class_model(model):
         progress("reading the model's forward as a chain of layers")
-        reset_states(model, src)
+        trace.reset_states(model, src)
         probe = (torch.rand(steps, *one_step.shape, generator=torch.Generator().manual_seed(seed)) < 0.5).to(dtype)
         chain_model = trace.as_sequential(model, src, probe)
     graph = _export(chain_model, src, one_step)

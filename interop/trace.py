@@ -45,6 +45,12 @@ def layers_of(model: nn.Module, plugin: ModuleType, prefix: str = "") -> dict[st
     return found
 
 
+def reset_states(model: nn.Module, plugin: ModuleType) -> None:
+    """Clear the neuron state a framework keeps between calls (the plugin's optional ``reset``),
+    before a class model runs its own forward."""
+    getattr(plugin, "reset", lambda _: None)(model)
+
+
 def output_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The model's forward on time-major ``x``, its first output when it returns several."""
     return _first(model(x))

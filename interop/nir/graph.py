@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -168,6 +170,15 @@ def with_notes(graph: nir.NIRGraph, notes: list[dict[str, str]]) -> nir.NIRGraph
     return graph
 
 
+@contextmanager
+def _naming(name: str) -> Iterator[None]:
+    """A SpecError raised while writing layer ``name`` says which layer."""
+    try:
+        yield
+    except SpecError as exc:
+        raise SpecError(f"layer {name}: {exc}") from exc
+
+
 def _unsupported(name: str, layer: nn.Module, plugin: ModuleType) -> SpecError:
     hint = HINTS.get(type(layer).__name__)
     return SpecError(f"layer {name} ({type(layer).__module__}.{type(layer).__name__}) is not supported: "
@@ -213,10 +224,8 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
     describe_layer = getattr(plugin, "describe_layer", None)
     for name, original in chain(module, describe_layer):
         layer = (describe_layer(original) if describe_layer is not None else None) or original
-        try:
+        with _naming(name):
             identity = is_identity(layer)
-        except SpecError as exc:
-            raise SpecError(f"layer {name}: {exc}") from exc
         if identity:
             notes.append({"layer": name, "type": type(original).__name__, "note": export_note(layer)})
             continue
@@ -225,10 +234,8 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
             if not spikes:
                 raise SpecError(f"layer {name} ({type(original).__name__}) does not pool single spikes (its input is not the "
                                 f"output of a neuron that fires at most one spike per step): {HINTS['MaxPool2d']}")
-            try:
+            with _naming(name):
                 nodes[name], nodes[f"{name}_max"] = max_pool_nodes(layer, tuple(x.shape[1:]))
-            except SpecError as exc:
-                raise SpecError(f"layer {name}: {exc}") from exc
             edges.append((prev, name))
             prev, name = name, f"{name}_max"
             with torch.no_grad():
@@ -250,10 +257,8 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
                 nodes[f"{name}_rec"] = node_from_layer(recurrent, tuple(x.shape[1:]))
                 edges += [(name, f"{name}_rec"), (f"{name}_rec", name)]
         else:
-            try:
+            with _naming(name):
                 node = node_from_layer(layer, tuple(x.shape[1:]))
-            except SpecError as exc:
-                raise SpecError(f"layer {name}: {exc}") from exc
             if node is None:
                 raise _unsupported(name, original, plugin)
             if (note := export_note(layer)) is not None:
