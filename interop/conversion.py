@@ -221,11 +221,14 @@ def input_shape(model: Any, given: tuple[int, ...] | None, plugin: ModuleType | 
     if isinstance(model, nir.NIRGraph):
         node = next(n for n in model.nodes.values() if isinstance(n, nir.Input))
         return tuple(int(s) for s in node.input_type["input"])
-    layers = chain(model, getattr(plugin, "describe_layer", None)) if isinstance(model, nn.Sequential) else []
+    describe_layer = getattr(plugin, "describe_layer", lambda _: None)
+    layers = chain(model, describe_layer) if isinstance(model, nn.Sequential) else []
     head = layers[0][1] if layers else None
     weighs = getattr(plugin, "describe_input", lambda _: None)(head) if head is not None else None
-    if isinstance(weighs, nn.Linear):
-        return (weighs.in_features,)
+    seen = describe_layer(head) if head is not None else None  # a framework's own Linear (rockpool's LinearTorch)
+    for first_layer in (weighs, seen):
+        if isinstance(first_layer, nn.Linear):
+            return (first_layer.in_features,)
     first = next((m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))), None)
     if isinstance(first, nn.Linear):
         return (first.in_features,)
@@ -271,6 +274,19 @@ def _params(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: p for k, p in module.named_parameters() if k.rsplit(".", 1)[-1] in ("weight", "bias")}
 
 
+def _in_nir_layout(source: nn.Module, grads: dict[str, torch.Tensor | None], plugin: ModuleType | None) -> None:
+    """The source's parameter gradients in the layout of the NIR nodes written for them (in place),
+    by ``plugin.gradient_as_nir(layer, field, grad)`` where the plugin has it."""
+    hook = getattr(plugin, "gradient_as_nir", None)
+    if hook is None:
+        return
+    modules = dict(source.named_modules())
+    for name, grad in grads.items():
+        owner, field = name.rsplit(".", 1)
+        if grad is not None and owner in modules:
+            grads[name] = hook(modules[owner], field, grad)
+
+
 def _as_written(source: nn.Module, grads_s: dict[str, torch.Tensor | None], grads_t: dict[str, torch.Tensor | None]) -> None:
     """Make the target's gradients of the affine written for a source BatchNorm comparable with
     the BatchNorm's (in place): the per-channel dL/da is read from its depthwise kernel or its
@@ -304,10 +320,11 @@ class RunFailed(RuntimeError):
 
 
 def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, x: torch.Tensor, seed: int,
-           tol: Tolerance = CONVERT_FP32) -> dict[str, Any]:
+           tol: Tolerance = CONVERT_FP32, plugin: ModuleType | None = None) -> dict[str, Any]:
     """Forward and gradient comparison of source and target on ``x``: spikes must be equal; a
     real-valued output (a membrane readout) and every membrane must agree within ``tol``
-    (atol + rtol |source|)."""
+    (atol + rtol |source|). ``plugin``: the source's, whose ``gradient_as_nir`` (an optional
+    hook) lays its parameters' gradients out as NIR's."""
     results = []
     for side, run, module in (("source", run_source, source_module), ("target", lambda x: target(x, record=True), target)):
         xi = x.clone().requires_grad_(True)
@@ -320,6 +337,7 @@ def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, 
         grads = torch.autograd.grad((y * proj).sum(), [xi, *params.values()], allow_unused=True)
         results.append((y.detach(), rec, grads[0], dict(zip(params, grads[1:]))))
     (ys, rec_s, gx_s, gw_s), (yt, rec_t, gx_t, gw_t) = results
+    _in_nir_layout(source_module, gw_s, plugin)
     _as_written(source_module, gw_s, gw_t)
     spikes = spiking_output(target)
     if ys.shape != yt.shape:
@@ -395,14 +413,14 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     if defaults is not None and isinstance(model, nir.NIRGraph):  # neurons without our metadata read with these, from here on
         model = nir_graph.annotate(model, defaults)
     check_finite(model)
+    if src is not None and _is_class_model(model):  # a framework's wrapper of a Sequential (sinabs's Network): that Sequential
+        wrapped = getattr(src, "describe_layer", lambda _: None)(model)
+        model = wrapped if isinstance(wrapped, nn.Sequential) else model
     shape = tuple(sample.shape[1:]) if sample is not None else input_shape(model, input_shape_, src)
     dtype = _dtype(model)
     one_step = sample if sample is not None else torch.zeros(1, *shape, dtype=dtype)
     if not isinstance(model, nir.NIRGraph):
         progress(f"exporting the {source} model to NIR")
-    if src is not None and _is_class_model(model):  # a framework's wrapper of a Sequential (sinabs's Network): that Sequential
-        wrapped = getattr(src, "describe_layer", lambda _: None)(model)
-        model = wrapped if isinstance(wrapped, nn.Sequential) else model
     chain_model = model
     if src is not None and _is_class_model(model):
         progress("reading the model's forward as a chain of layers")
@@ -435,7 +453,7 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
         x = (torch.rand(steps, 2, *shape, generator=torch.Generator().manual_seed(seed)) < 0.3).to(dtype)
         run_source, source_module = _runner(model, src, dtype)
         try:
-            measured = verify(run_source, source_module, converted, x, seed, tol)
+            measured = verify(run_source, source_module, converted, x, seed, tol, src)
         except RunFailed as exc:
             if exc.side == "source" and src is not None:
                 raise BadSource(f"the {source} model does not run on the verification input of shape {tuple(x.shape)} "

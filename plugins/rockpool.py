@@ -10,16 +10,22 @@ i = beta_syn (i + x); v = alpha v + i + bias; s = spike_generation_fn(v, thresho
 max_spikes_per_dt); v = v - s threshold (same step, not detached). ``LIFNeuronTorch`` has no
 synaptic current: v = exp(-dt / tau_mem) v + x + bias, the same spike and reset. Its own spike
 functions ``StepPWL`` and ``PeriodicExponential`` fire floor(v / threshold) spikes at v >= threshold
-(capped at max_spikes_per_dt) with their own surrogates, which the spec does not declare: the
-canonical spike function is injected as ``spike_generation_fn`` instead. Parameters and state are
-cast to float32 and state recordings use torch's default dtype; the modules are built here in
-float64 and run with the default dtype set to theirs, so float64 runs stay exact.
+(capped at max_spikes_per_dt). ``StepPWL`` (the default) is the spec's ``step`` surrogate with a
+capped multi-spike count and is read as such; ``PeriodicExponential``'s surrogate is not declared.
+The neurons built here get the canonical spike function as ``spike_generation_fn``. Parameters
+and state are cast to float32 and state recordings use torch's default dtype; the modules are
+built here in float64 and run with the default dtype set to theirs, so float64 runs stay exact.
+
+Models are read as rockpool users write them: a combinator ``Sequential`` of ``LinearTorch``
+(y = x W + b, W stored [in, out]) and neuron modules, in any leak mode (the decays are read as
+rockpool computes them), or an ``nn.Sequential`` of torch layers and neuron modules.
 """
 from __future__ import annotations
 
 import contextlib
 import math
 import sys
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +38,7 @@ from snn_interop.plugin_api import Capabilities, NotExpressible, chain, equals, 
 from snn_interop.spec.neurons import Compare, Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
 from snn_interop.spec.oracle import HeavisideSurrogate
 from snn_interop.spec.schema import SurrogateConfig
+from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
 
 NAME = "rockpool"
@@ -68,12 +75,18 @@ def _rockpool() -> tuple[Any, Any]:
 
 
 def spike_function(native: str, kwargs: Mapping[str, float], threshold: float = 1.0) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Rockpool's own spike generation (``StepPWL`` or ``PeriodicExponential`` in lif_torch) on v = x + threshold."""
+    """Rockpool's own spike generation (``StepPWL`` or ``PeriodicExponential`` in lif_torch) on v = x + threshold,
+    capped at one spike per step (``max_spikes_per_dt=1``, rockpool's own cap) unless kwargs give another."""
     lif_torch, _ = _rockpool()
     fn = getattr(lif_torch, native)
-    window = torch.tensor(kwargs.get("window", 0.5))
-    cap = torch.tensor(kwargs.get("max_spikes_per_dt", 2.0**16))
-    return lambda x: fn.apply(x + threshold, torch.tensor(threshold, dtype=x.dtype), window, cap).to(x.dtype)
+    window, cap = kwargs.get("window", 0.5), torch.tensor(kwargs.get("max_spikes_per_dt", 1.0))
+    return lambda x: fn.apply(x + threshold, torch.tensor(threshold, dtype=x.dtype), torch.tensor(window, dtype=x.dtype), cap).to(x.dtype)
+
+
+def _step_pwl() -> tuple[type, ...]:
+    """``StepPWL`` of lif_torch and its copy in lif_neuron_torch (the modules' default spike functions)."""
+    lif_torch, lif_neuron_torch = _rockpool()
+    return (lif_torch.StepPWL, lif_neuron_torch.StepPWL)
 
 
 @dataclass(frozen=True)
@@ -176,7 +189,8 @@ def capabilities() -> Capabilities:
         conventions={"reset": "subtract, same step, not detached", "input gain": "1; synaptic: beta_syn (i = beta_syn (i + x))",
                      "compare": ">= and > through the injected spike function", "spike_fn": "single (injected)",
                      "v_min": "none", "per-neuron": "not wired (one value per parameter)"},
-        surrogates="every surrogate injected as spike_generation_fn; rockpool's own StepPWL / PeriodicExponential are not declared",
+        surrogates="every surrogate injected as spike_generation_fn; rockpool's own StepPWL read as the step surrogate "
+                   "(PeriodicExponential is not declared)",
         backends={"cpu": ("torch",), "cuda": ("torch",)},
     )
 
@@ -251,34 +265,89 @@ def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.
     return _time_major(spikes, x_t.unsqueeze(0))[0], _time_major(records["vmem"], x_t.unsqueeze(0))[0], state
 
 
+def _firing(layer: torch.nn.Module, threshold: float) -> tuple[SurrogateConfig, dict[str, Any]]:
+    """The surrogate and firing conventions of a neuron module's ``spike_generation_fn``: the
+    canonical one injected here, or rockpool's ``StepPWL`` (the spec's ``step`` surrogate with
+    window ``learning_window``, scaled by 1 / threshold; floor(v / thr) spikes at v >= thr, at
+    most ``max_spikes_per_dt``)."""
+    fn = getattr(layer.spike_generation_fn, "__self__", None)
+    if isinstance(fn, CanonicalSpikeGeneration):
+        return fn.surrogate, dict(compare=fn.compare)
+    if fn in _step_pwl():
+        cap = float(layer.max_spikes_per_dt)
+        require(NAME, [(cap >= 1 and cap == math.floor(cap), f"max_spikes_per_dt={cap:g}", "the cap must be a whole number >= 1")])
+        surrogate = from_native(NAME, "StepPWL", {"window": float(layer.learning_window)}, theta=threshold)
+        return surrogate, dict(compare=Compare.GE, spike_fn=SpikeFn.SINGLE if cap == 1 else SpikeFn.MAX, max_spikes=int(cap))
+    raise NotExpressible(NAME, f"spike_generation_fn={getattr(fn, '__name__', layer.spike_generation_fn)!r}",
+                         "only StepPWL (the spec's step surrogate) is declared; PeriodicExponential's gradient is "
+                         "exp(-|v - thr| / window) / thr below the threshold but exp(-|z| / (2 window)) / thr in each period "
+                         "above it, which no canonical surrogate computes")
+
+
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
-    """The canonical neuron of a LIFTorch (decays) or LIFNeuronTorch with an injected canonical spike
-    function; None for other layers."""
+    """The canonical neuron of a LIFTorch (any leak mode, one synapse per neuron, no recurrence) or
+    LIFNeuronTorch, with rockpool's StepPWL or an injected canonical spike function; None for
+    other layers. Decays are read as rockpool computes them in its forward (exp(-dt / tau) in the
+    module's dtype for leak_mode="taus")."""
     if type(layer) not in _neuron_types():
         return None
-    fn = getattr(layer.spike_generation_fn, "__self__", None)
-    if not isinstance(fn, CanonicalSpikeGeneration):
-        raise NotExpressible(NAME, f"spike_generation_fn={layer.spike_generation_fn!r}",
-                             "rockpool's StepPWL / PeriodicExponential surrogates are not declared in the spec")
     one = lambda t: float(t.detach().reshape(-1)[0]) if bool(torch.all(t == t.reshape(-1)[0])) else None  # noqa: E731
     threshold, bias = one(layer.threshold), one(layer.bias)
     require(NAME, [(threshold is not None, "per-neuron threshold", "not described yet: one value per parameter"),
                    (bias == 0.0, "bias", "a bias current is not a canonical parameter"),
                    (float(layer.noise_std) == 0.0, "noise_std", "membrane noise is not deterministic")])
-    common = dict(threshold=threshold, compare=fn.compare, reset=ResetMode.SUBTRACT, reset_timing=ResetTiming.SAME_STEP, detach_reset=False)
+    surrogate, firing = _firing(layer, threshold)
+    common = dict(threshold=threshold, reset=ResetMode.SUBTRACT, reset_timing=ResetTiming.SAME_STEP, detach_reset=False, **firing)
     lif_torch, _ = _rockpool()
     if isinstance(layer, lif_torch.LIFTorch):
-        require(NAME, [(layer.leak_mode == "decays", f"leak_mode={layer.leak_mode}", "decays are read exactly in leak_mode='decays' only"),
+        require(NAME, [(layer.n_synapses == 1, f"n_synapses={layer.n_synapses}", "several synaptic currents per neuron are not canonical"),
                        (not layer._has_rec, "has_rec", "recurrent LIFTorch is not described yet")])
         alpha, beta_syn = one(layer.alpha), one(layer.beta)
         require(NAME, [(alpha is not None and beta_syn is not None, "per-neuron decays", "not described yet")])
-        return Neuron.cuba_lif(fn.surrogate, Decay(alpha), Decay(beta_syn), syn_input_scale=InputScale.BETA, **common)
+        return Neuron.cuba_lif(surrogate, Decay(alpha), Decay(beta_syn), syn_input_scale=InputScale.BETA, **common)
     tau = layer.tau_mem.detach().reshape(-1)
     beta = one(torch.exp(-layer.dt / tau))
     require(NAME, [(beta is not None, "per-neuron tau_mem", "not described yet")])
     if beta == 1.0:
-        return Neuron.if_(fn.surrogate, **common)
-    return Neuron.lif(fn.surrogate, Decay(beta), **common)
+        return Neuron.if_(surrogate, **common)
+    return Neuron.lif(surrogate, Decay(beta), **common)
+
+
+def _wrappers() -> tuple[type, type]:
+    """Rockpool's combinator ``Sequential`` (torch flavour) and ``LinearTorch``."""
+    with _samna_blocked():
+        from rockpool.nn.combinators.sequential import TorchSequential
+        from rockpool.nn.modules.torch.linear_torch import LinearTorch
+    return TorchSequential, LinearTorch
+
+
+def describe_layer(layer: torch.nn.Module) -> torch.nn.Module | None:
+    """A rockpool combinator ``Sequential`` as an ``nn.Sequential`` of its modules (names kept:
+    "0_LinearTorch"); a ``LinearTorch`` as the ``nn.Linear`` it computes (y = x W + b: weight W^T)."""
+    sequential, linear = _wrappers()
+    if isinstance(layer, sequential):
+        return torch.nn.Sequential(OrderedDict(layer.named_children()))
+    if isinstance(layer, linear):
+        w = layer.weight.detach()
+        out = torch.nn.Linear(w.shape[0], w.shape[1], bias=layer.bias is not None, dtype=w.dtype, device=w.device)
+        with torch.no_grad():
+            out.weight.copy_(w.T)
+            if layer.bias is not None:
+                out.bias.copy_(layer.bias.detach())
+        return out
+    return None
+
+
+def gradient_as_nir(layer: torch.nn.Module, field: str, grad: torch.Tensor) -> torch.Tensor:
+    """The gradient of a layer's own parameter in the layout of the NIR node it is written as:
+    LinearTorch stores its weight [in, out], NIR's Affine [out, in]."""
+    _, linear = _wrappers()
+    return grad.T if isinstance(layer, linear) and field == "weight" else grad
+
+
+def _sequential(model: torch.nn.Module) -> torch.nn.Module:
+    seen = describe_layer(model)
+    return seen if isinstance(seen, torch.nn.Sequential) else model
 
 
 def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
@@ -287,21 +356,26 @@ def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
 
 
 def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
-    """The NIR graph of a rockpool model (nn.Sequential or a from_nir module); sample: one step [B, ...]."""
-    return nir_graph.to_nir(module, sys.modules[__name__], sample_input)
+    """The NIR graph of a rockpool model (a combinator Sequential, an nn.Sequential or a from_nir
+    module); sample: one step [B, ...]."""
+    return nir_graph.to_nir(_sequential(module), sys.modules[__name__], sample_input)
 
 
 def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """An ``nn.Sequential`` of torch layers and rockpool neuron modules, run layer by layer over the
-    whole sequence as rockpool does (neurons batch-first through their own forward) on time-major
-    ``x``: the output and each neuron layer's membrane after reset keyed by its index."""
+    """A combinator Sequential or an ``nn.Sequential`` of torch layers, ``LinearTorch`` and
+    rockpool neuron modules, run layer by layer over the whole sequence as rockpool does (its
+    modules batch-first through their own forward, from rest) on time-major ``x``: the output and
+    each neuron layer's membrane after reset keyed by its path."""
+    _, linear = _wrappers()
     h, membranes = x, {}
-    for name, layer in chain(model):
-        if describe_neuron(layer) is None:
+    for name, layer in chain(_sequential(model), describe_layer):
+        if isinstance(layer, linear):
+            h = layer.forward(h.transpose(0, 1)).transpose(0, 1)
+        elif describe_neuron(layer) is None:
             h = layer(h)
-            continue
-        spikes, v = run(layer, h)
-        h, membranes[name] = spikes, v
+        else:
+            spikes, v = run(layer, h)
+            h, membranes[name] = spikes, v
     return h, membranes
 
 

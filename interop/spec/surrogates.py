@@ -1,5 +1,5 @@
 """Every surrogate gradient shipped by snntorch 1.0.0, spikingjelly 2.0.0, sinabs 3.1.3 and
-norse 1.1.0, declared once.
+norse 1.1.0, declared once; and rockpool 3.1.0's ``StepPWL``.
 
 Each entry gives the primitive g(x) and its derivative g'(x) in a math namespace ``m``
 (NumPy or torch, :mod:`.mathns`), with their LaTeX, and each framework's own function as an
@@ -24,6 +24,7 @@ _spikingjelly = partial(Alias, "spikingjelly", h0=1.0)
 _sinabs = partial(Alias, "sinabs", h0=1.0)
 _snntorch = partial(Alias, "snntorch", h0=0.0)
 _norse = partial(Alias, "norse", h0=0.0)
+_rockpool = partial(Alias, "rockpool", h0=1.0)
 
 
 def _pos(m, x):  # noqa: ANN001
@@ -249,6 +250,10 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
                     "docstring: window relative to the threshold; code: absolute (v >= thr - window), divided by thr"),
             _snntorch("surrogate.heaviside", {"window": "0", "at_edge": "0", "scale": "1"}, {},
                       "gradient = the spike itself, (x > 0): 0 at x == 0"),
+            _rockpool("StepPWL", {"window": "window", "at_edge": "1", "scale": "1 / theta"}, {"window": "window"},
+                      "lif_torch.StepPWL and its copy in lif_neuron_torch; window is the module's learning_window "
+                      "(absolute: v >= thr - window), the gradient divided by thr. Its threshold gradient is -v / thr^2 "
+                      "there (that of v / thr), not the spec's -g'(v - thr)"),
         ),
     ),
     Surrogate(

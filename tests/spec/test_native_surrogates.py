@@ -27,12 +27,14 @@ GRID = torch.arange(-3000, 3001, dtype=torch.float64) / 1000  # exact 0, +-0.5, 
 # What each framework's spike function computes in, for float64 input (measured, see the
 # aliases' notes): snntorch returns float32 spikes and computes its gradient in float32;
 # norse evaluates sqrt(pi) in float32 (heavi_erfc); sinabs builds sqrt(2 pi) as a float32
-# tensor (Gaussian) and returns float32 gradients (Heaviside); spikingjelly stays in float64.
+# tensor (Gaussian) and returns float32 gradients (Heaviside), as rockpool's StepPWL does;
+# spikingjelly stays in float64.
 NATIVE_TOLERANCE: dict[str, Tolerance] = {
     "spikingjelly": FP64_EXACT,
     "sinabs": FP32_VS_FP64,
     "snntorch": FP32_VS_FP64,
     "norse": FP32_VS_FP64,
+    "rockpool": FP32_VS_FP64,
 }
 
 DETERMINISTIC = [s for s in SURROGATES.values() if s.kind is not Kind.STOCHASTIC]

@@ -1,0 +1,91 @@
+"""Rockpool networks as its users write them: a combinator ``Sequential`` of ``LinearTorch`` and
+neuron modules at rockpool's defaults (leak_mode="taus", decays exp(-dt / tau) computed in
+float32, the StepPWL spike function, which fires up to 2^16 spikes per step) are read from
+rockpool's own modules and convert exactly, gradients included."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from snn_interop import conversion as conv
+from snn_interop.errors import Unsupported
+from snn_interop.spec.neurons import Compare, InputScale, Model, SpikeFn
+from tests.conftest import plugin_or_skip
+
+TARGETS = ["snntorch", "spikingjelly", "sinabs", "norse", "rockpool", "nir"]
+
+
+def rockpool() -> tuple:
+    """LinearTorch, LIFTorch, LIFNeuronTorch, Sequential and lif_torch, imported as the plugin does (samna blocked)."""
+    plugin = plugin_or_skip("rockpool")
+    with plugin._samna_blocked():
+        from rockpool.nn.combinators import Sequential
+        from rockpool.nn.modules import LIFNeuronTorch, LIFTorch, LinearTorch
+        from rockpool.nn.modules.torch import lif_torch
+    return LinearTorch, LIFTorch, LIFNeuronTorch, Sequential, lif_torch
+
+
+def default_net(seed: int = 0) -> torch.nn.Module:
+    """12 -> 16 -> 16 -> 5 with rockpool's own initialisation (from torch's generator, seeded here):
+    the 16 x 16 layer is square, so a weight gradient compared untransposed would not pass."""
+    LinearTorch, LIFTorch, LIFNeuronTorch, Sequential, _ = rockpool()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return Sequential(LinearTorch((12, 16)), LIFTorch(16), LinearTorch((16, 16), has_bias=True), LIFTorch(16, tau_syn=0.005),
+                          LinearTorch((16, 5)), LIFNeuronTorch(5, tau_mem=0.01))
+
+
+def test_a_default_lif_torch_is_read_as_rockpool_computes_it():
+    plugin = plugin_or_skip("rockpool")
+    _, LIFTorch, LIFNeuronTorch, _, _ = rockpool()
+    n = plugin.describe_neuron(LIFTorch(3))
+    assert n.model is Model.CUBA_LIF and n.syn_input_scale is InputScale.BETA
+    # tau_mem = tau_syn = 20 ms at dt = 1 ms: exp(-0.05), as rockpool rounds it to float32
+    assert n.decay.beta == n.syn_decay.beta and abs(n.decay.beta - math.exp(-0.05)) < 1e-7
+    assert n.decay.beta == float(torch.tensor(math.exp(-0.05), dtype=torch.float32))
+    assert (n.spike_fn, n.max_spikes, n.compare) == (SpikeFn.MAX, 2**16, Compare.GE)
+    assert n.surrogate.surrogate.name == "step" and dict(n.surrogate.values) == {"window": 0.5, "at_edge": 1.0, "scale": 1.0}
+
+    lif = plugin.describe_neuron(LIFNeuronTorch(2, tau_mem=0.01, threshold=2.0, max_spikes_per_dt=1))
+    assert lif.model is Model.LIF and lif.spike_fn is SpikeFn.SINGLE and lif.threshold == 2.0
+    assert abs(lif.decay.beta - math.exp(-0.1)) < 1e-7
+    assert lif.surrogate.values["scale"] == 0.5, "StepPWL divides its gradient by the threshold"
+    assert plugin.describe_neuron(LIFNeuronTorch(2, tau_mem=math.inf)).model is Model.IF
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_default_rockpool_network_converts_exactly(target):
+    if target != "nir":
+        plugin_or_skip(target)
+    _, report = conv.convert(default_net(), "rockpool", target, steps=50)
+    assert report.exact, report.table()
+    assert report.forward["spikes_source"] > 100 and report.forward["max_spikes_per_step"] > 1, report.forward
+    assert {"0_LinearTorch.weight", "2_LinearTorch.weight", "2_LinearTorch.bias"} <= set(report.gradient["weight_rel_err"])
+
+
+def test_rockpool_runs_its_network_as_the_plugin_reads_it():
+    # the plugin runs each module through rockpool's own forward; the combinator's own evolve gives the same spikes
+    plugin = plugin_or_skip("rockpool")
+    net = default_net(3)
+    x = (torch.rand(40, 2, 12, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    y, membranes = plugin.run_model(net, x)
+    net.reset_state()
+    own, _, record = net(x.transpose(0, 1), record=True)
+    assert torch.equal(y, own.transpose(0, 1)) and y.sum() > 50
+    assert sorted(membranes) == ["1_LIFTorch", "3_LIFTorch", "5_LIFNeuronTorch"]
+    assert torch.equal(membranes["3_LIFTorch"], record["3_LIFTorch"]["vmem"].transpose(0, 1))
+
+
+def test_what_rockpool_computes_and_the_spec_does_not_is_refused_by_name():
+    _, LIFTorch, LIFNeuronTorch, Sequential, lif_torch = rockpool()
+    LinearTorch = rockpool()[0]
+    cases = {
+        "PeriodicExponential": LIFTorch(4, spike_generation_fn=lif_torch.PeriodicExponential),
+        "bias": LIFNeuronTorch(4, bias=0.1),
+        "has_rec": LIFTorch(4, has_rec=True),
+    }
+    for name, neuron in cases.items():
+        with pytest.raises(Unsupported, match=name):
+            conv.convert(Sequential(LinearTorch((3, 4)), neuron), "rockpool", "nir", steps=5)
