@@ -125,7 +125,7 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
         return ExitCode.USAGE
     say(f"loading {args.source}")
     is_file = args.source.endswith(".nir") or Path(args.source).is_file()
-    model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights)
+    model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights, conv.resolve(args.source_fw))
     graph, built, report = conv.convert_full(model, args.source_fw, args.target_fw, steps=args.steps, seed=args.seed,
                                              verify_result=args.verify, progress=say, embed_reference=embed, reference_budget=budget,
                                              neurons=args.neurons or "exact", input_shape_=tuple(args.input_shape) if args.input_shape else None,
@@ -168,7 +168,7 @@ def _cmd_handoff(args: argparse.Namespace, say: Callable[[str], None]) -> ExitCo
     hardware.get(args.target_fw)  # an unusable toolchain fails before the model is loaded
     say(f"loading {args.source}")
     is_file = args.source.endswith(".nir") or Path(args.source).is_file()
-    model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights)
+    model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights, conv.resolve(args.source_fw))
     graph, _, _ = conv.convert_full(model, args.source_fw, conv.NIR, steps=args.steps, seed=args.seed, verify_result=False,
                                     progress=say, input_shape_=tuple(args.input_shape) if args.input_shape else None,
                                     defaults=_nir_defaults(args))

@@ -35,7 +35,7 @@ from snn_interop.errors import BadSource, ExitCode, InvalidGraph
 from snn_interop.graph import GraphModule
 from snn_interop.nir import metadata
 from snn_interop.nir.graph import flatten
-from snn_interop.plugin_api import chain
+from snn_interop.plugin_api import chain, whole_model
 from snn_interop.spec import oracle
 from snn_interop.spec.neurons import Neuron, values
 
@@ -43,9 +43,6 @@ TOLERANCES_FILE = Path(__file__).with_name("compare_tolerances.toml")
 RECORDING_SCHEMA, RECORDING_VERSION = "snn_interop.recording", 1
 QUANTITIES = ("out", "v", "i")  #: a node's output, membrane, synaptic current
 NAMES = {"out": "output", "v": "membrane", "i": "synaptic current"}
-
-#: Frameworks whose models run batch-first ([B, T, ...]) when run whole (plugin.run_model).
-BATCH_FIRST = frozenset({"sinabs"})
 
 
 # -- recording -------------------------------------------------------------------------------
@@ -119,6 +116,7 @@ def record(model: nn.Module, x: torch.Tensor, plugin: ModuleType | None = None, 
                              {k: i.neuron for k, i in model.neuron_info.items()}, model.input_name, model.output_name, graph)
         if plugin is None:
             raise InvalidGraph(f"{source}: a framework model needs its framework (--from FW) to be run")
+        model = whole_model(model, plugin)
         if not isinstance(model, nn.Sequential):
             return _record_class(model, plugin, x, source, graph)
         return _record_native(model, plugin, x, source, graph)
@@ -160,7 +158,7 @@ def _record_native(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source
         if len(got) == steps and all(torch.is_tensor(g) for g in got):
             out = torch.stack(got)
         elif len(got) == 1 and torch.is_tensor(got[0]):
-            seq = got[0].transpose(0, 1) if plugin.NAME in BATCH_FIRST else got[0]
+            seq = got[0].transpose(0, 1) if getattr(plugin, "BATCH_FIRST", False) else got[0]
             out = seq if tuple(seq.shape[:2]) == (steps, batch) else None
         nodes[name] = {} if out is None else {"out": out.to(x.dtype)}
         if name in membranes:
@@ -228,7 +226,7 @@ class Operand:
         plugin = conv.resolve(fw)
         if plugin is None:
             raise BadSource("--from nir needs a .nir file")
-        model = conv.load_callable(spec, _pick(weights, index))
+        model = whole_model(conv.load_callable(spec, _pick(weights, index), plugin), plugin)
         return cls(spec, model=model, plugin=plugin, dtype=conv._dtype(model))
 
     def input_shape(self, given: tuple[int, ...] | None) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ spikes, membranes where both sides expose them, and input and weight gradients.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import os
@@ -31,7 +32,7 @@ from snn_interop.graph import GraphModule
 from snn_interop.nir import graph as nir_graph
 from snn_interop.nir.layers import batchnorm_gradients
 from snn_interop.nir.neurons import NirDefaults
-from snn_interop.plugin_api import NotExpressible, chain
+from snn_interop.plugin_api import NotExpressible, chain, whole_model
 from snn_interop.spec.schema import SpecError
 from snn_interop_conformance.tolerances import CONVERT_FP32, CONVERT_FP64, Tolerance
 
@@ -139,16 +140,19 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
     return graph
 
 
-def load_callable(spec: str, weights: str | Path | None = None) -> nn.Module:
+def load_callable(spec: str, weights: str | Path | None = None, plugin: ModuleType | None = None) -> nn.Module:
     """``module:callable`` (importable from the working directory or PYTHONPATH) returning a
-    torch module, with an optional state dict loaded with ``weights_only=True``."""
+    torch module, with an optional state dict loaded with ``weights_only=True``. The module is
+    imported inside the source ``plugin``'s ``importing()`` context where it has one (rockpool's
+    blocks samna, whose index release runs pip when imported)."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise BadSource(f"source {spec!r} is neither a .nir file nor module:callable (e.g. mypkg.models:build).")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        module = importlib.import_module(module_name)
+        with getattr(plugin, "importing", contextlib.nullcontext)():
+            module = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - the user's module may fail in any way
         raise BadSource(f"cannot import {module_name!r} ({type(exc).__name__}: {exc}); it must be importable from "
                         "the working directory or PYTHONPATH.") from exc
@@ -413,9 +417,7 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     if defaults is not None and isinstance(model, nir.NIRGraph):  # neurons without our metadata read with these, from here on
         model = nir_graph.annotate(model, defaults)
     check_finite(model)
-    if src is not None and _is_class_model(model):  # a framework's wrapper of a Sequential (sinabs's Network): that Sequential
-        wrapped = getattr(src, "describe_layer", lambda _: None)(model)
-        model = wrapped if isinstance(wrapped, nn.Sequential) else model
+    model = whole_model(model, src)  # a framework's wrapper of a Sequential (sinabs's Network): that Sequential
     shape = tuple(sample.shape[1:]) if sample is not None else input_shape(model, input_shape_, src)
     dtype = _dtype(model)
     one_step = sample if sample is not None else torch.zeros(1, *shape, dtype=dtype)

@@ -152,6 +152,16 @@ def chain(model: torch.nn.Module, describe_layer: Callable[[torch.nn.Module], to
     return layers
 
 
+def whole_model(model: Any, plugin: Any) -> Any:
+    """The plain ``nn.Sequential`` a framework's wrapper of a whole model stands for, by the
+    plugin's ``describe_layer`` (sinabs's ``from_model`` Network: its spiking_model; rockpool's
+    combinator Sequential: its modules), else ``model`` itself."""
+    if plugin is None or not isinstance(model, torch.nn.Module) or isinstance(model, torch.nn.Sequential):
+        return model
+    seen = getattr(plugin, "describe_layer", lambda _: None)(model)
+    return seen if isinstance(seen, torch.nn.Sequential) else model
+
+
 def seeded_linear(n_in: int, n_out: int, gain: float, seed: int, dtype: torch.dtype = torch.float32) -> torch.nn.Linear:
     """A Linear layer with seeded N(0, gain^2 / n_in) weights and bias 0.1 gain (example models)."""
     layer = torch.nn.Linear(n_in, n_out, dtype=dtype)

@@ -42,6 +42,7 @@ from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
 
 NAME = "rockpool"
+BATCH_FIRST = True  #: its layers run a whole sequence batch-first, [B, T, ...] (read by snn-interop compare's hooks)
 EXTRA = "rockpool"
 DT = 1.0  #: rockpool's dt for the modules built here; decays are given per step
 
@@ -65,6 +66,12 @@ def _samna_blocked() -> Iterator[None]:
     finally:
         if absent and "samna" in sys.modules and sys.modules["samna"] is None:
             del sys.modules["samna"]
+
+
+def importing() -> contextlib.AbstractContextManager[None]:
+    """The context a user's model file is imported in (``snn-convert --from rockpool``): its
+    ``import rockpool`` finds samna blocked, as the plugin's own imports do."""
+    return _samna_blocked()
 
 
 def _rockpool() -> tuple[Any, Any]:
@@ -369,8 +376,8 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
     _, linear = _wrappers()
     h, membranes = x, {}
     for name, layer in chain(_sequential(model), describe_layer):
-        if isinstance(layer, linear):
-            h = layer.forward(h.transpose(0, 1)).transpose(0, 1)
+        if isinstance(layer, linear):  # rockpool's call: (output, state, record)
+            h = layer(h.transpose(0, 1))[0].transpose(0, 1)
         elif describe_neuron(layer) is None:
             h = layer(h)
         else:

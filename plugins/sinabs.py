@@ -32,6 +32,7 @@ from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
 
 NAME = "sinabs"
+BATCH_FIRST = True  #: its layers run a whole sequence batch-first, [B, T, ...] (read by snn-interop compare's hooks)
 EXTRA = "sinabs"
 #: Set to "exodus", build_neuron builds sinabs-exodus's layers (CUDA only)
 BACKEND_VARIABLE = "SNN_INTEROP_SINABS_BACKEND"

@@ -5,6 +5,9 @@ rockpool's own modules and convert exactly, gradients included."""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +17,7 @@ from snn_interop.errors import Unsupported
 from snn_interop.spec.neurons import Compare, InputScale, Model, SpikeFn
 from tests.conftest import plugin_or_skip
 
+ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ["snntorch", "spikingjelly", "sinabs", "norse", "rockpool", "nir"]
 
 
@@ -89,3 +93,19 @@ def test_what_rockpool_computes_and_the_spec_does_not_is_refused_by_name():
     for name, neuron in cases.items():
         with pytest.raises(Unsupported, match=name):
             conv.convert(Sequential(LinearTorch((3, 4)), neuron), "rockpool", "nir", steps=5)
+
+
+def test_snn_convert_and_compare_read_a_rockpool_model_file_without_importing_samna(tmp_path):
+    # exit 0 with --verify: exact. examples/rockpool_mlp imports rockpool itself: snn-convert imports it inside the plugin's
+    # importing() context, so the samna stub (which runs pip against a vendor index) never loads
+    plugin_or_skip("rockpool")
+    out = tmp_path / "out"
+    code = ("import sys; from snn_interop import cli\n"
+            f"a = cli.convert_main(['--from', 'rockpool', '--to', 'sinabs', 'examples.rockpool_mlp.model:build', '-o', {str(out)!r}, "
+            "'--verify', '--quiet'])\n"
+            f"b = cli.main(['compare', 'examples.rockpool_mlp.model:build', {str(out / 'model.nir')!r}, '--from', 'rockpool'])\n"
+            "print('RESULT', int(a), int(b), 'samna' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.stdout.splitlines()[-1] == "RESULT 0 0 False", done.stdout + done.stderr
+    assert "pip" not in done.stderr and "gitlab" not in done.stderr, done.stderr
+    assert "0_LinearTorch" in done.stdout and "Verdict: MATCH" in done.stdout
