@@ -33,6 +33,7 @@ from snn_interop.nir import graph as nir_graph
 from snn_interop.nir.layers import batchnorm_gradients
 from snn_interop.nir.neurons import NirDefaults
 from snn_interop.plugin_api import NotExpressible, chain, whole_model
+from snn_interop.spec.neurons import ResetMode, SpikeFn, values
 from snn_interop.spec.schema import SpecError
 from snn_interop_conformance.tolerances import CONVERT_FP32, CONVERT_FP64, Tolerance
 
@@ -323,6 +324,19 @@ class RunFailed(RuntimeError):
         self.side = side
 
 
+def _membrane_scale(target: GraphModule, name: str, v_source: torch.Tensor, rec_t: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The |v| a membrane's rtol is relative to: the membrane itself; for a neuron that fires
+    several spikes per step, the membrane before its subtractive reset, |v| + s theta (the reset
+    removes s theta, so v after it carries the rounding of v before it, up to s theta in size)."""
+    v = v_source.to(rec_t["v"].dtype).abs()
+    info = target.neuron_info.get(name)
+    n = info.neuron if info is not None else None
+    if n is None or n.spike_fn is SpikeFn.SINGLE or n.reset is not ResetMode.SUBTRACT or "out" not in rec_t:
+        return v
+    theta = torch.as_tensor(values(n.threshold), dtype=v.dtype).abs()  # one number, or per neuron: broadcasts over [T, B]
+    return v + rec_t["out"].abs() * theta
+
+
 def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, x: torch.Tensor, seed: int,
            tol: Tolerance = CONVERT_FP32, plugin: ModuleType | None = None) -> dict[str, Any]:
     """Forward and gradient comparison of source and target on ``x``: spikes must be equal; a
@@ -356,7 +370,8 @@ def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, 
         idx = diff.nonzero()[0].tolist()
         first = {"step": idx[0], "index": idx[1:]}
     shared = [n for n in rec_s if "v" in rec_s[n] and n in rec_t and "v" in rec_t[n]]
-    errors = {n: ((rec_s[n]["v"].to(rec_t[n]["v"].dtype) - rec_t[n]["v"]).abs(), rec_s[n]["v"].to(rec_t[n]["v"].dtype)) for n in shared}
+    errors = {n: ((rec_s[n]["v"].to(rec_t[n]["v"].dtype) - rec_t[n]["v"]).abs(), _membrane_scale(target, n, rec_s[n]["v"], rec_t[n]))
+              for n in shared}
     membrane = max((err.max().item() for err, _ in errors.values()), default=None)
     membranes_over = sum(int(tol.exceeded(err, v).sum()) for err, v in errors.values())
     names = [n for n in gw_s if n in gw_t and gw_s[n] is not None and gw_t[n] is not None]

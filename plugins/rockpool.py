@@ -307,8 +307,7 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     common = dict(threshold=threshold, reset=ResetMode.SUBTRACT, reset_timing=ResetTiming.SAME_STEP, detach_reset=False, **firing)
     lif_torch, _ = _rockpool()
     if isinstance(layer, lif_torch.LIFTorch):
-        require(NAME, [(layer.n_synapses == 1, f"n_synapses={layer.n_synapses}", "several synaptic currents per neuron are not canonical"),
-                       (not layer._has_rec, "has_rec", "recurrent LIFTorch is not described yet")])
+        require(NAME, [(layer.n_synapses == 1, f"n_synapses={layer.n_synapses}", "several synaptic currents per neuron are not canonical")])
         alpha, beta_syn = one(layer.alpha), one(layer.beta)
         require(NAME, [(alpha is not None and beta_syn is not None, "per-neuron decays", "not described yet")])
         return Neuron.cuba_lif(surrogate, Decay(alpha), Decay(beta_syn), syn_input_scale=InputScale.BETA, **common)
@@ -318,6 +317,21 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     if beta == 1.0:
         return Neuron.if_(surrogate, **common)
     return Neuron.lif(surrogate, Decay(beta), **common)
+
+
+def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module | None:
+    """A ``LIFTorch(has_rec=True)``'s recurrence as the ``nn.Linear`` (weight ``w_rec^T``, no bias)
+    whose output on this step's spikes joins the next step's input current (rockpool adds
+    ``F.linear(spikes, w_rec.T)`` to ``isyn`` with the input, from zero spikes at the first step);
+    None for any other layer."""
+    lif_torch, _ = _rockpool()
+    if not isinstance(layer, lif_torch.LIFTorch) or not layer._has_rec:
+        return None
+    w = layer.w_rec.detach()
+    rec = torch.nn.Linear(w.shape[0], w.shape[1], bias=False, dtype=w.dtype, device=w.device)
+    with torch.no_grad():
+        rec.weight.copy_(w.T)
+    return rec
 
 
 def _wrappers() -> tuple[type, type]:

@@ -13,7 +13,7 @@ import torch
 from snn_interop.nir.neurons import node_from_neuron
 from snn_interop.spec import oracle
 from snn_interop.spec.schema import SpecError
-from snn_interop_conformance.tolerances import FP32_GRADIENT, FP64_REORDERED
+from snn_interop_conformance.tolerances import FP32_BPTT, FP32_GRADIENT, FP32_MEMBRANE, FP64_REORDERED
 from tests.conftest import plugin_or_skip
 
 FRAMEWORKS = ["snntorch", "spikingjelly", "sinabs", "norse"]
@@ -42,17 +42,35 @@ def test_default_neuron_matches_oracle_forward_and_backward(framework):
     torch.testing.assert_close(x_native.grad, x_oracle.grad, atol=FP32_GRADIENT.atol, rtol=FP32_GRADIENT.rtol)
 
 
-def test_rockpool_default_neuron_has_no_canonical_twin():
-    # rockpool's default spike function StepPWL fires floor(v / threshold) spikes with a one-sided
-    # step surrogate (grad 1/threshold for every v >= threshold - 0.5) that the spec does not declare:
-    # its default LIFTorch is refused by describe_neuron, so rockpool has no default_neuron
-    from snn_interop.plugin_api import NotExpressible
+def test_rockpool_default_neuron_is_the_oracle_on_its_description():
+    """rockpool's default LIFTorch (leak_mode="taus", StepPWL: floor(v / thr) spikes capped at 2^16,
+    gradient 1 / thr wherever v >= thr - 0.5) is described as a current-based LIF with the spec's
+    step surrogate and max spike function. StepPWL returns float32 spikes, so rockpool runs it in
+    float32 only: spikes equal to the float64 oracle's, membranes and gradients within float32."""
+    from snn_interop.spec.neurons import SpikeFn
 
     plugin = plugin_or_skip("rockpool")
-    assert not hasattr(plugin, "default_neuron")
     lif_torch, _ = plugin._rockpool()
-    with pytest.raises(NotExpressible, match="StepPWL"):
-        plugin.describe_neuron(lif_torch.LIFTorch((3,), leak_mode="decays"))
+    module = lif_torch.LIFTorch((5,))
+    canonical = plugin.describe_neuron(module)
+    assert canonical.spike_fn is SpikeFn.MAX and canonical.surrogate.surrogate.name == "step"
+    gen = torch.Generator().manual_seed(7)
+    x = torch.rand(64, 3, 5, generator=gen) * 2.5
+    w_s, w_v = torch.randn(2, 64, 3, 5, generator=gen)
+
+    x_native = x.clone().requires_grad_(True)
+    spikes, v = plugin.run(module, x_native)
+    ((spikes * w_s).sum() + (v * w_v).sum()).backward()
+    x_oracle = x.double().requires_grad_(True)
+    trace = oracle.simulate(canonical, x_oracle)
+    ((trace.spikes * w_s.double()).sum() + (trace.v * w_v.double()).sum()).backward()
+
+    assert trace.spikes.max() > 1, "the input must make the neuron fire several spikes in a step"
+    assert torch.equal(spikes.to(torch.float64), trace.spikes)
+    # the reset removes s thr exactly: v after it carries the float32 rounding of v before it (~24 here)
+    before_reset = trace.v.detach().abs() + trace.spikes.detach() * canonical.threshold
+    assert not FP32_MEMBRANE.exceeded((v.detach().double() - trace.v.detach()).abs(), before_reset).any()
+    torch.testing.assert_close(x_native.grad.double(), x_oracle.grad, atol=FP32_BPTT.atol, rtol=FP32_BPTT.rtol)
 
 
 @pytest.mark.parametrize("layer", ["IAF", "LIF"])
