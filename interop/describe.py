@@ -32,7 +32,9 @@ def neuron_text(n: Neuron) -> str:
     if n.model is Model.ADAPTIVE_LIF:
         parts.append(f"adaptation rho {show(n.adapt_decay.beta)} x {n.adapt_scale:g}")
     if n.spikes:
-        parts.append(f"fires at v {n.compare.value} {show(n.threshold)}" + (f" ({n.spike_fn.value} spikes)" if n.spike_fn is not SpikeFn.SINGLE else ""))
+        several = {SpikeFn.MULTI: " (floor(v / threshold) spikes per step)",
+                   SpikeFn.MAX: f" (floor(v / threshold) spikes per step, at most {n.max_spikes})"}
+        parts.append(f"fires at v {n.compare.value} {show(n.threshold)}" + several.get(n.spike_fn, ""))
         reset = {ResetMode.SUBTRACT: "subtracts the threshold", ResetMode.TO_VALUE: f"resets to {show(n.v_reset)}",
                  ResetMode.NONE: "no reset"}[n.reset]
         if n.reset is not ResetMode.NONE:
