@@ -35,7 +35,9 @@ import torch
 
 from snn_interop.nir import graph as nir_graph
 from snn_interop.plugin_api import Capabilities, NotExpressible, chain, equals, require, require_uniform, seeded_linear, show
-from snn_interop.spec.neurons import Compare, Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
+from snn_interop.spec.neurons import (
+    Compare, Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, Value, pack, uniform,
+)
 from snn_interop.spec.oracle import HeavisideSurrogate
 from snn_interop.spec.schema import SurrogateConfig
 from snn_interop.spec.surrogates import from_native
@@ -272,7 +274,7 @@ def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.
     return _time_major(spikes, x_t.unsqueeze(0))[0], _time_major(records["vmem"], x_t.unsqueeze(0))[0], state
 
 
-def _firing(layer: torch.nn.Module, threshold: float) -> tuple[SurrogateConfig, dict[str, Any]]:
+def _firing(layer: torch.nn.Module, threshold: Value) -> tuple[SurrogateConfig, dict[str, Any]]:
     """The surrogate and firing conventions of a neuron module's ``spike_generation_fn``: the
     canonical one injected here, or rockpool's ``StepPWL`` (the spec's ``step`` surrogate with
     window ``learning_window``, scaled by 1 / threshold; floor(v / thr) spikes at v >= thr, at
@@ -282,7 +284,9 @@ def _firing(layer: torch.nn.Module, threshold: float) -> tuple[SurrogateConfig, 
         return fn.surrogate, dict(compare=fn.compare)
     if fn in _step_pwl():
         cap = float(layer.max_spikes_per_dt)
-        require(NAME, [(cap >= 1 and cap == math.floor(cap), f"max_spikes_per_dt={cap:g}", "the cap must be a whole number >= 1")])
+        require(NAME, [(cap >= 1 and cap == math.floor(cap), f"max_spikes_per_dt={cap:g}", "the cap must be a whole number >= 1"),
+                       (uniform(threshold), "per-neuron threshold with StepPWL",
+                        "StepPWL divides each neuron's gradient by its own threshold; a canonical surrogate has one scale")])
         surrogate = from_native(NAME, "StepPWL", {"window": float(layer.learning_window)}, theta=threshold)
         return surrogate, dict(compare=Compare.GE, spike_fn=SpikeFn.SINGLE if cap == 1 else SpikeFn.MAX, max_spikes=int(cap))
     raise NotExpressible(NAME, f"spike_generation_fn={getattr(fn, '__name__', layer.spike_generation_fn)!r}",
@@ -292,28 +296,24 @@ def _firing(layer: torch.nn.Module, threshold: float) -> tuple[SurrogateConfig, 
 
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
-    """The canonical neuron of a LIFTorch (any leak mode, one synapse per neuron, no recurrence) or
+    """The canonical neuron of a LIFTorch (any leak mode, one synapse per neuron) or
     LIFNeuronTorch, with rockpool's StepPWL or an injected canonical spike function; None for
     other layers. Decays are read as rockpool computes them in its forward (exp(-dt / tau) in the
-    module's dtype for leak_mode="taus")."""
+    module's dtype for leak_mode="taus"), one value or per neuron, as is the threshold (one
+    value with StepPWL, whose gradient is divided by it)."""
     if type(layer) not in _neuron_types():
         return None
-    one = lambda t: float(t.detach().reshape(-1)[0]) if bool(torch.all(t == t.reshape(-1)[0])) else None  # noqa: E731
-    threshold, bias = one(layer.threshold), one(layer.bias)
-    require(NAME, [(threshold is not None, "per-neuron threshold", "not described yet: one value per parameter"),
-                   (bias == 0.0, "bias", "a bias current is not a canonical parameter"),
+    num = lambda t: pack(t.detach().cpu().double().reshape(-1).numpy())  # noqa: E731 - one value, or per neuron
+    threshold, bias = num(layer.threshold), num(layer.bias)
+    require(NAME, [(bias == 0.0, "bias", "a bias current is not a canonical parameter"),
                    (float(layer.noise_std) == 0.0, "noise_std", "membrane noise is not deterministic")])
     surrogate, firing = _firing(layer, threshold)
     common = dict(threshold=threshold, reset=ResetMode.SUBTRACT, reset_timing=ResetTiming.SAME_STEP, detach_reset=False, **firing)
     lif_torch, _ = _rockpool()
     if isinstance(layer, lif_torch.LIFTorch):
         require(NAME, [(layer.n_synapses == 1, f"n_synapses={layer.n_synapses}", "several synaptic currents per neuron are not canonical")])
-        alpha, beta_syn = one(layer.alpha), one(layer.beta)
-        require(NAME, [(alpha is not None and beta_syn is not None, "per-neuron decays", "not described yet")])
-        return Neuron.cuba_lif(surrogate, Decay(alpha), Decay(beta_syn), syn_input_scale=InputScale.BETA, **common)
-    tau = layer.tau_mem.detach().reshape(-1)
-    beta = one(torch.exp(-layer.dt / tau))
-    require(NAME, [(beta is not None, "per-neuron tau_mem", "not described yet")])
+        return Neuron.cuba_lif(surrogate, Decay(num(layer.alpha)), Decay(num(layer.beta)), syn_input_scale=InputScale.BETA, **common)
+    beta = num(torch.exp(-layer.dt / layer.tau_mem.detach()))
     if beta == 1.0:
         return Neuron.if_(surrogate, **common)
     return Neuron.lif(surrogate, Decay(beta), **common)

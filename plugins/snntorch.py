@@ -14,7 +14,7 @@ import torch
 from snn_interop.nir import graph as nir_graph
 from snn_interop.nir.layers import Scale
 from snn_interop.plugin_api import (
-    Capabilities, CanonicalSpike, NotExpressible, chain, native_alias, require, run_by_steps, seeded_linear, show,
+    Capabilities, CanonicalSpike, NotExpressible, chain, equals, native_alias, require, run_by_steps, seeded_linear, show,
     spike_function as canonical_spike_function,
 )
 from snn_interop.spec.neurons import Compare, Decay, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack
@@ -107,8 +107,8 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     require(NAME, [
         (not other, f"per-neuron {', '.join(other)}", "only beta, alpha and threshold take one value per neuron"),
         (n.model in (Model.IF, Model.LIF, Model.LI, Model.CUBA_LIF), f"model={n.model.value}", "snnTorch 1.0.0 has no adaptive-threshold neuron"),
-        (n.input_gain == 1.0, f"input gain {n.input_gain:g}", "Leaky and Synaptic add the input unscaled (gain 1)"),
-        (not cuba or n.syn_input_gain == 1.0, f"synaptic input gain {n.syn_input_gain:g}", "Synaptic adds the input unscaled"),
+        (equals(n.input_gain, 1.0), f"input gain {show(n.input_gain)}", "Leaky and Synaptic add the input unscaled (gain 1)"),
+        (not cuba or equals(n.syn_input_gain, 1.0), f"synaptic input gain {show(n.syn_input_gain)}", "Synaptic adds the input unscaled"),
         (not cuba or n.synapse_order is SynapseOrder.CURRENT_FIRST, "synapse_order=membrane_first", "Synaptic feeds this step's current"),
         (n.v_leak == 0.0, f"v_leak={n.v_leak}", "no leak potential"),
         (n.v_init == 0.0, f"v_init={n.v_init}", "the membrane starts at 0"),

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import CanonicalSpike, Capabilities, NotExpressible, chain, linear_of, native_alias, require, seeded_linear, spike_function as canonical_spike_function, require_uniform
+from snn_interop.plugin_api import CanonicalSpike, Capabilities, NotExpressible, chain, equals, linear_of, native_alias, require, seeded_linear, show, spike_function as canonical_spike_function, require_uniform
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder,
 )
@@ -92,7 +92,7 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     n = neuron
     if n.model is Model.LI:
         require(NAME, [
-            (n.input_scale is InputScale.ONE_MINUS_BETA and n.r == 1.0, f"input gain {n.input_gain:g}", "NonSpikingLIFNode scales the input by 1/tau = 1 - beta"),
+            (n.input_scale is InputScale.ONE_MINUS_BETA and n.r == 1.0, f"input gain {show(n.input_gain)}", "NonSpikingLIFNode scales the input by 1/tau = 1 - beta"),
             (n.v_leak == 0.0 and n.v_init == 0.0, "v_leak/v_init", "NonSpikingLIFNode leaks to 0 from 0"),
             (0.0 < n.decay.beta < 1.0, f"beta={n.decay.beta}", "tau = 1 / (1 - beta) must exceed 1"),
             (not n.synaptic_current, "li with a synaptic current", "NonSpikingLIFNode has no synaptic current"),
@@ -111,16 +111,16 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     common = dict(v_threshold=float(n.threshold), v_reset=float(n.v_reset) if hard else None,
                   surrogate_function=_surrogate_function(n))
     if n.model is Model.CUBA_LIF:
-        require(NAME, [(n.input_gain == 1.0 and n.syn_input_gain == 1.0, "input gains", "CUBALIFNode adds the input unscaled"),
+        require(NAME, [(equals(n.input_gain, 1.0) and equals(n.syn_input_gain, 1.0), "input gains", "CUBALIFNode adds the input unscaled"),
                        (n.synapse_order is SynapseOrder.CURRENT_FIRST, "synapse_order=membrane_first", "CUBALIFNode feeds this step's current")])
         module = sj.CUBALIFNode(c_decay=n.syn_decay.beta, v_decay=n.decay.beta, **common)
         module.detach_reset = n.detach_reset
     elif n.model is Model.IF:
-        require(NAME, [(n.input_gain == 1.0, f"input gain {n.input_gain:g}", "IFNode adds the input unscaled")])
+        require(NAME, [(equals(n.input_gain, 1.0), f"input gain {show(n.input_gain)}", "IFNode adds the input unscaled")])
         module = sj.IFNode(detach_reset=n.detach_reset, **common)
     else:
         decay_input = n.input_scale is InputScale.ONE_MINUS_BETA and n.r == 1.0
-        require(NAME, [(decay_input or n.input_gain == 1.0, f"input gain {n.input_gain:g}", "LIFNode scales the input by 1/tau = 1 - beta or not at all"),
+        require(NAME, [(decay_input or equals(n.input_gain, 1.0), f"input gain {show(n.input_gain)}", "LIFNode scales the input by 1/tau = 1 - beta or not at all"),
                        (0.0 < n.decay.beta < 1.0, f"beta={n.decay.beta}", "tau = 1 / (1 - beta) must exceed 1")])
         module = sj.LIFNode(tau=1.0 / (1.0 - n.decay.beta), decay_input=decay_input, detach_reset=n.detach_reset, **common)
     module.step_mode = "m"

@@ -131,3 +131,26 @@ def test_norse_builds_per_neuron_thresholds_and_decays_natively(model):
     module = norse.build_neuron(neuron)
     assert_native_matches_oracle(norse, module, neuron, 2.0, 1e-12, 1e-12)
     assert norse.describe_neuron(module).threshold == neuron.threshold
+
+
+@pytest.mark.parametrize("target", [*FRAMEWORKS, "rockpool"])
+def test_per_neuron_synaptic_decays_with_their_input_gain_convert_exactly(target):
+    """A synaptic current whose input gain is its own decay (sinabs LIF with tau_syn, rockpool's
+    LIFTorch) has a per-neuron gain when its decays are per neuron: the snnTorch plugin once
+    formatted that gain as a number and crashed (TypeError) instead of refusing its own layer."""
+    import sinabs.layers as sl
+
+    plugin_or_skip("sinabs")
+    plugin_or_skip(target)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(12, 8), sl.LIF(tau_mem=torch.linspace(5, 12, 8), tau_syn=torch.linspace(3, 6, 8)),
+                                  torch.nn.Linear(8, 4), sl.LIF(tau_mem=8.0))
+    with torch.no_grad():
+        net[0].weight.mul_(20.0)
+        net[2].weight.mul_(20.0)
+    from snn_interop import conversion as conv
+
+    _, report = conv.convert(net, "sinabs", target, steps=40)
+    assert report.exact, report.table()
+    assert report.forward["spikes_source"] > 20, report.forward

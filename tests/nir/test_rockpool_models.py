@@ -88,7 +88,7 @@ def test_what_rockpool_computes_and_the_spec_does_not_is_refused_by_name():
     cases = {
         "PeriodicExponential": LIFTorch(4, spike_generation_fn=lif_torch.PeriodicExponential),
         "bias": LIFNeuronTorch(4, bias=0.1),
-        "has_rec": LIFTorch(4, has_rec=True),
+        "per-neuron threshold with StepPWL": LIFTorch(4, threshold=torch.tensor([1.0, 2.0, 1.0, 1.0])),
     }
     for name, neuron in cases.items():
         with pytest.raises(Unsupported, match=name):
@@ -132,3 +132,22 @@ def test_a_recurrent_lif_torch_converts_as_a_nir_cycle(target):
         _, report = conv.convert(net, "rockpool", target, steps=50)
     assert report.exact, report.table()
     assert report.forward["max_spikes_per_step"] > 100 and report.forward["max_membrane_abs_err"] > 1e-4, report.forward
+
+
+@pytest.mark.parametrize("target", ["nir", "snntorch", "sinabs", "rockpool"])
+def test_trained_per_neuron_time_constants_convert_exactly(target):
+    """rockpool trains tau_mem and tau_syn per neuron by default: read as per-neuron decays."""
+    if target != "nir":
+        plugin_or_skip(target)
+    LinearTorch, LIFTorch, LIFNeuronTorch, Sequential, _ = rockpool()
+    g = torch.Generator().manual_seed(1)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = Sequential(LinearTorch((12, 16)),
+                         LIFTorch(16, tau_mem=0.01 + 0.03 * torch.rand(16, generator=g), tau_syn=0.005 + 0.02 * torch.rand(16, 1, generator=g)),
+                         LinearTorch((16, 5)), LIFNeuronTorch(5, tau_mem=0.01 + 0.03 * torch.rand(5, generator=g)))
+    neuron = plugin_or_skip("rockpool").describe_neuron(net[1])
+    assert set(neuron.per_neuron) == {"decay.beta", "syn_decay.beta"}, neuron.per_neuron
+    _, report = conv.convert(net, "rockpool", target, steps=50)
+    assert report.exact, report.table()
+    assert report.forward["spikes_source"] > 50, report.forward
