@@ -38,7 +38,7 @@ from snn_interop.plugin_api import Capabilities, NotExpressible, chain, equals, 
 from snn_interop.spec.neurons import (
     Compare, Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, Value, pack, uniform,
 )
-from snn_interop.spec.oracle import HeavisideSurrogate
+from snn_interop.spec.oracle import spike as oracle_spike
 from snn_interop.spec.schema import SurrogateConfig
 from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
@@ -100,16 +100,16 @@ def _step_pwl() -> tuple[type, ...]:
 
 @dataclass(frozen=True)
 class CanonicalSpikeGeneration:
-    """The canonical spike function in rockpool's ``spike_generation_fn`` calling convention.
+    """The canonical spike function of ``neuron`` (its surrogate, compare and spike count:
+    single, multi or max) in rockpool's ``spike_generation_fn`` calling convention.
 
     Rockpool stores ``spike_generation_fn.apply`` and calls it as ``(v, threshold, window,
-    max_spikes_per_dt)``; window and cap are ignored (single spikes)."""
+    max_spikes_per_dt)``; window and cap are ignored (the neuron's own count is used)."""
 
-    surrogate: SurrogateConfig
-    compare: Compare
+    neuron: Neuron
 
     def apply(self, v: torch.Tensor, threshold: torch.Tensor, window: Any = None, max_spikes: Any = None) -> torch.Tensor:
-        return HeavisideSurrogate.apply(v - threshold, self.surrogate, self.compare)
+        return oracle_spike(self.neuron, v, threshold)
 
 
 def _tau_for(beta: float) -> float:
@@ -136,8 +136,6 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
     require(NAME, [
         (n.model in (Model.IF, Model.LIF, Model.CUBA_LIF), f"model={n.model.value}",
          "LIFTorch / LIFNeuronTorch fire; the leaky integrator and the adaptive LIF are not wired"),
-        (n.spike_fn is SpikeFn.SINGLE, f"spike_fn={n.spike_fn.value}",
-         "rockpool's multi-spike functions (StepPWL, PeriodicExponential) carry surrogates the spec does not declare"),
         (n.reset is ResetMode.SUBTRACT, f"reset={n.reset.value}", "rockpool subtracts the threshold"),
         (n.reset_timing is ResetTiming.SAME_STEP, f"reset_timing={n.reset_timing.value}", "rockpool resets with this step's spikes"),
         (not n.detach_reset, "detach_reset", "v - s threshold is not detached"),
@@ -146,7 +144,7 @@ def build_neuron(neuron: Neuron) -> torch.nn.Module:
         (equals(n.input_gain, 1.0), f"input gain {show(n.input_gain)}", "the membrane adds its drive unscaled"),
     ])
     lif_torch, lif_neuron_torch = _rockpool()
-    spike = CanonicalSpikeGeneration(n.surrogate, n.compare)
+    spike = CanonicalSpikeGeneration(n)
     if n.model is Model.CUBA_LIF:
         require(NAME, [
             (n.syn_input_gain == n.syn_decay.beta, f"synaptic input gain {show(n.syn_input_gain)}",
@@ -196,7 +194,7 @@ def capabilities() -> Capabilities:
         framework=NAME, version=framework_version(),
         neurons={"if": "LIFNeuronTorch(tau_mem=inf)", "lif": "LIFNeuronTorch", "cuba_lif": "LIFTorch(leak_mode='decays')"},
         conventions={"reset": "subtract, same step, not detached", "input gain": "1; synaptic: beta_syn (i = beta_syn (i + x))",
-                     "compare": ">= and > through the injected spike function", "spike_fn": "single (injected)",
+                     "compare": ">= and > through the injected spike function", "spike_fn": "single, multi and max (injected)",
                      "v_min": "none", "per-neuron": "not wired (one value per parameter)"},
         surrogates="every surrogate injected as spike_generation_fn; rockpool's own StepPWL read as the step surrogate "
                    "(PeriodicExponential is not declared)",
@@ -281,7 +279,8 @@ def _firing(layer: torch.nn.Module, threshold: Value) -> tuple[SurrogateConfig, 
     most ``max_spikes_per_dt``)."""
     fn = getattr(layer.spike_generation_fn, "__self__", None)
     if isinstance(fn, CanonicalSpikeGeneration):
-        return fn.surrogate, dict(compare=fn.compare)
+        n = fn.neuron
+        return n.surrogate, dict(compare=n.compare, spike_fn=n.spike_fn, max_spikes=n.max_spikes)
     if fn in _step_pwl():
         cap = float(layer.max_spikes_per_dt)
         require(NAME, [(cap >= 1 and cap == math.floor(cap), f"max_spikes_per_dt={cap:g}", "the cap must be a whole number >= 1"),

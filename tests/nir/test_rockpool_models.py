@@ -151,3 +151,23 @@ def test_trained_per_neuron_time_constants_convert_exactly(target):
     _, report = conv.convert(net, "rockpool", target, steps=50)
     assert report.exact, report.table()
     assert report.forward["spikes_source"] > 50, report.forward
+
+
+def test_multi_spike_neurons_become_rockpool_modules_with_their_counts():
+    """A sinabs MultiSpike / MaxSpike(3) network into rockpool: LIFNeuronTorch modules with the
+    canonical spike count injected (several spikes per step, the cap kept), exact."""
+    import sinabs.activation as sa
+    import sinabs.layers as sl
+
+    plugin_or_skip("sinabs")
+    plugin_or_skip("rockpool")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(12, 8), sl.IAF(spike_fn=sa.MultiSpike), torch.nn.Linear(8, 4), sl.IAF(spike_fn=sa.MaxSpike(3)))
+    with torch.no_grad():
+        net[0].weight.mul_(20.0)
+        net[2].weight.mul_(10.0)
+    converted, report = conv.convert(net, "sinabs", "rockpool", steps=40)
+    assert report.exact, report.table()
+    assert all(layer["native"] for layer in report.layers), report.layers
+    assert report.forward["max_spikes_per_step"] == 3, "the output layer fires up to its cap"
