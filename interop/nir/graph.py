@@ -171,12 +171,16 @@ def with_notes(graph: nir.NIRGraph, notes: list[dict[str, str]]) -> nir.NIRGraph
 
 
 @contextmanager
-def _naming(name: str) -> Iterator[None]:
-    """A SpecError raised while writing layer ``name`` says which layer."""
+def _naming(name: str, layer: nn.Module | None = None) -> Iterator[None]:
+    """A SpecError raised while writing layer ``name`` says which layer; so does a plugin's
+    NotExpressible (a neuron option the spec has no form for), naming the layer's type too."""
     try:
         yield
     except SpecError as exc:
         raise SpecError(f"layer {name}: {exc}") from exc
+    except NotExpressible as exc:
+        where = f"layer {name}" + (f" ({type(layer).__name__})" if layer is not None else "")
+        raise NotExpressible(exc.framework, f"{exc.semantic} in {where}", exc.reason) from exc
 
 
 def _unsupported(name: str, layer: nn.Module, plugin: ModuleType) -> SpecError:
@@ -229,7 +233,8 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
         if identity:
             notes.append({"layer": name, "type": type(original).__name__, "note": export_note(layer)})
             continue
-        neuron = plugin.describe_neuron(layer)
+        with _naming(name, original):
+            neuron = plugin.describe_neuron(layer)
         if neuron is None and isinstance(layer, nn.MaxPool2d):  # as a pair of nodes: name, then name_max
             if not spikes:
                 raise SpecError(f"layer {name} ({type(original).__name__}) does not pool single spikes (its input is not the "

@@ -91,7 +91,7 @@ def test_what_rockpool_computes_and_the_spec_does_not_is_refused_by_name():
         "per-neuron threshold with StepPWL": LIFTorch(4, threshold=torch.tensor([1.0, 2.0, 1.0, 1.0])),
     }
     for name, neuron in cases.items():
-        with pytest.raises(Unsupported, match=name):
+        with pytest.raises(Unsupported, match=f"{name}.* in layer 1_{type(neuron).__name__} \\({type(neuron).__name__}\\)"):
             conv.convert(Sequential(LinearTorch((3, 4)), neuron), "rockpool", "nir", steps=5)
 
 
