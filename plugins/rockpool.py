@@ -202,13 +202,19 @@ def capabilities() -> Capabilities:
     )
 
 
+def _exp_syn() -> type:
+    with _samna_blocked():
+        from rockpool.nn.modules.torch.exp_syn_torch import ExpSynTorch
+    return ExpSynTorch
+
+
 def _neuron_types() -> tuple[type, ...]:
     lif_torch, lif_neuron_torch = _rockpool()
-    return (lif_torch.LIFTorch, lif_neuron_torch.LIFNeuronTorch)
+    return (lif_torch.LIFTorch, lif_neuron_torch.LIFNeuronTorch, _exp_syn())
 
 
 def _dtype(module: torch.nn.Module) -> torch.dtype:
-    return module.threshold.dtype
+    return module.tau.dtype if isinstance(module, _exp_syn()) else module.threshold.dtype
 
 
 @contextlib.contextmanager
@@ -228,7 +234,7 @@ def _forward(module: torch.nn.Module, xb: torch.Tensor) -> tuple[torch.Tensor, d
         module._record = True
         try:
             spikes = module.forward(xb.to(_dtype(module)))
-            records = module._record_dict
+            records = getattr(module, "_record_dict", {})  # ExpSynTorch records nothing
         finally:
             module._record, module._record_dict = False, {}
     return spikes, records
@@ -253,8 +259,8 @@ def _state_names(module: torch.nn.Module) -> tuple[str, ...]:
 def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Run a rockpool neuron layer from rest on time-major ``x`` [T, B, ...]: (spikes, membrane after reset)."""
     module.reset_state()
-    spikes, records = _forward(module, _batch_first(module, x))
-    return _time_major(spikes, x), _time_major(records["vmem"], x)
+    out, records = _forward(module, _batch_first(module, x))
+    return _time_major(out, x), _time_major(records.get("vmem", out), x)  # ExpSynTorch: its output is its state
 
 
 def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
@@ -303,6 +309,9 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     if type(layer) not in _neuron_types():
         return None
     num = lambda t: pack(t.detach().cpu().double().reshape(-1).numpy())  # noqa: E731 - one value, or per neuron
+    if isinstance(layer, _exp_syn()):  # i = beta (i + x), the output: a leaky integrator whose input gain is its decay
+        require(NAME, [(float(layer.noise_std) == 0.0, "noise_std", "synaptic noise is not deterministic")])
+        return Neuron.li(Decay(num(torch.exp(-layer.dt / layer.tau.detach()))), input_scale=InputScale.BETA)
     threshold, bias = num(layer.threshold), num(layer.bias)
     require(NAME, [(bias == 0.0, "bias", "a bias current is not a canonical parameter"),
                    (float(layer.noise_std) == 0.0, "noise_std", "membrane noise is not deterministic")])

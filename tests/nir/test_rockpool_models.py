@@ -171,3 +171,23 @@ def test_multi_spike_neurons_become_rockpool_modules_with_their_counts():
     assert report.exact, report.table()
     assert all(layer["native"] for layer in report.layers), report.layers
     assert report.forward["max_spikes_per_step"] == 3, "the output layer fires up to its cap"
+
+
+@pytest.mark.parametrize("target", ["nir", "snntorch", "sinabs", "rockpool"])
+def test_an_exp_syn_readout_is_a_leaky_integrator(target):
+    """ExpSynTorch (i = beta (i + x), its output the current; tau 10 ms by default) is the
+    canonical leaky integrator whose input gain is its decay: a real-valued readout, exact."""
+    if target != "nir":
+        plugin_or_skip(target)
+    LinearTorch, LIFTorch, _, Sequential, _ = rockpool()
+    plugin = plugin_or_skip("rockpool")
+    with plugin._samna_blocked():
+        from rockpool.nn.modules import ExpSynTorch
+    readout = ExpSynTorch(5)
+    neuron = plugin.describe_neuron(readout)
+    assert neuron.model is Model.LI and neuron.input_scale is InputScale.BETA and abs(neuron.decay.beta - math.exp(-0.1)) < 1e-7
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = Sequential(LinearTorch((12, 16)), LIFTorch(16), LinearTorch((16, 5)), readout)
+    _, report = conv.convert(net, "rockpool", target, steps=50)
+    assert report.exact and report.forward["output_kind"] == "values", report.table()
