@@ -248,7 +248,7 @@ def _is_class_model(model: Any) -> bool:
 def _dtype(model: Any) -> torch.dtype:
     if isinstance(model, nir.NIRGraph):
         return torch.float64
-    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    return next((p.dtype for p in nn.Module.parameters(model) if p.is_floating_point()), torch.float32)
 
 
 def _runner(model: Any, plugin: ModuleType | None, dtype: torch.dtype) -> tuple[Callable[[torch.Tensor], Any], nn.Module]:

@@ -84,12 +84,20 @@ def _rockpool() -> tuple[Any, Any]:
 
 
 def spike_function(native: str, kwargs: Mapping[str, float], threshold: float = 1.0) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Rockpool's own spike generation (``StepPWL`` or ``PeriodicExponential`` in lif_torch) on v = x + threshold,
-    capped at one spike per step (``max_spikes_per_dt=1``, rockpool's own cap) unless kwargs give another."""
+    """Rockpool's own spike generation (``StepPWL`` or ``PeriodicExponential`` in lif_torch) on
+    v = x + threshold, with the window and cap (``max_spikes_per_dt``, rockpool's default 2^16)
+    kwargs give. The count it returns is shown as one spike (forward min(count, 1), its gradient
+    untouched): the surrogate tests compare single spikes, and PeriodicExponential's gradient
+    depends on the cap."""
     lif_torch, _ = _rockpool()
     fn = getattr(lif_torch, native)
-    window, cap = kwargs.get("window", 0.5), torch.tensor(kwargs.get("max_spikes_per_dt", 1.0))
-    return lambda x: fn.apply(x + threshold, torch.tensor(threshold, dtype=x.dtype), torch.tensor(window, dtype=x.dtype), cap).to(x.dtype)
+    window, cap = kwargs.get("window", 0.5), float(kwargs.get("max_spikes_per_dt", 2.0**16))
+
+    def spikes(x: torch.Tensor) -> torch.Tensor:
+        count = fn.apply(x + threshold, torch.tensor(threshold, dtype=x.dtype), torch.tensor(window, dtype=x.dtype), torch.tensor(cap)).to(x.dtype)
+        return count - (count - count.clamp(max=1.0)).detach()
+
+    return spikes
 
 
 def _step_pwl() -> tuple[type, ...]:
@@ -280,24 +288,24 @@ def step(module: torch.nn.Module, x_t: torch.Tensor, state: Any) -> tuple[torch.
 
 def _firing(layer: torch.nn.Module, threshold: Value) -> tuple[SurrogateConfig, dict[str, Any]]:
     """The surrogate and firing conventions of a neuron module's ``spike_generation_fn``: the
-    canonical one injected here, or rockpool's ``StepPWL`` (the spec's ``step`` surrogate with
-    window ``learning_window``, scaled by 1 / threshold; floor(v / thr) spikes at v >= thr, at
-    most ``max_spikes_per_dt``)."""
+    canonical one injected here, or rockpool's ``StepPWL`` (the spec's ``step`` surrogate) or
+    ``PeriodicExponential`` (``multi_peak_exponential``), each with window ``learning_window``,
+    scaled by 1 / threshold; floor(v / thr) spikes at v >= thr, at most ``max_spikes_per_dt``."""
     fn = getattr(layer.spike_generation_fn, "__self__", None)
     if isinstance(fn, CanonicalSpikeGeneration):
         n = fn.neuron
         return n.surrogate, dict(compare=n.compare, spike_fn=n.spike_fn, max_spikes=n.max_spikes)
-    if fn in _step_pwl():
-        cap = float(layer.max_spikes_per_dt)
-        require(NAME, [(cap >= 1 and cap == math.floor(cap), f"max_spikes_per_dt={cap:g}", "the cap must be a whole number >= 1"),
-                       (uniform(threshold), "per-neuron threshold with StepPWL",
-                        "StepPWL divides each neuron's gradient by its own threshold; a canonical surrogate has one scale")])
-        surrogate = from_native(NAME, "StepPWL", {"window": float(layer.learning_window)}, theta=threshold)
-        return surrogate, dict(compare=Compare.GE, spike_fn=SpikeFn.SINGLE if cap == 1 else SpikeFn.MAX, max_spikes=int(cap))
-    raise NotExpressible(NAME, f"spike_generation_fn={getattr(fn, '__name__', layer.spike_generation_fn)!r}",
-                         "only StepPWL (the spec's step surrogate) is declared; PeriodicExponential's gradient is "
-                         "exp(-|v - thr| / window) / thr below the threshold but exp(-|z| / (2 window)) / thr in each period "
-                         "above it, which no canonical surrogate computes")
+    lif_torch, _ = _rockpool()
+    native = "StepPWL" if fn in _step_pwl() else "PeriodicExponential" if fn is lif_torch.PeriodicExponential else None
+    if native is None:
+        raise NotExpressible(NAME, f"spike_generation_fn={getattr(fn, '__name__', layer.spike_generation_fn)!r}",
+                             "only rockpool's StepPWL and PeriodicExponential and the canonical spike functions are declared")
+    cap = float(layer.max_spikes_per_dt)
+    require(NAME, [(cap >= 1 and cap == math.floor(cap), f"max_spikes_per_dt={cap:g}", "the cap must be a whole number >= 1"),
+                   (uniform(threshold), f"per-neuron threshold with {native}",
+                    f"{native} divides each neuron's gradient by its own threshold; a canonical surrogate has one scale")])
+    surrogate = from_native(NAME, native, {"window": float(layer.learning_window), "max_spikes_per_dt": cap}, theta=threshold)
+    return surrogate, dict(compare=Compare.GE, spike_fn=SpikeFn.SINGLE if cap == 1 else SpikeFn.MAX, max_spikes=int(cap))
 
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
@@ -352,10 +360,13 @@ def _wrappers() -> tuple[type, type]:
 
 def describe_layer(layer: torch.nn.Module) -> torch.nn.Module | None:
     """A rockpool combinator ``Sequential`` as an ``nn.Sequential`` of its modules (names kept:
-    "0_LinearTorch"); a ``LinearTorch`` as the ``nn.Linear`` it computes (y = x W + b: weight W^T)."""
+    "0_LinearTorch"), as is a network whose forward is its ``seq`` (``SynNet(output="spikes")``);
+    a ``LinearTorch`` as the ``nn.Linear`` it computes (y = x W + b: weight W^T)."""
     sequential, linear = _wrappers()
     if isinstance(layer, sequential):
         return torch.nn.Sequential(OrderedDict(layer.named_children()))
+    if isinstance(getattr(layer, "seq", None), sequential) and getattr(layer, "output", None) == "spikes":  # SynNet: forward is seq(x)
+        return torch.nn.Sequential(OrderedDict(layer.seq.named_children()))
     if isinstance(layer, linear):
         w = layer.weight.detach()
         out = torch.nn.Linear(w.shape[0], w.shape[1], bias=layer.bias is not None, dtype=w.dtype, device=w.device)

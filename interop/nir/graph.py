@@ -199,7 +199,7 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
     of block 2 is ``"2.0"``. A framework's own stateless layer is read as the torch layer
     ``plugin.describe_layer`` names (an optional hook). A layer written as what it computes at inference (BatchNorm,
     Dropout: :mod:`snn_interop.nir.layers`) is noted in the graph's metadata (:func:`export_notes`)."""
-    dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), sample.dtype)
+    dtype = next((p.dtype for p in nn.Module.parameters(module) if p.is_floating_point()), sample.dtype)
     sample = sample.to(dtype)
     if isinstance(module, GraphModule):
         shapes = _shapes(module, sample)

@@ -72,6 +72,26 @@ def _periodic_primitive(m, x, width, period):  # noqa: ANN001
     return m.where(x < 0, width * m.exp(m.where(x < 0, x, 0 * x) / width), above)
 
 
+def _peak(m, x, period, peaks):  # noqa: ANN001
+    """The multiple k P of the period nearest to x >= 0, k capped at peaks - 1 (rockpool's clamp)."""
+    k = m.floor(x / period + 0.5)
+    return m.where(k > peaks - 1, 0 * k + (peaks - 1), k)
+
+
+def _multi_peak_primitive(m, x, width, period, peaks):  # noqa: ANN001
+    """Integral of exp(-d(x)/w), d the distance to the nearest peak (0 for x < 0): w e^{x/w}
+    below 0; above, w + (k - 1/2) F + G(x - k P), F = 2 w (1 - e^{-P/2w}) per peak, G the
+    integral over the nearest peak's window from its start, -P/2."""
+    below = width * m.exp(m.where(x < 0, x, 0 * x) / width)
+    k = _peak(m, m.where(x < 0, 0 * x, x), period, peaks)
+    d = x - k * period
+    edge = math.exp(-period / (2 * width))
+    full = 2 * width * (1 - edge)
+    g = m.where(d < 0, width * (m.exp(m.where(d < 0, d, 0 * d) / width) - edge),
+                0.5 * full + width * (1 - m.exp(-m.where(d < 0, 0 * d, d) / width)))
+    return m.where(x < 0, below, width + (k - 0.5) * full + g)
+
+
 SURROGATES_LIST: tuple[Surrogate, ...] = (
     Surrogate(
         name="sigmoid", version=1, kind=Kind.SMOOTH,
@@ -202,6 +222,23 @@ SURROGATES_LIST: tuple[Surrogate, ...] = (
         note="made for multi-spike neurons: peaks at every multiple of the threshold above it; period = threshold",
         aliases=(_sinabs("activation.PeriodicExponential", {"width": "grad_width", "period": "theta", "scale": "grad_scale"},
                        {"grad_width": "width", "grad_scale": "scale"}, "unlike SingleExponential, grad_width here is absolute"),),
+    ),
+    Surrogate(
+        name="multi_peak_exponential", version=1, kind=Kind.PIECEWISE,
+        params=(Param("width", 0.5, **POS), Param("period", 1.0, **POS, doc="the spike threshold"),
+                Param("peaks", 65536.0, 1.0, math.inf, (True, False), doc="peaks above the threshold (the spike cap)", integer=True)),
+        primitive=_multi_peak_primitive,
+        derivative=lambda m, x, width, period, peaks: m.exp(
+            -m.abs(m.where(x < 0, x, x - _peak(m, m.where(x < 0, 0 * x, x), period, peaks) * period)) / width),
+        latex_primitive=r"\int_{-\infty}^{x} e^{-d(u)/w}\,du",
+        latex_derivative=r"e^{-d(x)/w},\quad d=\begin{cases}|x|&x<0\\|x-kP|,\ k=\min(\lfloor x/P+\frac12\rfloor,\,K-1)&x\ge0\end{cases}",
+        cite="rockpool (lif_torch.PeriodicExponential)",
+        note="made for multi-spike neurons: a peak at every multiple of the threshold above it, up to the spike cap; "
+             "unlike periodic_exponential (sinabs) the same width on both sides of each peak",
+        aliases=(_rockpool("PeriodicExponential", {"width": "window", "period": "theta", "peaks": "max_spikes_per_dt", "scale": "1 / theta"},
+                           {"window": "width", "max_spikes_per_dt": "peaks"},
+                           "window is the module's learning_window, the cap its max_spikes_per_dt (the peak index is clamped at "
+                           "cap - 1), the gradient divided by the threshold. Its threshold gradient is -v/thr times it, not the spec's"),),
     ),
     Surrogate(
         name="triangle", version=1, kind=Kind.PIECEWISE,

@@ -191,3 +191,40 @@ def test_an_exp_syn_readout_is_a_leaky_integrator(target):
         net = Sequential(LinearTorch((12, 16)), LIFTorch(16), LinearTorch((16, 5)), readout)
     _, report = conv.convert(net, "rockpool", target, steps=50)
     assert report.exact and report.forward["output_kind"] == "values", report.table()
+
+
+def synnet():
+    """rockpool's SynNet, its network for Xylo: LinearTorch and LIFTorch layers whose neurons use
+    PeriodicExponential, hidden ones capped at 31 spikes per step and output ones at 1, two
+    synaptic time constants per layer (per neuron); weights 3x rockpool's initialisation so that
+    the verification input makes the output fire."""
+    plugin = plugin_or_skip("rockpool")
+    with plugin._samna_blocked():
+        from rockpool.nn.networks import SynNet
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = SynNet(n_channels=12, n_classes=3, size_hidden_layers=[16, 16], time_constants_per_layer=[2, 2], output="spikes")
+    with torch.no_grad():
+        for name, module in net.seq.named_children():
+            if "linear" in name:
+                module.weight.mul_(3.0)
+    return net
+
+
+def test_synnet_neurons_are_read_with_rockpool_s_periodic_exponential():
+    plugin = plugin_or_skip("rockpool")
+    net = synnet()
+    hidden, out = plugin.describe_neuron(net.seq[1]), plugin.describe_neuron(net.seq[5])
+    assert hidden.surrogate.surrogate.name == "multi_peak_exponential"
+    assert dict(hidden.surrogate.values) == {"width": 0.5, "period": 1.0, "peaks": 31.0, "scale": 1.0}
+    assert (hidden.spike_fn, hidden.max_spikes, out.spike_fn) == (SpikeFn.MAX, 31, SpikeFn.SINGLE)
+    assert hidden.per_neuron == ["syn_decay.beta"], "two synaptic time constants across the layer's neurons"
+
+
+@pytest.mark.parametrize("target", ["nir", "snntorch", "sinabs", "rockpool"])
+def test_synnet_converts_exactly(target):
+    if target != "nir":
+        plugin_or_skip(target)
+    _, report = conv.convert(synnet(), "rockpool", target, steps=50)
+    assert report.exact, report.table()
+    assert report.forward["spikes_source"] > 30, report.forward
