@@ -10,8 +10,8 @@ i = beta_syn (i + x); v = alpha v + i + bias; s = spike_generation_fn(v, thresho
 max_spikes_per_dt); v = v - s threshold (same step, not detached). ``LIFNeuronTorch`` has no
 synaptic current: v = exp(-dt / tau_mem) v + x + bias, the same spike and reset. Its own spike
 functions ``StepPWL`` and ``PeriodicExponential`` fire floor(v / threshold) spikes at v >= threshold
-(capped at max_spikes_per_dt). ``StepPWL`` (the default) is the spec's ``step`` surrogate with a
-capped multi-spike count and is read as such; ``PeriodicExponential``'s surrogate is not declared.
+(capped at max_spikes_per_dt). ``StepPWL`` (the default) is the spec's ``step`` surrogate and
+``PeriodicExponential`` its ``multi_peak_exponential``, each with a capped multi-spike count.
 The neurons built here get the canonical spike function as ``spike_generation_fn``. Parameters
 and state are cast to float32 and state recordings use torch's default dtype; the modules are
 built here in float64 and run with the default dtype set to theirs, so float64 runs stay exact.
@@ -204,13 +204,14 @@ def capabilities() -> Capabilities:
         conventions={"reset": "subtract, same step, not detached", "input gain": "1; synaptic: beta_syn (i = beta_syn (i + x))",
                      "compare": ">= and > through the injected spike function", "spike_fn": "single, multi and max (injected)",
                      "v_min": "none", "per-neuron": "not wired (one value per parameter)"},
-        surrogates="every surrogate injected as spike_generation_fn; rockpool's own StepPWL read as the step surrogate "
-                   "(PeriodicExponential is not declared)",
+        surrogates="every surrogate injected as spike_generation_fn; rockpool's own StepPWL and PeriodicExponential "
+                   "read as the step and multi_peak_exponential surrogates",
         backends={"cpu": ("torch",), "cuda": ("torch",)},
     )
 
 
 def _exp_syn() -> type:
+    """Rockpool's ``ExpSynTorch``: i = beta (i + x), its output."""
     with _samna_blocked():
         from rockpool.nn.modules.torch.exp_syn_torch import ExpSynTorch
     return ExpSynTorch
@@ -310,10 +311,11 @@ def _firing(layer: torch.nn.Module, threshold: Value) -> tuple[SurrogateConfig, 
 
 def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     """The canonical neuron of a LIFTorch (any leak mode, one synapse per neuron) or
-    LIFNeuronTorch, with rockpool's StepPWL or an injected canonical spike function; None for
-    other layers. Decays are read as rockpool computes them in its forward (exp(-dt / tau) in the
-    module's dtype for leak_mode="taus"), one value or per neuron, as is the threshold (one
-    value with StepPWL, whose gradient is divided by it)."""
+    LIFNeuronTorch, with rockpool's StepPWL or PeriodicExponential or an injected canonical
+    spike function, or an ExpSynTorch (a leaky integrator); None for other layers. Decays are
+    read as rockpool computes them in its forward (exp(-dt / tau) in the module's dtype for
+    leak_mode="taus"), one value or per neuron, as is the threshold (one value with rockpool's
+    spike functions, which divide the gradient by it)."""
     if type(layer) not in _neuron_types():
         return None
     num = lambda t: pack(t.detach().cpu().double().reshape(-1).numpy())  # noqa: E731 - one value, or per neuron
