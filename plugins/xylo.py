@@ -15,7 +15,9 @@ The chip (sources in rockpool 3.1.0 and xylosim 0.1.3, cited per limit):
   weights are 8-bit signed (``BITS_WEIGHT 8``; ``transform/quantize_methods.py`` ``bits_per_weight=8``),
   thresholds 16-bit signed (``int16_t v_th``; ``bits_per_threshold=16``), dashes 4-bit
   (``XyloIAFNeuron.h``: "should be 4 bits", 0..15), and hidden spikes reach the output layer one
-  step later (``XyloLayer.cpp`` delivers last step's hidden spikes).
+  step later (``XyloLayer.cpp`` delivers last step's hidden spikes). Hidden layers in a chain
+  share the hidden population, each fed by the one before through the recurrent weights (one
+  step later), as rockpool's ``mapper`` places them: the output lags one step per hidden layer.
 
 So a Xylo neuron is ``i[t] = alpha (i[t-1] + W x[t])``, ``v[t] = beta v[t-1] + i[t] + bias`` with
 ``alpha = 1 - 2^-dash_syn``, ``beta = 1 - 2^-dash_mem``. A canonical current-based LIF
@@ -74,7 +76,8 @@ STATE_HEADROOM = 2 ** 13  #: weight shifts raise thresholds up to this, leaving 
 MAX_HIDDEN_SPIKES = 31  #: xylosim XyloIAFNeuron.h MAX_NUM_SPIKES (output neurons: MAX_NUM_OUT_SPIKES 1)
 MAX_SHIFT = 8  #: 127 << 8 still fits xylosim's int16 synaptic increment
 DEFAULT_DT = 1e-3  #: XyloSim's default dt, used when no neuron records one
-SHAPE = "Input -> Linear/Affine -> CubaLIF/LIF/IF (-> recurrent Linear/Affine) -> Linear/Affine -> CubaLIF/LIF/IF -> Output"
+SHAPE = ("Input -> Linear/Affine -> CubaLIF/LIF/IF (-> recurrent Linear/Affine) [-> Linear/Affine -> hidden CubaLIF/LIF/IF ...] "
+         "-> Linear/Affine -> CubaLIF/LIF/IF -> Output")
 CHECKS = ("supported layers", "graph shape", "input channels", "hidden neurons", "output neurons", "fan-in", "weight bias",
           "neuron model", "common dt", "decay", "threshold", "threshold bit width", "weight bit width")
 #: spike mismatch fraction promised against the float model for the models of docs/hardware-xylo.md
@@ -134,7 +137,16 @@ class _Population:
     fold: np.ndarray  #: factor on each incoming weight column: g g_syn / alpha_xylo
     threshold: np.ndarray
     bias: np.ndarray  #: (1 - beta) v_leak per step
+    strict: np.ndarray  #: per neuron, whether it fires at v > threshold (else v >= threshold)
     approximated: list[str] = field(default_factory=list)
+
+
+def _concat(pops: list[_Population]) -> _Population:
+    """Hidden layers as Xylo's one hidden population, in order (the first layer's neuron for its conventions)."""
+    if len(pops) == 1:
+        return pops[0]
+    arrays = {k: np.concatenate([getattr(p, k) for p in pops]) for k in ("beta", "alpha", "dash_mem", "dash_syn", "fold", "threshold", "bias", "strict")}
+    return _Population("+".join(p.name for p in pops), pops[0].neuron, **arrays, approximated=[a for p in pops for a in p.approximated])
 
 
 @dataclass
@@ -142,13 +154,14 @@ class _Plan:
     """The graph matched onto Xylo's layers, in float, before quantisation."""
 
     violations: list[Violation]
-    names: dict[str, str | None] = field(default_factory=dict)  #: w_in, hidden, w_rec, w_out, out
+    names: dict[str, Any] = field(default_factory=dict)  #: w_in, hidden (list), w_rec (list), w_hidden (list), w_out, out
     w_in: np.ndarray | None = None  #: (n_in, n_hidden), folded
-    w_rec: np.ndarray | None = None
+    w_rec: np.ndarray | None = None  #: (n_hidden, n_hidden), folded: each layer's recurrence, and each hidden layer into the next
     w_out: np.ndarray | None = None  #: (n_hidden, n_out), folded
-    hidden: _Population | None = None
+    hidden: _Population | None = None  #: every hidden layer, concatenated
     out: _Population | None = None
     dt: float = DEFAULT_DT
+    delay: int = 1  #: steps the chip's output lags the float network's: one per hidden layer
 
 
 def _weights(node: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -174,32 +187,40 @@ def _match(graph: nir.NIRGraph) -> tuple[dict[str, str | None], list[Violation]]
             return None, Violation(node, "graph shape", found, f"{SHAPE}: this node must feed exactly one {what}")
         return nxt[0], None
 
-    names: dict[str, str | None] = {"w_rec": None}
+    names: dict[str, Any] = {"w_in": None, "hidden": [], "w_rec": [], "w_hidden": [], "w_out": None, "out": None}
     names["w_in"], v = one(inp, weights, "Linear/Affine (the input weights)")
     if v:
         return names, [v]
-    names["hidden"], v = one(names["w_in"], neurons, "neuron layer (Xylo's hidden population)")
+    layer, v = one(names["w_in"], neurons, "neuron layer (Xylo's hidden population)")
     if v:
         return names, [v]
-    hidden = names["hidden"]
-    rec = [k for k in succ[hidden] if isinstance(graph.nodes[k], weights) and succ[k] == [hidden]]
-    fwd = [k for k in succ[hidden] if k not in rec]
-    if len(rec) > 1 or len(fwd) != 1 or not isinstance(graph.nodes[fwd[0]], weights):
-        return names, [Violation(hidden, "graph shape", f"feeds {succ[hidden]}",
-                                 f"{SHAPE}: the hidden layer feeds one Linear/Affine forward and at most one back to itself")]
-    names["w_rec"] = rec[0] if rec else None
-    names["w_out"] = fwd[0]
-    names["out"], v = one(fwd[0], neurons, "neuron layer (Xylo's output population)")
-    if v:
-        return names, [v]
+    while True:  # hidden layers in a chain, each with at most one recurrent Linear, until a layer that feeds the Output
+        rec = [k for k in succ[layer] if isinstance(graph.nodes[k], weights) and succ[k] == [layer]]
+        fwd = [k for k in succ[layer] if k not in rec]
+        if len(rec) > 1 or len(fwd) != 1 or not isinstance(graph.nodes[fwd[0]], weights):
+            return names, [Violation(layer, "graph shape", f"feeds {succ[layer]}",
+                                     f"{SHAPE}: a hidden layer feeds one Linear/Affine forward and at most one back to itself")]
+        names["hidden"].append(layer)
+        names["w_rec"].append(rec[0] if rec else None)
+        nxt, v = one(fwd[0], neurons, "neuron layer (Xylo's hidden or output population)")
+        if v:
+            return names, [v]
+        if outp in succ[nxt] or nxt in names["hidden"]:
+            names["w_out"], names["out"] = fwd[0], nxt
+            break
+        names["w_hidden"].append(fwd[0])
+        layer = nxt
     if succ[names["out"]] != [outp]:
         return names, [Violation(names["out"], "graph shape", f"feeds {succ[names['out']]}",
                                  f"{SHAPE}: output neurons feed only the Output (xylo_mapper.output_neurons_cannot_be_recurrent)")]
-    expected = {hidden: sorted(filter(None, [names["w_in"], names["w_rec"]])), names["out"]: [names["w_out"]]}
+    feeds = [names["w_in"], *names["w_hidden"]]
+    expected = {h: sorted(filter(None, [f, r])) for h, f, r in zip(names["hidden"], feeds, names["w_rec"])}
+    expected[names["out"]] = [names["w_out"]]
     for node, preds in expected.items():
         if sorted(pred[node]) != preds:
             return names, [Violation(node, "graph shape", f"fed by {sorted(pred[node])}", f"{SHAPE}: fed only by {preds}")]
-    extra = sorted(set(graph.nodes) - {inp, outp, *filter(None, names.values())})
+    used = {names["w_in"], names["w_out"], names["out"], *names["hidden"], *names["w_hidden"], *filter(None, names["w_rec"])}
+    extra = sorted(set(graph.nodes) - {inp, outp, *used})
     if extra:
         return names, [Violation(extra[0], "graph shape", "not on Xylo's input -> hidden -> output path", SHAPE)]
     return names, []
@@ -249,10 +270,16 @@ def _population(name: str, node: Any, n: int, hidden: bool) -> tuple[_Population
     # keeps the charge g W x, spread over later steps
     fold = np.divide(gain * (1.0 if cuba else 1.0 - alpha_xylo), alpha_xylo, out=np.zeros(n), where=alpha_xylo > 0)
     bias = (1.0 - beta) * full(neuron.v_leak)
-    return _Population(name, neuron, beta, alpha, dash_mem, dash_syn, fold, threshold, bias, approximated), violations
+    strict = np.full(n, neuron.compare is Compare.GT)
+    return _Population(name, neuron, beta, alpha, dash_mem, dash_syn, fold, threshold, bias, strict, approximated), violations
 
 
 def _plan(graph: nir.NIRGraph) -> _Plan:
+    """The graph on Xylo's three weight matrices. Hidden layers in a chain share Xylo's one hidden
+    population: layer j + 1 hears layer j through the recurrent weights, which deliver the
+    previous step's spikes, so each hidden layer after the first lags one step more; the whole
+    network's output lags ``delay`` steps (one per hidden layer, the last into the output layer
+    included) and is otherwise the same."""
     graph = nir_graph.flatten(graph)
     names, violations = _match(graph)
     if violations:
@@ -260,49 +287,68 @@ def _plan(graph: nir.NIRGraph) -> _Plan:
     nodes = graph.nodes
     w_in, b_in = _weights(nodes[names["w_in"]])
     w_out, b_out = _weights(nodes[names["w_out"]])
-    w_rec, b_rec = _weights(nodes[names["w_rec"]]) if names["w_rec"] else (np.zeros((w_in.shape[0],) * 2), None)
-    n_in, n_h, n_out = w_in.shape[1], w_in.shape[0], w_out.shape[0]
+    between = [_weights(nodes[k]) for k in names["w_hidden"]]
+    sizes = [w_in.shape[0], *(w.shape[0] for w, _ in between)]
+    recs = [_weights(nodes[k]) if k else (np.zeros((n, n)), None) for k, n in zip(names["w_rec"], sizes)]
+    n_in, n_h, n_out = w_in.shape[1], sum(sizes), w_out.shape[0]
     inp = nir_graph._io_names(graph)[0]
+    first_rec = next((k for k in [*names["w_rec"], *names["w_hidden"]] if k), None)
+    shapes_ok = (all(r.shape == (n, n) for (r, _), n in zip(recs, sizes)) and w_out.shape[1] == sizes[-1]
+                 and all(w.shape[1] == n for (w, _), n in zip(between, sizes)))
+    if not shapes_ok:
+        return _Plan([Violation(first_rec or names["w_out"], "graph shape", f"hidden layers of {sizes} neurons fed by weights "
+                                f"{[r.shape for r, _ in recs]} (recurrent), {[w.shape for w, _ in between]} (between), {w_out.shape} (out)",
+                                "square recurrent weights per hidden layer, each layer's weights sized by the layer before")], names)
+    start = np.cumsum([0, *sizes])
+    w_rec = np.zeros((n_h, n_h))
+    for j, (r, _) in enumerate(recs):  # rows: receiving neurons; columns: sending neurons
+        w_rec[start[j]:start[j + 1], start[j]:start[j + 1]] = r
+    for j, (w, _) in enumerate(between):
+        w_rec[start[j + 1]:start[j + 2], start[j]:start[j + 1]] = w
+    w_in_full = np.zeros((n_h, n_in))
+    w_in_full[:sizes[0]] = w_in
+    w_out_full = np.zeros((n_out, n_h))
+    w_out_full[:, start[-2]:] = w_out
     limits = [(inp, "input channels", n_in, MAX_INPUTS, "xylo_mapper.le_16_input_channels"),
-              (names["hidden"], "hidden neurons", n_h, MAX_HIDDEN, "xylo_mapper.mapper(max_hidden_neurons=1000)"),
+              (names["hidden"][0], "hidden neurons", n_h, MAX_HIDDEN, "xylo_mapper.mapper(max_hidden_neurons=1000)"),
               (names["out"], "output neurons", n_out, MAX_OUTPUTS, "xylo_mapper.le_8_output_channels")]
     violations += [Violation(k, rule, f"{n} {rule}", f"{limit} ({src})") for k, rule, n, limit, src in limits if n > limit]
     # fan-in per crossbar: a hidden neuron takes <= 16 input and <= 1000 recurrent synapses, an output neuron <= 1000
-    for key, w, limit, what in ((names["w_in"], w_in, MAX_INPUTS, "input channels"), (names["w_rec"], w_rec, MAX_HIDDEN, "hidden neurons"),
-                                (names["w_out"], w_out, MAX_HIDDEN, "hidden neurons")):
+    for key, w, limit, what in ((names["w_in"], w_in_full, MAX_INPUTS, "input channels"), (first_rec, w_rec, MAX_HIDDEN, "hidden neurons"),
+                                (names["w_out"], w_out_full, MAX_HIDDEN, "hidden neurons")):
         fan = np.count_nonzero(w, axis=1)
         if key and fan.size and fan.max() > limit:
             violations.append(Violation(key, "fan-in", f"neuron {int(np.argmax(fan))} receives {int(fan.max())} connections",
                                         f"{limit} from the {what} (dense crossbar of xylo_mapper.mapper: weights_in (16, 1000), "
                                         "weights_rec (1000, 1000), weights_out (1000, 8))"))
-    for key, b in ((names["w_in"], b_in), (names["w_rec"], b_rec), (names["w_out"], b_out)):
-        if b is not None and np.any(b != 0):
+    biased = [(names["w_in"], b_in), *zip(names["w_rec"], (b for _, b in recs)), *zip(names["w_hidden"], (b for _, b in between)),
+              (names["w_out"], b_out)]
+    for key, b in biased:
+        if key and b is not None and np.any(b != 0):
             violations.append(Violation(key, "weight bias", f"bias with max |b| = {np.abs(b).max():.4g}",
                                         "none: Xylo's weights carry no bias (xylo_mapper.weight_nodes_have_no_biases)"))
-    sizes = {names["hidden"]: n_h, names["out"]: n_out}
-    for key, n in sizes.items():
+    counts = dict(zip(names["hidden"], sizes)) | {names["out"]: n_out}
+    for key, n in counts.items():
         count = np.size(nodes[key].v_threshold)
         if count not in (1, n):
             violations.append(Violation(key, "graph shape", f"{count} neurons", f"{n}, the size of the weights that feed it"))
-    if w_rec.shape != (n_h, n_h) or w_out.shape[1] != n_h:
-        violations.append(Violation(names["w_rec"] or names["w_out"], "graph shape", f"weights {w_rec.shape}, {w_out.shape}",
-                                    f"({n_h}, {n_h}) recurrent and (n_out, {n_h}) output weights"))
     if any(v.rule == "graph shape" for v in violations):
         return _Plan(violations, names)
-    hidden, v_h = _population(names["hidden"], nodes[names["hidden"]], sizes[names["hidden"]], True)
-    out, v_o = _population(names["out"], nodes[names["out"]], sizes[names["out"]], False)
-    violations += v_h + v_o
-    if hidden is None or out is None:
+    layers = [_population(k, nodes[k], counts[k], True) for k in names["hidden"]]
+    out, v_o = _population(names["out"], nodes[names["out"]], n_out, False)
+    violations += [v for _, vs in layers for v in vs] + v_o
+    if any(pop is None for pop, _ in layers) or out is None:
         return _Plan(violations, names)
-    dts = {key: d for key, pop in ((names["hidden"], hidden), (names["out"], out))
-           for d in (pop.neuron.decay.dt, pop.neuron.syn_decay.dt) if d is not None}
+    pops = [pop for pop, _ in layers]
+    dts = {pop.name: d for pop in (*pops, out) for d in (pop.neuron.decay.dt, pop.neuron.syn_decay.dt) if d is not None}
     distinct = sorted(set(dts.values()))
     if len(distinct) > 1 and not np.allclose(distinct, distinct[0]):
         first = next(iter(dts))
         violations += [Violation(k, "common dt", f"dt = {d:g} s", f"one dt for every neuron ({first!r} has {dts[first]:g} s; "
                                  "xylo_mapper.all_neurons_have_same_dt)") for k, d in dts.items() if not np.isclose(d, dts[first])]
-    plan = _Plan(violations, names, w_in.T * hidden.fold, w_rec.T * hidden.fold, w_out.T * out.fold, hidden, out,
-                 distinct[0] if distinct else DEFAULT_DT)
+    hidden = _concat(pops)
+    plan = _Plan(violations, names, w_in_full.T * hidden.fold, w_rec.T * hidden.fold, w_out_full.T * out.fold, hidden, out,
+                 distinct[0] if distinct else DEFAULT_DT, len(sizes))
     violations += _bit_widths(plan)
     return plan
 
@@ -316,13 +362,14 @@ def _scale(*arrays: np.ndarray) -> float:
 def _int_threshold(pop: _Population, scale: float) -> np.ndarray:
     """Integer threshold for Xylo's v >= th: ceil(theta s) for v >= theta, floor(theta s) + 1 for v > theta."""
     x = np.round(pop.threshold * scale, 9)
-    return (np.floor(x) + 1 if pop.neuron.compare is Compare.GT else np.ceil(x)).astype(np.int64)
+    return np.where(pop.strict, np.floor(x) + 1, np.ceil(x)).astype(np.int64)
 
 
 def _bit_widths(plan: _Plan) -> list[Violation]:
     """Thresholds must fit 16 bits at the 8-bit weight scale, and no layer may quantise to all zeros."""
     violations = []
-    for pop, group, weights in ((plan.hidden, (plan.w_in, plan.w_rec, plan.hidden.bias), ((plan.names["w_in"], plan.w_in), (plan.names["w_rec"], plan.w_rec))),
+    rec = next((k for k in [*plan.names["w_rec"], *plan.names["w_hidden"]] if k), None)
+    for pop, group, weights in ((plan.hidden, (plan.w_in, plan.w_rec, plan.hidden.bias), ((plan.names["w_in"], plan.w_in), (rec, plan.w_rec))),
                                 (plan.out, (plan.w_out, plan.out.bias), ((plan.names["w_out"], plan.w_out),))):
         scale = _scale(*group)
         th = _int_threshold(pop, scale)
@@ -358,7 +405,7 @@ def _rockpool_graph(plan: _Plan) -> Any:
     w_in = LinearWeights._factory(*plan.w_in.shape, "weights_in", None, plan.w_in)
     hidden = neurons(plan.hidden, "hidden")
     connect_modules(w_in, hidden)
-    if plan.names["w_rec"]:
+    if any(plan.names["w_rec"]) or plan.names["w_hidden"]:
         LinearWeights(hidden.output_nodes, hidden.input_nodes, "weights_rec", None, plan.w_rec)
     w_out = LinearWeights._factory(*plan.w_out.shape, "weights_out", None, plan.w_out)
     connect_modules(hidden, w_out)
@@ -381,7 +428,7 @@ class XyloDeployment:
     def save(self, out: Path) -> list[Path]:
         """``xylo_spec.npz`` (the integer arrays) and ``xylo_spec.json`` (scalars, aliases, what
         each array is); read back with :func:`load_specification`."""
-        return save_specification(self.spec, Path(out), {"scales": self.scales, "nodes": self.plan.names,
+        return save_specification(self.spec, Path(out), {"scales": self.scales, "nodes": self.plan.names, "output_delay_steps": self.plan.delay,
                                                            "approximated": self.approximated})
 
     @property
@@ -390,14 +437,15 @@ class XyloDeployment:
 
     def simulate(self, x: torch.Tensor) -> torch.Tensor:
         """XyloSim on spikes ``x`` [T, B, n_in]: output spikes [T, B, n_out]. Xylo delivers hidden
-        spikes to the output layer one step later, so it runs T + 1 steps and drops the first."""
-        steps, batch = x.shape[0], x.shape[1]
-        raster = np.concatenate([x.reshape(steps, batch, -1).numpy(), np.zeros((1, batch, self.plan.w_in.shape[0]))]).astype(int)
+        spikes to the next hidden layer and to the output layer one step later, so the output lags
+        one step per hidden layer (``plan.delay``): it runs T + delay steps and drops the first delay."""
+        steps, batch, delay = x.shape[0], x.shape[1], self.plan.delay
+        raster = np.concatenate([x.reshape(steps, batch, -1).numpy(), np.zeros((delay, batch, self.plan.w_in.shape[0]))]).astype(int)
         outs = []
         for b in range(batch):
             sim = _simulator(self.spec)
             out, _, _ = sim.evolve(raster[:, b], record=False)
-            outs.append(np.asarray(out, np.float64)[1:])
+            outs.append(np.asarray(out, np.float64)[delay:])
         return torch.from_numpy(np.stack(outs, axis=1))
 
     def figures(self) -> dict[str, Any]:

@@ -228,3 +228,18 @@ def test_synnet_converts_exactly(target):
     _, report = conv.convert(synnet(), "rockpool", target, steps=50)
     assert report.exact, report.table()
     assert report.forward["spikes_source"] > 30, report.forward
+
+
+def test_synnet_goes_to_xylo_with_nothing_approximated(tmp_path):
+    """SynNet is built for Xylo (bit-shift time constants, caps 31 and 1): its two hidden layers
+    share Xylo's hidden population, the second fed through the recurrent weights one step later."""
+    from snn_interop import hardware
+    from snn_interop_plugins import xylo
+
+    if xylo.available() is not None:
+        pytest.skip(f"xylo toolchain not installed: {xylo.available()}")
+    graph, _, _ = conv.convert_full(synnet(), "rockpool", "nir", verify_result=False)
+    report = hardware.handoff(graph, "xylo", tmp_path / "out", steps=50, seed=0, source="rockpool")
+    assert report.figures["approximated"] == [] and report.within_bound, report.table()
+    assert report.figures["decay_abs_err_mem"] == 0 and report.figures["decay_abs_err_syn"] == 0
+    assert report.forward["spikes_float"] > 20, report.forward
