@@ -69,7 +69,9 @@ def test_a_sinabs_recurrent_network_converts_exactly(kind, target):
         plugin_or_skip(target)
     _, report = conv.convert(recurrent_net(kind), "sinabs", target)
     assert report.exact, report.table()
-    assert report.forward["spikes_source"] > 20 and report.forward["max_membrane_abs_err"] < 1e-5
+    # a membrane recorded a step off would differ by O(1); rockpool's own LIFNeuronTorch (float64,
+    # the canonical count injected) differs from sinabs's float32 run by its rounding: 2.3e-5
+    assert report.forward["spikes_source"] > 20 and report.forward["max_membrane_abs_err"] < 1e-4
 
 
 def test_a_recurrent_connection_with_a_bias_is_refused_with_the_reason():
