@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import Capabilities, NotExpressible, chain, equals, require, require_uniform, seeded_linear, show
+from snn_interop.plugin_api import Capabilities, NotExpressible, chain, equals, require, require_uniform, seeded_linear, show, whole_model
 from snn_interop.spec.neurons import (
     Compare, Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, Value, pack, uniform,
 )
@@ -387,11 +387,6 @@ def gradient_as_nir(layer: torch.nn.Module, field: str, grad: torch.Tensor) -> t
     return grad.T if isinstance(layer, linear) and field == "weight" else grad
 
 
-def _sequential(model: torch.nn.Module) -> torch.nn.Module:
-    seen = describe_layer(model)
-    return seen if isinstance(seen, torch.nn.Sequential) else model
-
-
 def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
     """A runnable rockpool model of a NIR graph (see snn_interop.nir.graph.from_nir)."""
     return nir_graph.from_nir(graph, sys.modules[__name__], **options)
@@ -400,7 +395,7 @@ def from_nir(graph: Any, **options: Any) -> torch.nn.Module:
 def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
     """The NIR graph of a rockpool model (a combinator Sequential, an nn.Sequential or a from_nir
     module); sample: one step [B, ...]."""
-    return nir_graph.to_nir(_sequential(module), sys.modules[__name__], sample_input)
+    return nir_graph.to_nir(whole_model(module, sys.modules[__name__]), sys.modules[__name__], sample_input)
 
 
 def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -410,7 +405,7 @@ def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
     each neuron layer's membrane after reset keyed by its path."""
     _, linear = _wrappers()
     h, membranes = x, {}
-    for name, layer in chain(_sequential(model), describe_layer):
+    for name, layer in chain(whole_model(model, sys.modules[__name__]), describe_layer):
         if isinstance(layer, linear):  # rockpool's call: (output, state, record)
             h = layer(h.transpose(0, 1))[0].transpose(0, 1)
         elif describe_neuron(layer) is None:
