@@ -177,7 +177,8 @@ def load_callable(spec: str, weights: str | Path | None = None, plugin: ModuleTy
 
 
 def check_finite(named: Any) -> None:
-    """NaN or Inf in any parameter (a module's, or a NIR graph's arrays), named."""
+    """NaN or Inf in any parameter (a module's, or a NIR graph's arrays), named; a module's time
+    constant (``tau...``) may be +inf."""
     if isinstance(named, nir.NIRGraph):
         import numpy as np
 
@@ -188,7 +189,11 @@ def check_finite(named: Any) -> None:
                     raise BadWeights(f"node {name!r} has non-finite values in {key!r}; fix or retrain the model before converting.")
         return
     for name, p in named.named_parameters():
-        if p.is_floating_point() and not torch.isfinite(p).all():
+        if not p.is_floating_point():
+            continue
+        # a time constant of +inf is a neuron without decay (rockpool writes its IF as tau_mem = inf)
+        bad = (torch.isnan(p) | (p == -math.inf)) if name.rsplit(".", 1)[-1].startswith("tau") else ~torch.isfinite(p)
+        if bad.any():
             raise BadWeights(f"parameter {name!r} has NaN or Inf values; fix or retrain the model before converting.")
 
 

@@ -322,19 +322,31 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     if isinstance(layer, _exp_syn()):  # i = beta (i + x), the output: a leaky integrator whose input gain is its decay
         require(NAME, [(float(layer.noise_std) == 0.0, "noise_std", "synaptic noise is not deterministic")])
         return Neuron.li(Decay(num(torch.exp(-layer.dt / layer.tau.detach()))), input_scale=InputScale.BETA)
-    threshold, bias = num(layer.threshold), num(layer.bias)
-    require(NAME, [(bias == 0.0, "bias", "a bias current is not a canonical parameter"),
-                   (float(layer.noise_std) == 0.0, "noise_std", "membrane noise is not deterministic")])
+    threshold, bias = num(layer.threshold), layer.bias.detach().cpu().double()
+    require(NAME, [(float(layer.noise_std) == 0.0, "noise_std", "membrane noise is not deterministic")])
     surrogate, firing = _firing(layer, threshold)
     common = dict(threshold=threshold, reset=ResetMode.SUBTRACT, reset_timing=ResetTiming.SAME_STEP, detach_reset=False, **firing)
     lif_torch, _ = _rockpool()
     if isinstance(layer, lif_torch.LIFTorch):
         require(NAME, [(layer.n_synapses == 1, f"n_synapses={layer.n_synapses}", "several synaptic currents per neuron are not canonical")])
-        return Neuron.cuba_lif(surrogate, Decay(num(layer.alpha)), Decay(num(layer.beta)), syn_input_scale=InputScale.BETA, **common)
-    beta = num(torch.exp(-layer.dt / layer.tau_mem.detach()))
-    if beta == 1.0:
+        alpha = layer.alpha.detach().cpu().double()
+        return Neuron.cuba_lif(surrogate, Decay(num(alpha)), Decay(num(layer.beta)), syn_input_scale=InputScale.BETA,
+                               v_leak=_leak(bias, alpha), **common)
+    beta = torch.exp(-layer.dt / layer.tau_mem.detach()).cpu().double()
+    if num(beta) == 1.0 and num(bias) == 0.0:
         return Neuron.if_(surrogate, **common)
-    return Neuron.lif(surrogate, Decay(beta), **common)
+    return Neuron.lif(surrogate, Decay(num(beta)), v_leak=_leak(bias, beta), **common)
+
+
+def _leak(bias: torch.Tensor, beta: torch.Tensor) -> Value:
+    """Rockpool's bias b, added to the membrane each step (v = beta v + i + b), as the canonical
+    leak potential: v_leak + beta (v - v_leak) adds (1 - beta) v_leak, so v_leak = b / (1 - beta)
+    (the same function; the sums are associated differently, so float results may differ by
+    rounding). A neuron without leak (beta = 1) has no such form."""
+    bias, beta = torch.broadcast_tensors(bias.reshape(-1), beta.reshape(-1))
+    require(NAME, [(not bool(((bias != 0) & (beta == 1)).any()), "bias without leak",
+                    "a bias on a neuron whose membrane does not decay (tau_mem = inf) has no canonical form (v_leak needs a leak)")])
+    return pack(torch.where(bias == 0, torch.zeros_like(bias), bias / (1 - beta)).numpy())
 
 
 def describe_recurrent(layer: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module | None:

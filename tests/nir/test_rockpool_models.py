@@ -96,7 +96,7 @@ def test_what_rockpool_computes_and_the_spec_does_not_is_refused_by_name():
 
     cases = {
         "spike_generation_fn='Sign'": LIFTorch(4, spike_generation_fn=Sign),
-        "bias": LIFNeuronTorch(4, bias=0.1),
+        "bias without leak": LIFNeuronTorch(4, tau_mem=math.inf, bias=0.1),
         "per-neuron threshold with StepPWL": LIFTorch(4, threshold=torch.tensor([1.0, 2.0, 1.0, 1.0])),
     }
     for name, neuron in cases.items():
@@ -252,3 +252,38 @@ def test_synnet_goes_to_xylo_with_nothing_approximated(tmp_path):
     assert report.figures["approximated"] == [] and report.within_bound, report.table()
     assert report.figures["decay_abs_err_mem"] == 0 and report.figures["decay_abs_err_syn"] == 0
     assert report.forward["spikes_float"] > 20, report.forward
+
+
+@pytest.mark.parametrize("target", ["nir", "snntorch", "sinabs", "rockpool"])
+def test_a_neuron_bias_is_a_leak_potential(target):
+    """rockpool adds its (trainable) bias b to the membrane every step: v = beta v + i + b, the
+    canonical leak potential v_leak = b / (1 - beta), per neuron; exact within float32 rounding."""
+    if target != "nir":
+        plugin_or_skip(target)
+    LinearTorch, LIFTorch, LIFNeuronTorch, Sequential, _ = rockpool()
+    bias = 0.05 * torch.randn(16, generator=torch.Generator().manual_seed(2))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = Sequential(LinearTorch((12, 16)), LIFTorch(16, bias=bias), LinearTorch((16, 5)), LIFNeuronTorch(5, tau_mem=0.01, bias=0.1))
+    neuron = plugin_or_skip("rockpool").describe_neuron(net[1])
+    beta = math.exp(-0.05)
+    assert "v_leak" in neuron.per_neuron and abs(neuron.v_leak[3] - float(bias[3]) / (1 - beta)) < 1e-5 * abs(neuron.v_leak[3])
+    _, report = conv.convert(net, "rockpool", target, steps=50)
+    assert report.exact, report.table()
+    assert report.forward["spikes_source"] > 100, report.forward
+
+
+def test_rockpool_s_integrate_and_fire_has_an_infinite_time_constant():
+    """rockpool writes an IF as LIFNeuronTorch(tau_mem=inf): not a bad weight (a NaN still is)."""
+    from snn_interop.errors import BadWeights
+
+    LinearTorch, _, LIFNeuronTorch, Sequential, _ = rockpool()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = Sequential(LinearTorch((12, 16)), LIFNeuronTorch(16, tau_mem=math.inf), LinearTorch((16, 5)), LIFNeuronTorch(5, tau_mem=math.inf))
+    _, report = conv.convert(net, "rockpool", "nir", steps=50)
+    assert report.exact and report.forward["spikes_source"] > 10, report.table()
+    with torch.no_grad():
+        net[1].tau_mem.fill_(math.nan)
+    with pytest.raises(BadWeights, match="tau_mem"):
+        conv.convert(net, "rockpool", "nir", steps=5)
