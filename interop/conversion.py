@@ -32,7 +32,7 @@ from snn_interop.graph import GraphModule
 from snn_interop.nir import graph as nir_graph
 from snn_interop.nir.layers import batchnorm_gradients
 from snn_interop.nir.neurons import NirDefaults
-from snn_interop.plugin_api import NotExpressible, chain, whole_model
+from snn_interop.plugin_api import NotExpressible, chain, parameter_dtype, whole_model
 from snn_interop.spec.neurons import ResetMode, SpikeFn, values
 from snn_interop.spec.schema import SpecError
 from snn_interop_conformance.tolerances import CONVERT_FP32, CONVERT_FP64, Tolerance
@@ -253,7 +253,7 @@ def _is_class_model(model: Any) -> bool:
 def _dtype(model: Any) -> torch.dtype:
     if isinstance(model, nir.NIRGraph):
         return torch.float64
-    return next((p.dtype for p in nn.Module.parameters(model) if p.is_floating_point()), torch.float32)
+    return parameter_dtype(model, torch.float32)
 
 
 def _runner(model: Any, plugin: ModuleType | None, dtype: torch.dtype) -> tuple[Callable[[torch.Tensor], Any], nn.Module]:

@@ -152,6 +152,12 @@ def chain(model: torch.nn.Module, describe_layer: Callable[[torch.nn.Module], to
     return layers
 
 
+def parameter_dtype(module: torch.nn.Module, default: torch.dtype) -> torch.dtype:
+    """The dtype of a module's first floating-point parameter, else ``default``; read through
+    ``nn.Module.parameters`` (rockpool's modules override ``parameters()`` to return names)."""
+    return next((p.dtype for p in torch.nn.Module.parameters(module) if p.is_floating_point()), default)
+
+
 def whole_model(model: Any, plugin: Any) -> Any:
     """The plain ``nn.Sequential`` a framework's wrapper of a whole model stands for, by the
     plugin's ``describe_layer`` (sinabs's ``from_model`` Network: its spiking_model; rockpool's

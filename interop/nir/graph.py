@@ -23,7 +23,7 @@ from snn_interop.graph import CanonicalNeuron, GraphModule, NeuronInfo, canonica
 from snn_interop.nir.approximate import nearest_native
 from snn_interop.nir.layers import HINTS, export_note, is_identity, layer_from_node, max_pool_nodes, node_from_layer
 from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node, node_from_neuron, split_current
-from snn_interop.plugin_api import NotExpressible, chain
+from snn_interop.plugin_api import NotExpressible, chain, parameter_dtype
 from snn_interop.spec.neurons import SpikeFn
 from snn_interop.spec.schema import SpecError
 
@@ -199,7 +199,7 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
     of block 2 is ``"2.0"``. A framework's own stateless layer is read as the torch layer
     ``plugin.describe_layer`` names (an optional hook). A layer written as what it computes at inference (BatchNorm,
     Dropout: :mod:`snn_interop.nir.layers`) is noted in the graph's metadata (:func:`export_notes`)."""
-    dtype = next((p.dtype for p in nn.Module.parameters(module) if p.is_floating_point()), sample.dtype)
+    dtype = parameter_dtype(module, sample.dtype)
     sample = sample.to(dtype)
     if isinstance(module, GraphModule):
         shapes = _shapes(module, sample)
