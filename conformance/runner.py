@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from snn_interop import registry
-from snn_interop.plugin_api import NotExpressible
+from snn_interop.plugin_api import BackendNotRun, NotExpressible
 from snn_interop.spec import oracle
 from snn_interop.spec.neurons import Neuron
 from snn_interop_conformance import deviations as deviations_mod
@@ -252,6 +252,9 @@ def run_case(case: Case, impls: Iterable[Implementation], devs: Sequence[deviati
                         {k: o_scales[k] for k in native_pg}, noise)
         except NotExpressible as exc:  # refused when it ran: a dtype its kernels do not take (sinabs-exodus)
             results.append(Result(**base, status="not_expressible", reason=f"{exc.semantic}: {exc.reason}"))
+            continue
+        except BackendNotRun as exc:  # the forced backend runs this case as the default one does (spikingjelly[torch])
+            results.append(Result(**base, status="not_run", reason=exc.reason))
             continue
         except Exception as exc:  # noqa: BLE001 - a crash of the implementation is a reported result
             results.append(Result(**base, status="error", reason=f"{type(exc).__name__}: {exc}",

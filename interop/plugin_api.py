@@ -28,6 +28,18 @@ class NotExpressible(ValueError):
         self.framework, self.semantic, self.reason = framework, semantic, reason
 
 
+class BackendNotRun(RuntimeError):
+    """A backend forced for this process (``backend_environment``) does not run this case.
+
+    For a case the framework runs with the same code whichever backend is selected, so that its
+    default backend's run already covers it, and which it refuses under the forced selection.
+    The conformance suite reports it ``not_run`` with ``reason``."""
+
+    def __init__(self, implementation: str, reason: str) -> None:
+        super().__init__(f"{implementation} does not run this case: {reason}")
+        self.implementation, self.reason = implementation, reason
+
+
 def require(framework: str, checks: Iterable[tuple[bool, str, str]]) -> None:
     """Raise NotExpressible for the first failed ``(ok, semantic, reason)``."""
     for ok, semantic, reason in checks:

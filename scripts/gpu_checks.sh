@@ -2,7 +2,7 @@
 # The GPU checks of one lent-GPU session (see docs/performance.md):
 #   1. environment: GPU, driver, python, torch, triton;
 #   2. benchmarks/kernel.py at the size (T=64, 131072 neurons);
-#   3. tests/kernel with the compiled kernels on the GPU (pytest-xdist);
+#   3. tests/kernel with the compiled kernels on the GPU (pytest-xdist), and spikingjelly's forced CUDA backends;
 #   4. the quick conformance suite on CUDA, every framework and the kernel, with sinabs-exodus when
 #      its source distribution is in .whl/ and builds here (nvcc; the wheel is kept for a warm rerun);
 #   5. the benchmark again with spikingjelly forced onto its torch backend.
@@ -15,7 +15,8 @@ set -u
 want() { [ $# -eq 0 ] || [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 OUT=${OUT:-/tmp/gpu-checks}
-mkdir -p "$OUT/conf"
+conf=/tmp/gpu-conf  # packed into $OUT/conformance.tar.gz: the device tool returns at most 8 files
+mkdir -p "$OUT" $conf
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 site=/tmp/site
 step() { echo; echo "=== $1 ($(date +%T))"; }
@@ -56,7 +57,7 @@ fi
 
 if want tests; then
 step "tests/kernel, compiled"
-timeout "${KERNEL_TESTS_S:-200}" python3 -m pytest tests/kernel -q -n 16 -p no:cacheprovider -rfE 2>&1 | tail -40 | tee "$OUT/pytest_kernel.txt"
+timeout "${KERNEL_TESTS_S:-200}" python3 -m pytest tests/kernel tests/plugins/test_spikingjelly_cuda.py -q -n 16 -p no:cacheprovider -rfE 2>&1 | tail -40 | tee "$OUT/pytest_kernel.txt"
 fi
 
 if want conformance; then
@@ -69,8 +70,9 @@ if [ -n "$exodus_sdist" ]; then
 fi
 step "conformance, quick, cuda (float64, float32, float16, bfloat16; every backend: spikingjelly[torch], sinabs[exodus] if built)"
 timeout "${CONFORMANCE_S:-300}" python3 -c "from snn_interop_conformance.cli import console_main; console_main()" \
-  --device cuda --quick -j 12 --out "$OUT/conf" --force \
+  --device cuda --quick -j 12 --out $conf --force \
   --framework snntorch --framework spikingjelly --framework sinabs --framework norse --framework kernel 2>&1 | tail -30
+tar -czf "$OUT/conformance.tar.gz" -C $conf .
 fi
 if want bench-sj-torch; then
 step "benchmark (spikingjelly: torch)"

@@ -12,7 +12,7 @@ import sys
 import torch
 
 from snn_interop import registry
-from snn_interop.plugin_api import NotExpressible
+from snn_interop.plugin_api import BackendNotRun, NotExpressible
 from snn_interop_conformance import deviations
 from snn_interop_conformance.cases import cases
 from snn_interop_conformance.runner import Implementation, backends_not_run, implementations, plugin_implementations, run_case
@@ -84,3 +84,26 @@ def test_a_dtype_refused_when_the_layer_runs_is_reported_not_expressible():
     (result,) = run_case(dataclasses.replace(case, dtype="float32"), [impl], deviations.load())
     assert result.status == "deviation"  # sinabs's declared threshold gradient, the rest equal to the oracle
     assert [f.split(":")[0] for f in result.failures] == ["param_grad.threshold"]
+
+
+def test_a_case_a_forced_backend_does_not_run_is_reported_not_run_with_the_reason():
+    """spikingjelly 2.0.0 runs a surrogate it has no kernel for on its torch reference whatever is
+    selected, and refuses it when a backend is forced: its plugin raises BackendNotRun, and the case
+    reads not_run with the reason while the other cases of that implementation run and pass."""
+    plugin_or_skip("spikingjelly")
+    plugin = registry.get("spikingjelly")
+
+    def builtin_surrogates_only(module, x):
+        if type(module.surrogate_function).__module__ != "spikingjelly.activation_based.surrogate":
+            raise BackendNotRun("spikingjelly[planted]", "its torch reference runs this case under any selection")
+        return plugin.run(module, x)
+
+    impl = Implementation("spikingjelly[planted]", "spikingjelly", "planted", "cpu", plugin.build_neuron, builtin_surrogates_only)
+    quick = {c.id: c for c in cases(quick=True)}
+    # '>' is spikingjelly's own surrogate with the canonical spike function injected; '>=' its own
+    injected = quick["lif-one_minus_beta-to_value-same_step-grad->-sigmoid(alpha=5, scale=1)-float32-small-T48"]
+    native = quick["lif-one_minus_beta-to_value-same_step-grad->=-sigmoid(alpha=5, scale=1)-float32-small-T48"]
+    (result,) = run_case(injected, [impl])
+    assert (result.status, result.reason) == ("not_run", "its torch reference runs this case under any selection")
+    (result,) = run_case(native, [impl])
+    assert result.status == "pass", result.failures
