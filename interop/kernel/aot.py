@@ -66,7 +66,7 @@ def compile_all(arch: int = 90, names: list[str] | None = None) -> list[str]:
         source = spike_source(p, save)
         common = dict(FIRE=kernels.fire, STATE=_tl_dtype(dtype), **p.constants(*_COMMON), SAVE_DIFF=save == "float16",
                       RECOMPUTE_S=source["RECOMPUTE_S"], BLOCK=BLOCK, STAGES=STAGES)  # the compiled launch's defaults
-        m_ptr = "*fp16" if save == "float16" else _PTR[torch.float64 if dtype == torch.float64 else torch.float32]
+        m_ptr = "*i32" if save == "float16" else _PTR[torch.float64 if dtype == torch.float64 else torch.float32]
         launches = [
             (kernels.neuron_forward, {"x_ptr": _PTR[dtype], "s_ptr": _PTR[dtype], "v_ptr": _PTR[dtype], "m_ptr": m_ptr},
              dict(common, WRITE_V=not name.endswith("spikes-only"))),

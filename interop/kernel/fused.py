@@ -11,7 +11,7 @@ Saved for backward, per neuron-step (see :mod:`.kernels` for why these suffice):
 * ``save="exact"`` (default): the membrane ``m`` at the state precision, 4 bytes (float32)
   or 8 bytes (float64). The backward then evaluates the surrogate on the very value the
   forward compared with the threshold: gradients equal the oracle's up to summation order.
-* ``save="float16"``: ``m - threshold`` in float16, **2 bytes**. Near the threshold, where
+* ``save="float16"``: ``m - threshold`` in float16, **2 bytes** (two steps to a 32-bit word). Near the threshold, where
   the surrogate is large, float16 keeps ~11 significant bits of the distance; the gradient
   then carries that rounding (tolerance ``KERNEL_FP16_SAVED`` in
   ``conformance/tolerances.py``). Distances beyond 65504 overflow: use ``"exact"`` there.
@@ -187,8 +187,8 @@ class FusedNeuronFunction(torch.autograd.Function):
         xs = x.contiguous().view(steps, n)
         s = torch.empty_like(xs)
         v = torch.empty_like(xs) if membrane else s
-        m_dtype = torch.float16 if save == "float16" else _state_dtype(x.dtype)
-        m = torch.empty((steps, n), dtype=m_dtype, device=x.device) if p.SAVE else s
+        rows = (steps + 1) // 2 if save == "float16" else steps  # float16: two steps per int32 word (kernels.py)
+        m = torch.empty((rows, n), dtype=torch.int32 if save == "float16" else _state_dtype(x.dtype), device=x.device) if p.SAVE else s
         if steps and n:
             if not p.SPIKES:
                 s.zero_()

@@ -35,7 +35,11 @@ forward's value, so the same spikes) instead of reading the spike tensor; only a
 reset to a value, which needs ``s[t-1]``, reads it (``LOAD_S``). With ``SAVE_DIFF`` it stores
 ``m - THETA`` in float16 (most precision near the threshold, where the surrogate is steep),
 nudged by at most 2^-24 where rounding would move it across 0, so that the recomputed spikes
-stay exact; else ``m`` itself. ``WRITE_V`` off skips the membrane output (spikes-only layer).
+stay exact; else ``m`` itself. The float16 values of steps 2j and 2j+1 share one 32-bit word
+(low and high half) at row j: the backward then loads 4 bytes per thread every other step,
+which Triton's pipeliner prefetches (``cp.async``, at least 4 bytes), where a 2-byte load per
+step is left unpipelined (``ld.global.b16`` in the sm_90 PTX) and stalls each step on memory.
+``WRITE_V`` off skips the membrane output (spikes-only layer).
 """
 from __future__ import annotations
 
@@ -76,7 +80,7 @@ def neuron_forward(
     x_ptr,  # [T, N] input drive, float16/bfloat16/float32/float64: read once
     s_ptr,  # [T, N] out: spike counts, written once
     v_ptr,  # [T, N] out: membrane at the end of each step, written once (if WRITE_V)
-    m_ptr,  # [T, N] out: the membrane saved for backward, written once (if SAVE)
+    m_ptr,  # [T, N] out: the membrane saved for backward, written once (if SAVE); [ceil(T / 2), N] int32 words if SAVE_DIFF
     N,  # neurons per time step
     T,  # time steps
     FIRE: tl.constexpr,  # fire(), the spike function shared with the backward
@@ -103,7 +107,8 @@ def neuron_forward(
     v = tl.full([BLOCK], 0.0, STATE) + V_INIT
     i = tl.full([BLOCK], 0.0, STATE)
     s_prev = tl.full([BLOCK], 0.0, STATE)
-    for _t in tl.range(0, T, num_stages=STAGES):  # STAGES > 1: Triton may prefetch the loads that many steps ahead
+    pending = tl.full([BLOCK], 0, tl.int32)  # SAVE_DIFF: the float16 bits of the last even step
+    for t in tl.range(0, T, num_stages=STAGES):  # STAGES > 1: Triton may prefetch the loads that many steps ahead
         x = tl.load(x_ptr, mask=mask, other=0.0).to(STATE)
         drive = x
         if CUBA:
@@ -149,11 +154,18 @@ def neuron_forward(
                         m = tl.where(crossed, m, tl.where(m >= 0.0, -TINY_F16, m))
                     else:  # an underflow to 0 would not
                         m = tl.where(crossed, tl.where(m <= 0.0, TINY_F16, m), m)
-            tl.store(m_ptr, m, mask=mask)
+                bits = m.to(tl.int16, bitcast=True).to(tl.int32) & 0xFFFF
+                step = offs * 0 + t  # a tensor: the interpreter's masks must be
+                odd = step % 2 == 1
+                tl.store(m_ptr, tl.where(odd, pending | (bits << 16), bits), mask=mask & (odd | (step == T - 1)))
+                pending = bits
+                m_ptr += N * (t % 2)  # the next pair's word after an odd step
+            else:
+                tl.store(m_ptr, m, mask=mask)
+                m_ptr += N
         x_ptr += N
         s_ptr += N
         v_ptr += N
-        m_ptr += N
 
 
 @triton.jit(do_not_specialize=["N", "T"])
@@ -161,7 +173,7 @@ def neuron_backward(
     gs_ptr,  # [T, N] gradient of the spikes (if HAS_GS): read once
     gv_ptr,  # [T, N] gradient of the membrane (if HAS_GV): read once
     s_ptr,  # [T, N] the forward's spikes (if LOAD_S): read once
-    m_ptr,  # [T, N] the forward's saved membrane (if SAVE): read once
+    m_ptr,  # [T, N] the forward's saved membrane (if SAVE): read once; [ceil(T / 2), N] int32 words if SAVE_DIFF
     dx_ptr,  # [T, N] out: gradient of the input, written once
     N,  # neurons per time step
     T,  # time steps
@@ -188,8 +200,12 @@ def neuron_backward(
     gs_ptr += last
     gv_ptr += last
     s_ptr += last
-    m_ptr += last
     dx_ptr += last
+    if SAVE_DIFF:
+        m_ptr += ((steps - 1) // 2) * stride + offs  # the word of the last pair
+    else:
+        m_ptr += last
+    word = tl.full([BLOCK], 0, tl.int32)  # SAVE_DIFF: the word of steps t (and t + 1 or t - 1)
     av = tl.full([BLOCK], 0.0, STATE)  # adjoint of v[t] from step t+1
     as_ = tl.full([BLOCK], 0.0, STATE)  # adjoint of s[t] from step t+1 (next-step reset)
     ai = tl.full([BLOCK], 0.0, STATE)  # adjoint of i[t] from step t+1
@@ -206,11 +222,19 @@ def neuron_backward(
         u = tl.full([BLOCK], 0.0, STATE)
         h = u
         if SAVE:
-            m = tl.load(m_ptr, mask=mask, other=0.0).to(STATE)
-            diff = m - THETA
             if SAVE_DIFF:
-                diff = m
-                m = m + THETA
+                step = offs * 0 + (steps - 1 - k)  # t, a tensor: the interpreter's masks must be
+                odd = step % 2 == 1
+                first = odd | (step == steps - 1)  # an odd step, or the last one: the pair's word is read here
+                word = tl.where(first, tl.load(m_ptr, mask=mask & first, other=0), word)
+                bits = tl.where(odd, word >> 16, word) & 0xFFFF
+                diff = bits.to(tl.int16).to(tl.float16, bitcast=True).to(STATE)
+                m = diff + THETA
+                m_ptr -= stride * (1 - (steps - 1 - k) % 2)  # the previous pair's word after an even step
+            else:
+                m = tl.load(m_ptr, mask=mask, other=0.0).to(STATE)
+                diff = m - THETA
+                m_ptr -= stride
             u = m
             h = m
             if NEXT_STEP and RESET == 2:
@@ -268,5 +292,4 @@ def neuron_backward(
         gs_ptr -= stride
         gv_ptr -= stride
         s_ptr -= stride
-        m_ptr -= stride
         dx_ptr -= stride

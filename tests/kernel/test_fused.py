@@ -76,6 +76,21 @@ def test_fused_float16_saved_membrane_is_within_its_tolerance(neuron):
     check(neuron, drive(neuron), torch.float32, KERNEL_FP32, KERNEL_FP16_SAVED, save="float16")
 
 
+@pytest.mark.parametrize("steps", [1, 2, 3, 7])
+@pytest.mark.parametrize("reset", [(ResetMode.TO_VALUE, ResetTiming.SAME_STEP), (ResetMode.SUBTRACT, ResetTiming.NEXT_STEP)],
+                         ids=["to_value-same", "subtract-next"])
+def test_fused_float16_saved_pairs_of_steps_at_any_step_count(steps, reset):
+    # float16 saves two steps per 32-bit word: an odd count leaves the last word half used, and the
+    # backward must start in its low half; 1000 neurons over 8 programs of 128 (the last one partial)
+    neuron = Neuron.lif(SURROGATES["sigmoid"].configure(), Decay(0.5), threshold=1.0, reset=reset[0], reset_timing=reset[1])
+    x = drive(neuron, steps=steps, shape=(1000,), seed=steps, level=3.0)
+    (spikes, _, grad), (trace, grad_oracle) = run_both(neuron, x, torch.float32, save="float16", block=128)
+    assert torch.equal(spikes.to(torch.float64), trace.spikes) and trace.spikes.sum() > 0
+    torch.testing.assert_close(grad.to(torch.float64), grad_oracle, atol=KERNEL_FP16_SAVED.atol, rtol=KERNEL_FP16_SAVED.rtol)
+    (_, _, grad_exact), _ = run_both(neuron, x, torch.float32, save="exact", block=128)
+    assert not torch.equal(grad, grad_exact), "float16 rounding must show: the saved words were read, not the exact membrane"
+
+
 def _lif(surrogate, **conventions) -> Neuron:
     return Neuron.lif(surrogate, Decay(0.875), threshold=1.25, **conventions)
 
@@ -173,6 +188,7 @@ def test_fused_saves_the_stated_bytes_per_neuron_step(save, dtype, expected, tim
     new = [t for t in saved if t.untyped_storage().data_ptr() != spikes.untyped_storage().data_ptr()]
     assert len(new) == 1 and len(saved) == 1 + keeps_spikes, "one saved membrane (plus the spike output by reference)"
     assert new[0].element_size() * new[0].numel() / x.numel() == expected == saved_bytes_per_step(neuron, dtype, save)
+    assert new[0].dtype == (torch.int32 if save == "float16" else dtype), "float16: two steps per 32-bit word"
 
 
 @pytest.mark.parametrize("neuron", CASES[::8], ids=case_id)
