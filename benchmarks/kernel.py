@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=None)
     parser.add_argument("--framework", action="append", choices=FRAMEWORKS, help="only these frameworks (repeatable; default all)")
     parser.add_argument("--sweep", action="store_true", help="also time the spikes-only float16-saved kernel over launch shapes (block x warps x stages; GPU) and compare its best")
+    parser.add_argument("--stages", type=int, nargs="+", default=[1, 2, 3, 4], help="pipelining depths the sweep tries (default 1 2 3 4)")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     steps, neurons = SIZES[args.size or ("issue" if device.type == "cuda" else "tiny")]
@@ -184,11 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         name, _, neuron = runs[0]
         x = (base * 1.6 * float(neuron.threshold) / float(neuron.input_gain)).to(device, dtype)
         print(f"\nlaunch shapes, fused kernel on {name}'s neuron, spikes only, save=float16, graph replay ms, forward / fwd+bwd:")
-        print(f"  {'block':>5s} {'warps':>5s} " + " ".join(f"{'stages ' + str(st):>17s}" for st in (1, 2, 3, 4)))
+        print(f"  {'block':>5s} {'warps':>5s} " + " ".join(f"{'stages ' + str(st):>17s}" for st in args.stages))
         best: tuple[float, float, float, str] | None = None  # (fwd+bwd graph s, forward wall s, fwd+bwd wall s, shape)
         for block, warps in ((128, 2), (128, 4), (256, 4), (256, 8), (512, 8)):
             cells = []
-            for stages in (1, 2, 3, 4):
+            for stages in args.stages:
                 layer = FusedNeuron(neuron, save="float16", membrane=False, block=block, warps=warps, stages=stages)
                 run = (lambda m: lambda xx: (m(xx), None))(layer)
                 f = graph_timer(lambda: layer(x), repeat)
