@@ -6,7 +6,7 @@
 #   4. the quick conformance suite on CUDA, every framework and the kernel, with sinabs-exodus when
 #      its source distribution is in .whl/ and builds here (nvcc; the wheel is kept for a warm rerun);
 #   5. the benchmark again with spikingjelly forced onto its torch backend.
-# The whole runs past one call's 600 s: call "bench tests", then "conformance bench-sj-torch".
+# All of it took about 4.5 minutes on an H100 (2026-11-26): one call, timeout_s 450 or so.
 # The frameworks travel as pure-Python wheels in .whl/ (see docs/development.md: GPU sessions);
 # the machine's own torch, triton and numpy are used. Logs and reports go to $OUT.
 # Arguments pick steps (env bench bench-sj-torch tests conformance); none runs them all.
@@ -30,7 +30,7 @@ python3 -m pip install -q --upgrade --no-index --no-deps --no-build-isolation --
 
 # sinabs-exodus ships as source only (a CUDAExtension, one .cu file: 2 min 22 s of nvcc 13.0 on a
 # 2-core CPU): its wheel builds in the background, for sm_90, while the other steps run, once per
-# machine (a first call of "bench tests" leaves it built for a second of "conformance"), and is
+# machine (a call of "bench tests" leaves it built for a later "conformance" on the same machine), and is
 # unpacked into sinabs's package before the conformance step.
 exodus_sdist=$(ls .whl/sinabs-exodus-*.tar.gz 2>/dev/null | head -1)
 exodus_wheels=/tmp/exodus-wheel
