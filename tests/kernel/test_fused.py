@@ -91,6 +91,33 @@ def test_fused_float16_saved_pairs_of_steps_at_any_step_count(steps, reset):
     assert not torch.equal(grad, grad_exact), "float16 rounding must show: the saved words were read, not the exact membrane"
 
 
+LAUNCH_SHAPES = [(128, 2, 6), (128, 2, 5), (256, 4, 6), (512, 8, 8), (64, 1, 3)]  #: (neurons per program, warps, stages)
+
+
+@pytest.mark.parametrize("save", SAVE_MODES)
+@pytest.mark.parametrize("reset", [(ResetMode.TO_VALUE, ResetTiming.SAME_STEP), (ResetMode.SUBTRACT, ResetTiming.NEXT_STEP)],
+                         ids=["to_value-same", "subtract-next"])
+def test_fused_launch_shapes_compute_the_same_bits(save, reset):
+    # each neuron's arithmetic is the same at any launch shape: spikes, membrane and input gradient
+    # equal the default launch's bit for bit. The interpreter ignores warps and stages (it checks the
+    # block); compiled, this checks the shapes the benchmark sweeps, the H100's fastest among them
+    neuron = Neuron.lif(SURROGATES["sigmoid"].configure(), Decay(0.5), threshold=1.0, reset=reset[0], reset_timing=reset[1])
+    x = drive(neuron, steps=9, shape=(1000,), seed=11, level=3.0).to(DEVICE, torch.float32)
+    g = torch.randn(2, *x.shape, generator=torch.Generator().manual_seed(5)).to(DEVICE)
+
+    def run(**launch):
+        xk = x.clone().requires_grad_(True)
+        spikes, v = fused_run(neuron, xk, save=save, **launch)
+        ((spikes * g[0]).sum() + (v * g[1]).sum()).backward()
+        return spikes.detach(), v.detach(), xk.grad
+
+    default = run()
+    assert default[0].sum() > 0
+    for block, warps, stages in LAUNCH_SHAPES:
+        for name, a, b in zip(("spikes", "membrane", "input gradient"), default, run(block=block, warps=warps, stages=stages)):
+            assert torch.equal(a, b), f"{name} differs at {block} neurons per program, {warps} warps, {stages} stages"
+
+
 def _lif(surrogate, **conventions) -> Neuron:
     return Neuron.lif(surrogate, Decay(0.875), threshold=1.25, **conventions)
 
