@@ -91,6 +91,10 @@ class Deployment(Protocol):
     def figures(self) -> dict[str, Any]:
         """Quantisation figures (weight and threshold errors, bit widths, scale factors)."""
 
+    # Optional: ``chip_weights(graph) -> nir.NIRGraph``, the built graph with the weights the chip
+    # applies, in the graph's units; ``handoff`` then runs it in float and reports the mismatch the
+    # quantised weights cause alone (``forward["weights_alone"]``).
+
 
 def names() -> list[str]:
     """Registered hardware targets, without importing any."""
@@ -179,6 +183,8 @@ class HandoffReport:
             ("output spike mismatches", f"{f['spike_mismatches']} of {f['outputs']} ({f['mismatch_fraction']:.3g}); "
                                         f"spikes: float {f['spikes_float']}, {self.target} {f['spikes_target']}"),
             ("first mismatch", "none" if first is None else f"step {first['step']}, output {first['index']}"),
+            *((("weights alone", f"{a['spike_mismatches']} of {f['outputs']} ({a['mismatch_fraction']:.3g}): the float model "
+                "with the weights the chip applies (what its 8-bit weights alone change)"),) if (a := f.get("weights_alone")) else ()),
             *(("folded", n["note"]) for n in self.folded),
             *((k, _show(v)) for k, v in self.figures.items()),
             ("bound", ", ".join(f"{k} <= {v:g}" for k, v in self.bound.items()) + (" (met)" if self.within_bound else " (EXCEEDED)")),
@@ -234,6 +240,10 @@ def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 1
     reference = float_model(graph)(x)
     simulated = deployment.simulate(x)
     forward = compare_spikes(reference, simulated)
+    chip_weights = getattr(deployment, "chip_weights", None)
+    if chip_weights is not None:  # the float model with the chip's weights: the part of the mismatch they cause alone
+        alone = compare_spikes(reference, float_model(chip_weights(chip_graph))(x))
+        forward["weights_alone"] = {k: alone[k] for k in ("spike_mismatches", "mismatch_fraction", "spikes_target")}
     within = all(forward.get(k, deployment.figures().get(k, 0.0)) <= v for k, v in deployment.bound.items())
     report = HandoffReport(target, t.CHIP, t.TOOLCHAIN, deployment.simulator, int(x.shape[0]), seed, rate, files, forward,
                            deployment.figures(), dict(deployment.bound), within, source, list(getattr(t, "CHECKS", ())), folded)

@@ -37,6 +37,7 @@ imported with ``rockpool.devices.xylo`` stood in by an empty package, under the 
 """
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 import json
@@ -447,6 +448,31 @@ class XyloDeployment:
             out, _, _ = sim.evolve(raster[:, b], record=False)
             outs.append(np.asarray(out, np.float64)[delay:])
         return torch.from_numpy(np.stack(outs, axis=1))
+
+    def chip_weights(self, graph: nir.NIRGraph) -> nir.NIRGraph:
+        """``graph`` (the one built) with each weight node's weights replaced by the values the chip
+        applies, back in the graph's units: ``w_int / s / fold`` (``s`` the layer's 8-bit scale,
+        ``fold`` the synaptic factor of the receiving neuron, module doc). Run in float it shows
+        how much of the chip's mismatch the 8-bit weights cause alone."""
+        p, spec = self.plan, self.spec
+        graph = copy.deepcopy(nir_graph.flatten(graph))
+        nodes, names = graph.nodes, p.names
+        scale_h = self.scales["hidden"] / 2.0 ** int(spec["weight_shift_in"])  # global_quantize's scale: the 8-bit integers'
+        scale_o = self.scales["output"] / 2.0 ** int(spec["weight_shift_out"])
+        w_in = np.squeeze(spec["weights_in"], -1) / scale_h / p.hidden.fold  # (n_in, n_hidden), receivers in columns
+        w_rec = np.squeeze(spec["weights_rec"], -1) / scale_h / p.hidden.fold  # (sender, receiver)
+        w_out = np.asarray(spec["weights_out"]) / scale_o / p.out.fold
+        sizes = [np.shape(nodes[names["w_in"]].weight)[0], *(np.shape(nodes[k].weight)[0] for k in names["w_hidden"])]
+        start = np.cumsum([0, *sizes])
+        blocks = {names["w_in"]: w_in[:, :sizes[0]], names["w_out"]: w_out[start[-2]:]}
+        for j, key in enumerate(names["w_rec"]):
+            if key:
+                blocks[key] = w_rec[start[j]:start[j + 1], start[j]:start[j + 1]]
+        for j, key in enumerate(names["w_hidden"]):
+            blocks[key] = w_rec[start[j]:start[j + 1], start[j + 1]:start[j + 2]]
+        for key, block in blocks.items():
+            nodes[key].weight = block.T.astype(np.asarray(nodes[key].weight).dtype)  # NIR's (out, in)
+        return graph
 
     def figures(self) -> dict[str, Any]:
         """Quantisation figures: max |w_int / s - w| / max |w| per layer, thresholds likewise,

@@ -97,6 +97,11 @@ def test_each_framework_runs_on_xylosim_within_the_bound(fw: str, tmp_path) -> N
                 "norse": ["reset=to_value", single, "reset=to_value"], "sinabs": []}[fw]
     approximated = report.figures["approximated"]
     assert len(approximated) == len(expected) and all(e in a for e, a in zip(expected, approximated)), approximated
+    alone = f["weights_alone"]["mismatch_fraction"]  # the float model with the chip's 8-bit weights
+    if fw == "sinabs":  # all of Xylo's conventions: the weights alone give the chip's mismatch (0.080 both, measured)
+        assert abs(alone - f["mismatch_fraction"]) <= 0.25 * f["mismatch_fraction"], (alone, f)
+    if fw == "norse":  # a reset to 0, subtracted on Xylo: the approximation, not the weights (0.018 of 0.172, measured)
+        assert alone < 0.5 * f["mismatch_fraction"], (alone, f)
 
 
 def test_the_cli_maps_a_model_and_saves_a_loadable_specification(tmp_path, capsys) -> None:
@@ -176,6 +181,7 @@ def test_the_braille_network_maps_with_its_recurrent_weights(corpus, tmp_path) -
     assert spec["weights_rec"].shape == (40, 40, 1) and np.count_nonzero(spec["weights_rec"]) > 1000
     assert report.forward["spikes_float"] >= 20 and report.forward["spikes_target"] >= 20
     assert report.within_bound, report.table()
+    assert report.forward["weights_alone"]["spike_mismatches"] < report.forward["spike_mismatches"]  # 15 and 39 of 1400, measured
     assert report.figures["approximated"] == [
         "lif1.lif: reset=to_value: Xylo subtracts the threshold",
         "lif1.lif: spike_fn=single: Xylo's hidden neurons fire floor(v / threshold) spikes (at most 31) per step",
@@ -252,3 +258,50 @@ def test_hidden_layers_in_a_chain_share_the_hidden_population_one_step_apart(tmp
     deployment.plan.delay = 1
     one_step = hardware.compare_spikes(hardware.float_model(graph)(x), deployment.simulate(x))["mismatch_fraction"]
     assert one_step > 1.3 * f["mismatch_fraction"], (one_step, f["mismatch_fraction"])
+
+
+def _grid_chain(weights: dict[int, torch.Tensor]) -> nn.Sequential:
+    """sinabs 8-12-10-4, two MultiSpike hidden layers (Xylo's own neurons), the given weights."""
+    import sinabs.layers as sl
+    from sinabs.activation import MultiSpike, SingleSpike
+
+    tau = lambda beta: -1.0 / math.log(beta)  # noqa: E731
+    lif = lambda spike: sl.LIF(tau_mem=tau(0.875), tau_syn=tau(0.75), spike_fn=spike, norm_input=False)  # noqa: E731
+    model = nn.Sequential(_linear(N_IN, 12, 0.4, 1), lif(MultiSpike), _linear(12, 10, 0.4, 3), lif(MultiSpike),
+                          _linear(10, N_OUT, 0.4, 2), lif(SingleSpike))
+    with torch.no_grad():
+        for k, w in weights.items():
+            model[k].weight.copy_(w)
+    return model
+
+
+def test_the_report_separates_what_the_8_bit_weights_change_alone(tmp_path) -> None:
+    """The hand-off runs the float model once more with the weights the chip applies (its 8-bit
+    integers over the layer's scale, back through the synaptic factor). Weights on the 8-bit grid
+    come back exactly, block by block (input, the layer-to-layer block of weights_rec, output), and
+    change nothing; off the grid, each weight moves by at most half a step of its layer's grid."""
+    plugin_or_skip("sinabs")
+    gen = torch.Generator().manual_seed(7)
+    unit = 2.0 ** -7  # weights k / 128, |k| <= 127: the largest of each scale group is 127 units
+    grid = {k: torch.randint(-60, 128, shape, generator=gen).float() * unit for k, shape in ((0, (12, N_IN)), (2, (10, 12)), (4, (N_OUT, 10)))}
+    for w in grid.values():
+        w.view(-1)[0] = 127 * unit
+    graph, _, _ = convert_full(_grid_chain(grid), "sinabs", "nir", verify_result=False, input_shape_=(N_IN,))
+    deployment = xylo.build(graph)
+    back = deployment.chip_weights(graph)
+    for key, w in zip(("0", "2", "4"), grid.values()):
+        assert np.array_equal(np.asarray(back.nodes[key].weight), w.numpy()), key
+    report = hardware.handoff(graph, "xylo", tmp_path / "grid", steps=STEPS, seed=0, rate=RATE, source="sinabs")
+    assert report.forward["weights_alone"]["spike_mismatches"] == 0 and report.forward["spikes_float"] > 0
+    assert "weights alone" in report.table()
+
+    graph, _, _ = convert_full(_grid_chain({}), "sinabs", "nir", verify_result=False, input_shape_=(N_IN,))
+    deployment = xylo.build(graph)
+    back = deployment.chip_weights(graph)
+    for key in ("0", "2", "4"):
+        w, q = np.asarray(graph.nodes[key].weight, np.float64), np.asarray(back.nodes[key].weight, np.float64)
+        step = np.abs(w).max() / 127 if key == "4" else max(np.abs(np.asarray(graph.nodes[k].weight)).max() for k in ("0", "2")) / 127
+        assert 0 < np.abs(q - w).max() <= 0.5 * step * (1 + 1e-6), key
+    report = hardware.handoff(graph, "xylo", tmp_path / "off", steps=STEPS, seed=0, rate=RATE, source="sinabs")
+    alone = report.forward["weights_alone"]
+    assert 0 < alone["spike_mismatches"] and json.loads((tmp_path / "off" / "report.json").read_text())["forward"]["weights_alone"] == alone
