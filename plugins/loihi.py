@@ -9,6 +9,7 @@ The design rules come from Lava's bit-accurate model and lava-dl's netx loader
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +164,7 @@ class LoihiDeployment:
     floats: list[loihi.FloatCuba]
     layers: list[loihi.LoihiCuba]
     scales: list[float]
+    synapses: list[str] = field(default_factory=list)  #: the weight node before each neuron node
     simulator: str = "snn_interop.spec.loihi (Lava PyLifModelBitAcc arithmetic, without Dense's one-step latency)"
     bound: dict[str, float] = field(default_factory=dict)
 
@@ -181,6 +183,19 @@ class LoihiDeployment:
         if not np.all((s == 0) | (s == 1)):
             raise ValueError("Loihi's netx dense input takes unary spikes: x must hold only 0 and 1")
         return torch.from_numpy(loihi.simulate(self.layers, s.reshape(*s.shape[:2], -1)).astype(np.float64))
+
+    def chip_weights(self, graph: nir.NIRGraph) -> nir.NIRGraph:
+        """``graph`` (the one built) with each synapse's weights replaced by the chip's: the float
+        layer's weights as the integers give them back (:func:`~snn_interop.spec.loihi.from_loihi`),
+        divided by the factor the float layer put on the graph's weights."""
+        graph = copy.deepcopy(flatten(graph))
+        for key, f, p, scale in zip(self.synapses, self.floats, self.layers, self.scales):
+            node = graph.nodes[key]
+            w = np.asarray(node.weight, dtype=np.float64)
+            factor = np.divide(f.weight, w, out=np.zeros_like(w), where=w != 0)  # the input gain, per weight
+            back = loihi.from_loihi(p, scale).weight
+            node.weight = np.divide(back, factor, out=np.zeros_like(w), where=factor != 0).astype(np.asarray(node.weight).dtype)
+        return graph
 
     def figures(self) -> dict[str, Any]:
         """Worst quantisation errors over the layers: weights relative to each layer's max |W|, bias and
@@ -213,7 +228,8 @@ def build(graph: nir.NIRGraph) -> LoihiDeployment:
     if violations:
         raise SpecError("the graph breaks Loihi's design rules; run check() first: " + "; ".join(map(str, violations)))
     quantised = [loihi.quantise(f) for _, f in layers]
-    return LoihiDeployment([n for n, _ in layers], [f for _, f in layers], [q for q, _ in quantised], [s for _, s in quantised])
+    inner = _chain(graph)[0][1:-1]
+    return LoihiDeployment([n for n, _ in layers], [f for _, f in layers], [q for q, _ in quantised], [s for _, s in quantised], inner[::2])
 
 
 def write_netx(path: Path, layers: list[loihi.LoihiCuba], names: list[str], scales: list[float]) -> None:

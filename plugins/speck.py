@@ -346,6 +346,8 @@ class SpeckDeployment:
     input_shape: tuple[int, int, int]
     layers: list[dict[str, Any]]
     cores: dict[int, int]
+    #: per weight node, the weights the chip applies in the graph's units: W / (s g)
+    applied: dict[str, np.ndarray] = field(default_factory=dict)
     simulator: str = field(default_factory=lambda: f"sinabs {dist_version('sinabs')} time-stepped forward of the discretised model (float64)")
     bound: dict[str, float] = field(default_factory=lambda: {"mismatch_fraction": BOUND})
 
@@ -362,6 +364,13 @@ class SpeckDeployment:
     def simulate(self, x: torch.Tensor) -> torch.Tensor:
         """Output spikes ``[T, B, ...]`` of the discretised model on ``x`` ``[T, B, c, h, w]``."""
         return run(self.model, x)
+
+    def chip_weights(self, graph: nir.NIRGraph) -> nir.NIRGraph:
+        """``graph`` (the one built) with each layer's weights replaced by the chip's, W / (s g)."""
+        graph = copy.deepcopy(flatten(graph))
+        for key, weight in self.applied.items():
+            graph.nodes[key].weight = weight.astype(np.asarray(graph.nodes[key].weight).dtype)
+        return graph
 
     def figures(self) -> dict[str, Any]:
         """Bit widths, the largest errors, and per layer: scale s, max |W / s - w'|, |threshold_high / s - theta|."""
@@ -401,10 +410,11 @@ def build(graph: nir.NIRGraph) -> SpeckDeployment:
     graph = flatten(graph)
     layers, _ = _layers(graph)
     modules: list[nn.Module] = []
-    info, convs = [], []
+    info, convs, applied = [], [], {}
     for layer in layers:
         node, neuron = graph.nodes[layer.weight], neuron_from_node(graph.nodes[layer.neuron])
-        weight = torch.as_tensor(np.asarray(node.weight, dtype=np.float64)) * float(values(neuron.input_gain).ravel()[0])
+        gain = float(values(neuron.input_gain).ravel()[0])
+        weight = torch.as_tensor(np.asarray(node.weight, dtype=np.float64)) * gain
         theta = float(values(neuron.threshold).ravel()[0])
         strict = neuron.compare is Compare.GT
         low = -theta if neuron.v_min is None else min(float(neuron.v_min), -theta)
@@ -412,6 +422,7 @@ def build(graph: nir.NIRGraph) -> SpeckDeployment:
                     float(disc.determine_discretization_scale(torch.tensor([low, theta * (1 + strict / 2**15)]),
                                                               disc.DYNAPCNN_STATE_PRECISION_BITS)))
         w_int = disc.discretize_tensor(weight, scale, to_int=False)
+        applied[layer.weight] = (w_int / (scale * gain)).numpy()
         t_int = float(round(theta * scale))
         v_min = float(STATE_MIN if neuron.v_min is None else round(neuron.v_min * scale))
         if layer.flatten:
@@ -434,7 +445,7 @@ def build(graph: nir.NIRGraph) -> SpeckDeployment:
                      "threshold_error": abs(t_int / scale - theta), "pooling": layer.pool_size,
                      "memory": _memory(convs[-1][0], layer.in_shape)})
     shape = _shape(graph.nodes[_io_names(graph)[0]], "input")
-    return SpeckDeployment(nn.Sequential(*modules), shape, info, _mapping(convs) or {})
+    return SpeckDeployment(nn.Sequential(*modules), shape, info, _mapping(convs) or {}, applied)
 
 
 def load(path: str | Path) -> tuple[nn.Sequential, dict[str, Any]]:

@@ -2,6 +2,7 @@
 rule violations, the netx file read back, and the NIR paper's Lava trace."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import nir
@@ -70,6 +71,11 @@ def test_a_model_of_each_framework_runs_on_loihis_fixed_point_within_the_bound(f
     reference = hardware.float_model(graph)(torch.from_numpy(x)).numpy()
     assert np.array_equal(loihi.simulate_float(deployment.floats, x), reference)  # the mapping is exact before rounding
     assert np.array_equal(loihi.simulate(layers, x), deployment.simulate(torch.from_numpy(x)).numpy())  # the file runs as built
+    # 'weights alone': the graph with the chip's weights runs as the float chain with the integers' weights, nothing else rounded
+    chip_floats = [dataclasses.replace(f, weight=loihi.from_loihi(p, s).weight) for f, p, s in zip(deployment.floats, deployment.layers, scales)]
+    alone = hardware.float_model(deployment.chip_weights(graph))(torch.from_numpy(x)).numpy()
+    assert np.array_equal(loihi.simulate_float(chip_floats, x), alone)
+    assert f["weights_alone"]["spike_mismatches"] == int(np.sum(alone != reference))
 
 
 def test_the_netx_file_has_the_groups_and_datasets_netx_reads(tmp_path) -> None:

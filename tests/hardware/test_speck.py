@@ -83,6 +83,16 @@ def test_framework_models_go_through(framework: str, make, tmp_path: Path) -> No
     assert all(float(p).is_integer() for p in torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert meta["layers"][0]["max_abs_weight"] <= 128 and abs(meta["layers"][0]["threshold_high"]) < 2**15
     assert "samna" not in sys.modules
+    # 'weights alone': each weight the chip's integer over s g, within half a step of the float weight
+    deployment = speck.build(graph)
+    back = deployment.chip_weights(graph)
+    weights = [m.weight.detach().double().numpy() for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
+    for key, w_int, layer in zip(deployment.applied, weights, meta["layers"]):
+        original, chip = (np.asarray(g.nodes[key].weight, np.float64) for g in (graph, back))
+        gain = float(np.abs(w_int).max() / layer["scale"] / np.abs(chip).max())
+        assert np.allclose(chip * layer["scale"] * gain, w_int, atol=1e-4), key
+        assert np.abs(chip - original).max() <= 0.5 / (layer["scale"] * gain) * (1 + 1e-5), key
+    assert "weights_alone" in f and f["weights_alone"]["spike_mismatches"] <= f["outputs"]
 
 
 def _graph(*layers: tuple[str, nir.NIRNode], shape: tuple[int, ...] = SHAPE) -> nir.NIRGraph:
