@@ -9,7 +9,6 @@ The design rules come from Lava's bit-accurate model and lava-dl's netx loader
 """
 from __future__ import annotations
 
-import copy
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 
 from snn_interop.hardware import Violation
-from snn_interop.nir.graph import _io_names, flatten
+from snn_interop.nir.graph import _io_names, flatten, with_weights
 from snn_interop.nir.neurons import neuron_from_node
 from snn_interop.spec import loihi
 from snn_interop.spec.neurons import Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, uniform, values
@@ -188,14 +187,12 @@ class LoihiDeployment:
         """``graph`` (the one built) with each synapse's weights replaced by the chip's: the float
         layer's weights as the integers give them back (:func:`~snn_interop.spec.loihi.from_loihi`),
         divided by the factor the float layer put on the graph's weights."""
-        graph = copy.deepcopy(flatten(graph))
+        nodes, applied = flatten(graph).nodes, {}
         for key, f, p, scale in zip(self.synapses, self.floats, self.layers, self.scales):
-            node = graph.nodes[key]
-            w = np.asarray(node.weight, dtype=np.float64)
+            w = np.asarray(nodes[key].weight, dtype=np.float64)
             factor = np.divide(f.weight, w, out=np.zeros_like(w), where=w != 0)  # the input gain, per weight
-            back = loihi.from_loihi(p, scale).weight
-            node.weight = np.divide(back, factor, out=np.zeros_like(w), where=factor != 0).astype(np.asarray(node.weight).dtype)
-        return graph
+            applied[key] = np.divide(loihi.from_loihi(p, scale).weight, factor, out=np.zeros_like(w), where=factor != 0)
+        return with_weights(graph, applied)
 
     def figures(self) -> dict[str, Any]:
         """Worst quantisation errors over the layers: weights relative to each layer's max |W|, bias and

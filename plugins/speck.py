@@ -66,7 +66,7 @@ from torch import nn
 
 from snn_interop.errors import PluginUnavailable
 from snn_interop.hardware import Violation
-from snn_interop.nir.graph import _io_names, check_graph, flatten
+from snn_interop.nir.graph import _io_names, check_graph, flatten, with_weights
 from snn_interop.nir.neurons import NEURON_NODES, neuron_from_node
 from snn_interop.spec.neurons import Compare, Model, Neuron, ResetMode, ResetTiming, SpikeFn, uniform, values
 from snn_interop.spec.schema import SpecError
@@ -367,10 +367,7 @@ class SpeckDeployment:
 
     def chip_weights(self, graph: nir.NIRGraph) -> nir.NIRGraph:
         """``graph`` (the one built) with each layer's weights replaced by the chip's, W / (s g)."""
-        graph = copy.deepcopy(flatten(graph))
-        for key, weight in self.applied.items():
-            graph.nodes[key].weight = weight.astype(np.asarray(graph.nodes[key].weight).dtype)
-        return graph
+        return with_weights(graph, self.applied)
 
     def figures(self) -> dict[str, Any]:
         """Bit widths, the largest errors, and per layer: scale s, max |W / s - w'|, |threshold_high / s - theta|."""

@@ -37,7 +37,6 @@ imported with ``rockpool.devices.xylo`` stood in by an empty package, under the 
 """
 from __future__ import annotations
 
-import copy
 import importlib
 import importlib.util
 import json
@@ -455,8 +454,7 @@ class XyloDeployment:
         ``fold`` the synaptic factor of the receiving neuron, module doc). Run in float it shows
         how much of the chip's mismatch the 8-bit weights cause alone."""
         p, spec = self.plan, self.spec
-        graph = copy.deepcopy(nir_graph.flatten(graph))
-        nodes, names = graph.nodes, p.names
+        nodes, names = nir_graph.flatten(graph).nodes, p.names
         scale_h = self.scales["hidden"] / 2.0 ** int(spec["weight_shift_in"])  # global_quantize's scale: the 8-bit integers'
         scale_o = self.scales["output"] / 2.0 ** int(spec["weight_shift_out"])
         w_in = np.squeeze(spec["weights_in"], -1) / scale_h / p.hidden.fold  # (n_in, n_hidden), receivers in columns
@@ -470,9 +468,7 @@ class XyloDeployment:
                 blocks[key] = w_rec[start[j]:start[j + 1], start[j]:start[j + 1]]
         for j, key in enumerate(names["w_hidden"]):
             blocks[key] = w_rec[start[j]:start[j + 1], start[j + 1]:start[j + 2]]
-        for key, block in blocks.items():
-            nodes[key].weight = block.T.astype(np.asarray(nodes[key].weight).dtype)  # NIR's (out, in)
-        return graph
+        return nir_graph.with_weights(graph, {key: block.T for key, block in blocks.items()})  # NIR's (out, in)
 
     def figures(self) -> dict[str, Any]:
         """Quantisation figures: max |w_int / s - w| / max |w| per layer, thresholds likewise,

@@ -157,6 +157,16 @@ def _through_currents(edges: list[tuple[str, str]], split: list[str]) -> list[tu
 NOTES_KEY = "snn_interop.export_notes"  #: graph metadata: JSON list of {"layer", "type", "note"}, what writing a layer changed
 
 
+def with_weights(graph: nir.NIRGraph, weights: dict[str, np.ndarray]) -> nir.NIRGraph:
+    """A flattened copy of ``graph`` whose nodes named in ``weights`` carry those weights (each
+    in its node's dtype and shape; the hardware targets' ``chip_weights``)."""
+    graph = copy.deepcopy(flatten(graph))
+    for key, weight in weights.items():
+        old = np.asarray(graph.nodes[key].weight)
+        graph.nodes[key].weight = np.asarray(weight).reshape(old.shape).astype(old.dtype)
+    return graph
+
+
 def export_notes(graph: nir.NIRGraph) -> list[dict[str, str]]:
     """What :func:`to_nir` noted about layers written as what they compute at inference
     (a BatchNorm as an affine, a Dropout left out); empty for other graphs."""
