@@ -14,8 +14,9 @@ measures a device-to-device ``copy_`` of the same byte count, and prints the byt
 must move, its achieved bytes/s, and the ratios the issue sets targets for (on an H100,
 float32, T=64, 131072 neurons: fwd+bwd at >= 80% of copy bandwidth, >= 2x faster than
 spikingjelly's fastest backend, >= 20x faster than snntorch, <= 2 bytes saved per
-neuron-step). ``--sweep`` times the spikes-only float16-saved kernel over launch shapes
-(neurons per program x warps x pipeline stages) and adds the best to the spikes-only rows.
+neuron-step). ``--sweep`` times the spikes-only kernel over launch shapes (neurons per
+program x warps x pipeline stages ``--stages``; ``--sweep-save`` picks the save modes, float16
+by default) and adds the best of each to the spikes-only rows.
 
 On CPU the kernel runs in Triton's interpreter (NumPy, one Python call per operation and
 step): its times there say nothing about the targets, only that the script works.
@@ -34,7 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from snn_interop import registry  # noqa: E402
-from snn_interop.kernel import FusedNeuron, moved_bytes_per_step, saved_bytes_per_step  # noqa: E402
+from snn_interop.kernel import SAVE_MODES, FusedNeuron, moved_bytes_per_step, saved_bytes_per_step  # noqa: E402
 from snn_interop.spec.neurons import Neuron  # noqa: E402
 from snn_interop_conformance.cases import case_id  # noqa: E402
 
@@ -140,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16", "float64"], default="float32")
     parser.add_argument("--repeat", type=int, default=None)
     parser.add_argument("--framework", action="append", choices=FRAMEWORKS, help="only these frameworks (repeatable; default all)")
-    parser.add_argument("--sweep", action="store_true", help="also time the spikes-only float16-saved kernel over launch shapes (block x warps x stages; GPU) and compare its best")
-    parser.add_argument("--stages", type=int, nargs="+", default=[1, 2, 3, 4], help="pipelining depths the sweep tries (default 1 2 3 4)")
+    parser.add_argument("--sweep", action="store_true", help="also time the spikes-only kernel over launch shapes (block x warps x stages; GPU) and compare its best")
+    parser.add_argument("--stages", type=int, nargs="+", default=[3, 4, 5, 6, 8], help="pipelining depths the sweep tries (default 3 4 5 6 8)")
+    parser.add_argument("--sweep-save", action="append", choices=SAVE_MODES, help="save modes the sweep times (repeatable; default float16)")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     steps, neurons = SIZES[args.size or ("issue" if device.type == "cuda" else "tiny")]
@@ -181,26 +183,27 @@ def main(argv: list[str] | None = None) -> int:
         if name == "spikingjelly":  # its layer as users call it: store_v_seq=False, spikes out, no membrane written
             measure(f"{name}|spikes only", implementation(name, device) + " store_v_seq=False", spikes_only_spikingjelly(device, dtype), x)
 
-    if args.sweep and cuda and runs:  # the spikes-only, float16-saved kernel: the one the 2x target rests on
+    if args.sweep and cuda and runs:  # the spikes-only kernel: the one the 2x target rests on
         name, _, neuron = runs[0]
         x = (base * 1.6 * float(neuron.threshold) / float(neuron.input_gain)).to(device, dtype)
-        print(f"\nlaunch shapes, fused kernel on {name}'s neuron, spikes only, save=float16, graph replay ms, forward / fwd+bwd:")
-        print(f"  {'block':>5s} {'warps':>5s} " + " ".join(f"{'stages ' + str(st):>17s}" for st in args.stages))
-        best: tuple[float, float, float, str] | None = None  # (fwd+bwd graph s, forward wall s, fwd+bwd wall s, shape)
-        for block, warps in ((128, 2), (128, 4), (256, 4), (256, 8), (512, 8)):
-            cells = []
-            for stages in args.stages:
-                layer = FusedNeuron(neuron, save="float16", membrane=False, block=block, warps=warps, stages=stages)
-                run = (lambda m: lambda xx: (m(xx), None))(layer)
-                f = graph_timer(lambda: layer(x), repeat)
-                fb = graph_timer(fwd_bwd(run, x, g), repeat)
-                cells.append(f"{f * 1e3:8.4f}/{fb * 1e3:8.4f}" if f and fb else f"{'n/a':>17s}")
-                if fb and (best is None or fb < best[0]):
-                    best = (fb, timer(device, lambda: layer(x), repeat), timer(device, fwd_bwd(run, x, g), repeat),
-                            f"{block}x{warps}x{stages}")
-            print(f"  {block:5d} {warps:5d} " + " ".join(cells))
-        if best:  # the best shape joins the spikes-only comparison, named as such
-            rows.append((f"{name}|spikes only", f"fused kernel (save=float16, best shape {best[3]})", best[1], best[2], best[0]))
+        for save in args.sweep_save or ["float16"]:
+            print(f"\nlaunch shapes, fused kernel on {name}'s neuron, spikes only, save={save}, graph replay ms, forward / fwd+bwd:")
+            print(f"  {'block':>5s} {'warps':>5s} " + " ".join(f"{'stages ' + str(st):>17s}" for st in args.stages))
+            best: tuple[float, float, float, str] | None = None  # (fwd+bwd graph s, forward wall s, fwd+bwd wall s, shape)
+            for block, warps in ((128, 2), (128, 4), (256, 4), (256, 8), (512, 8)):
+                cells = []
+                for stages in args.stages:
+                    layer = FusedNeuron(neuron, save=save, membrane=False, block=block, warps=warps, stages=stages)
+                    run = (lambda m: lambda xx: (m(xx), None))(layer)
+                    f = graph_timer(lambda: layer(x), repeat)
+                    fb = graph_timer(fwd_bwd(run, x, g), repeat)
+                    cells.append(f"{f * 1e3:8.4f}/{fb * 1e3:8.4f}" if f and fb else f"{'n/a':>17s}")
+                    if fb and (best is None or fb < best[0]):
+                        best = (fb, timer(device, lambda: layer(x), repeat), timer(device, fwd_bwd(run, x, g), repeat),
+                                f"{block}x{warps}x{stages}")
+                print(f"  {block:5d} {warps:5d} " + " ".join(cells))
+            if best:  # the best shape joins the spikes-only comparison, named as such
+                rows.append((f"{name}|spikes only", f"fused kernel (save={save}, best shape {best[3]})", best[1], best[2], best[0]))
 
     size = torch.empty((), dtype=dtype).element_size()
     print()

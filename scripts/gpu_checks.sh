@@ -10,7 +10,7 @@
 # The frameworks travel as pure-Python wheels in .whl/ (see docs/development.md: GPU sessions);
 # the machine's own torch, triton and numpy are used. Logs and reports go to $OUT.
 # Arguments pick steps (env bench bench-sj-torch tests conformance); none runs them all.
-# BENCH_ARGS (default --sweep: the spikes-only float16-saved kernel over launch shapes); BENCH_ARGS= drops the sweep.
+# BENCH_ARGS (default: the launch-shape sweep of the spikes-only kernel, both save modes, stages 3-8); BENCH_ARGS= drops the sweep.
 set -u
 want() { [ $# -eq 0 ] || [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
@@ -52,7 +52,7 @@ step environment
 
 if want bench; then
 step "benchmark (spikingjelly: auto)"
-timeout 200 python3 benchmarks/kernel.py ${BENCH_ARGS---sweep} 2>&1 | grep -v -i warn | tee "$OUT/bench.txt"
+timeout 300 python3 benchmarks/kernel.py ${BENCH_ARGS---sweep --sweep-save float16 --sweep-save exact} 2>&1 | grep -v -i warn | tee "$OUT/bench.txt"
 fi
 
 if want tests; then
