@@ -223,14 +223,15 @@ def neuron_backward(
         h = u
         if SAVE:
             if SAVE_DIFF:
-                step = offs * 0 + (steps - 1 - k)  # t, a tensor: the interpreter's masks must be
+                t = steps - 1 - k
+                step = offs * 0 + t  # a tensor: the interpreter's masks must be
                 odd = step % 2 == 1
                 first = odd | (step == steps - 1)  # an odd step, or the last one: the pair's word is read here
                 word = tl.where(first, tl.load(m_ptr, mask=mask & first, other=0), word)
                 bits = tl.where(odd, word >> 16, word) & 0xFFFF
                 diff = bits.to(tl.int16).to(tl.float16, bitcast=True).to(STATE)
                 m = diff + THETA
-                m_ptr -= stride * (1 - (steps - 1 - k) % 2)  # the previous pair's word after an even step
+                m_ptr -= stride * (1 - t % 2)  # the previous pair's word after an even step
             else:
                 m = tl.load(m_ptr, mask=mask, other=0.0).to(STATE)
                 diff = m - THETA
