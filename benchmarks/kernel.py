@@ -40,6 +40,9 @@ from snn_interop.spec.neurons import Neuron  # noqa: E402
 from snn_interop_conformance.cases import case_id  # noqa: E402
 
 SIZES = {"issue": (64, 131072), "small": (16, 4096), "tiny": (4, 256)}
+#: (neurons per program, warps) the sweep tries: 1, 2, 4 and 8 neurons per thread; a thread's 4
+#: neighbours move in one 16-byte access where N is a multiple of 16 (interop/kernel/kernels.py)
+SWEEP_SHAPES = ((128, 4), (128, 2), (256, 4), (128, 1), (256, 2), (512, 4), (256, 1))
 FRAMEWORKS = ("spikingjelly", "snntorch", "norse", "sinabs")
 
 
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=None)
     parser.add_argument("--framework", action="append", choices=FRAMEWORKS, help="only these frameworks (repeatable; default all)")
     parser.add_argument("--sweep", action="store_true", help="also time the spikes-only kernel over launch shapes (block x warps x stages; GPU) and compare its best")
-    parser.add_argument("--stages", type=int, nargs="+", default=[3, 4, 5, 6, 8], help="pipelining depths the sweep tries (default 3 4 5 6 8)")
+    parser.add_argument("--stages", type=int, nargs="+", default=[4, 5, 6, 7, 8], help="pipelining depths the sweep tries (default 4 5 6 7 8)")
     parser.add_argument("--sweep-save", action="append", choices=SAVE_MODES, help="save modes the sweep times (repeatable; default float16)")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -190,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nlaunch shapes, fused kernel on {name}'s neuron, spikes only, save={save}, graph replay ms, forward / fwd+bwd:")
             print(f"  {'block':>5s} {'warps':>5s} " + " ".join(f"{'stages ' + str(st):>17s}" for st in args.stages))
             best: tuple[float, float, float, str] | None = None  # (fwd+bwd graph s, forward wall s, fwd+bwd wall s, shape)
-            for block, warps in ((128, 2), (128, 4), (256, 4), (256, 8), (512, 8)):
+            for block, warps in SWEEP_SHAPES:
                 cells = []
                 for stages in args.stages:
                     layer = FusedNeuron(neuron, save=save, membrane=False, block=block, warps=warps, stages=stages)

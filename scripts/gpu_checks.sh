@@ -6,11 +6,12 @@
 #   4. the quick conformance suite on CUDA, every framework and the kernel, with sinabs-exodus when
 #      its source distribution is in .whl/ and builds here (nvcc; the wheel is kept for a warm rerun);
 #   5. the benchmark again with spikingjelly forced onto its torch backend.
-# All of it took about 4.5 minutes on an H100 (2026-11-26): one call, timeout_s 450 or so.
+# All of it took about 4.5 minutes on an H100 (2026-11-26) with the narrower sweep of then; with 70
+# shapes expect about 6: one call, timeout_s 540 or so.
 # The frameworks travel as pure-Python wheels in .whl/ (see docs/development.md: GPU sessions);
 # the machine's own torch, triton and numpy are used. Logs and reports go to $OUT.
 # Arguments pick steps (env bench bench-sj-torch tests conformance); none runs them all.
-# BENCH_ARGS (default: the launch-shape sweep of the spikes-only kernel, both save modes, stages 3-8); BENCH_ARGS= drops the sweep.
+# BENCH_ARGS (default: the launch-shape sweep of the spikes-only kernel, both save modes, 7 shapes x stages 4-8); BENCH_ARGS= drops the sweep.
 set -u
 want() { [ $# -eq 0 ] || [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
@@ -52,7 +53,7 @@ step environment
 
 if want bench; then
 step "benchmark (spikingjelly: auto)"
-timeout 300 python3 benchmarks/kernel.py ${BENCH_ARGS---sweep --sweep-save float16 --sweep-save exact} 2>&1 | grep -v -i warn | tee "$OUT/bench.txt"
+timeout 360 python3 benchmarks/kernel.py ${BENCH_ARGS---sweep --sweep-save float16 --sweep-save exact} 2>&1 | grep -v -i warn | tee "$OUT/bench.txt"
 fi
 
 if want tests; then

@@ -2,26 +2,29 @@
 ``ptxas`` that ships in the Triton wheel take the same source the CPU interpreter runs down to
 a cubin for a named architecture. This proves the compiled path builds (every constexpr branch
 used is valid Triton, not merely valid Python) on a machine with no GPU; running it still
-needs one.
+needs one. Each kernel is specialized as a launch with those arguments would be
+(:func:`launch_specialization`), and its line names the global-memory accesses in its PTX by
+bytes per thread (:func:`global_accesses`): ``--block/--warps/--stages/--neurons`` inspect a
+launch shape, e.g. whether its loads are pipelined (``cp.async``) and how wide they are.
 
-Run as ``python -m snn_interop.kernel.aot [--arch 90]``; it must start in a fresh process with
+Run as ``python -m snn_interop.kernel.aot [--arch 90] [--block 128 --warps 1 --neurons 131072] [variant ...]``; it must start in a fresh process with
 ``TRITON_INTERPRET=0`` (an interpreting process has decorated the kernels for the interpreter).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
 from snn_interop.spec.neurons import Compare, Decay, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder
 from snn_interop.spec.surrogates import SURROGATES
-
-_PTR = {torch.float16: "*fp16", torch.bfloat16: "*bf16", torch.float32: "*fp32", torch.float64: "*fp64"}
-
 
 def variants() -> Iterator[tuple[str, Neuron, torch.dtype, str]]:
     """Neurons that together take every constexpr branch of both kernels, with dtypes and save modes."""
@@ -46,8 +49,52 @@ def variants() -> Iterator[tuple[str, Neuron, torch.dtype, str]]:
         yield f"surrogate-{name}", lif.with_(surrogate=SURROGATES[name].configure()), torch.float32, "exact"
 
 
-def compile_all(arch: int = 90, names: list[str] | None = None) -> list[str]:
-    """Compile forward and backward of every variant to a cubin; the names that failed, with why."""
+NEURONS = (131072, 1000, 1)  #: launch sizes: the benchmark's (N % 16 == 0), one that is not, and 1 (a constexpr)
+
+
+def launch_specialization(fn: Any, args: dict[str, Any]) -> tuple[dict[str, str], dict[tuple[int], Any], dict[tuple[int], Any]]:
+    """(signature, constexprs, attrs) of a launch of ``fn`` with these runtime arguments, derived as
+    ``JITFunction.run`` derives them (Triton's own specialization with each parameter's
+    ``do_not_specialize`` flags): a tensor whose address is a multiple of 16 bytes and an integer
+    that is a multiple of 16 are marked so (``tt.divisibility``), an integer 1 becomes a constexpr."""
+    from triton._C.libtriton import native_specialize_impl
+    from triton.backends.compiler import BaseBackend
+
+    signature, constexprs, attrs = {}, {}, {}
+    for param in fn.params:
+        if param.name not in args:
+            continue
+        kind, key = native_specialize_impl(BaseBackend, args[param.name], False, not param.do_not_specialize,
+                                           not param.do_not_specialize_on_alignment)
+        signature[param.name] = kind
+        if kind == "constexpr":
+            constexprs[(param.num,)] = key
+        elif key:
+            attrs[(param.num,)] = BaseBackend.parse_attr(key)
+    return signature, constexprs, attrs
+
+
+_ACCESS = re.compile(r"^\s*(?:@%p\d+\s+)?(cp\.async\.c[ag]\.shared\.global\s+\[[^]]*\],\s*\[[^]]*\],\s*0x([0-9a-f]+)"
+                     r"|(ld|st)\.global(?:\.[a-z0-9]+)*?(?:\.v(\d))?\.[bfsu](\d+)\b)", re.M)
+
+
+def global_accesses(ptx: str) -> Counter[str]:
+    """The global-memory instructions in ``ptx`` by kind and bytes per thread, e.g. ``{"cp.async 16 B": 6,
+    "st.global 16 B": 2}`` (static counts: each appears once per unrolled copy, not per executed step)."""
+    out: Counter[str] = Counter()
+    for match in _ACCESS.finditer(ptx):
+        if match.group(2):
+            out[f"cp.async {int(match.group(2), 16)} B"] += 1
+        else:
+            out[f"{match.group(3)}.global {int(match.group(4) or 1) * int(match.group(5)) // 8} B"] += 1
+    return out
+
+
+def compile_all(arch: int = 90, names: list[str] | None = None, neurons: tuple[int, ...] | None = None, block: int | None = None,
+                warps: int | None = None, stages: int | None = None) -> list[str]:
+    """Compile forward and backward of every variant to a cubin, as a launch on ``neurons`` (default:
+    every size in :data:`NEURONS` for the first variant, the first size for the others) with
+    16-byte-aligned tensors would; print each with its global accesses; return the failures, with why."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -58,44 +105,54 @@ def compile_all(arch: int = 90, names: list[str] | None = None) -> list[str]:
     if triton.knobs.runtime.interpret:
         raise RuntimeError("run snn_interop.kernel.aot in a fresh process with TRITON_INTERPRET=0")
     target = GPUTarget("cuda", arch, 32)
+    block, warps, stages = block or BLOCK, warps or WARPS, stages or STAGES  # default: the compiled launch's defaults
     failures = []
-    for name, neuron, dtype, save in variants():
+    for index, (name, neuron, dtype, save) in enumerate(variants()):
         if names and name not in names:
             continue
         p = plan(neuron)
         source = spike_source(p, save)
         common = dict(FIRE=kernels.fire, STATE=_tl_dtype(dtype), **p.constants(*_COMMON), SAVE_DIFF=save == "float16",
-                      RECOMPUTE_S=source["RECOMPUTE_S"], BLOCK=BLOCK, STAGES=STAGES)  # the compiled launch's defaults
-        m_ptr = "*i32" if save == "float16" else _PTR[torch.float64 if dtype == torch.float64 else torch.float32]
+                      RECOMPUTE_S=source["RECOMPUTE_S"], BLOCK=block, STAGES=stages)
+        tensor = torch.empty(16, dtype=dtype)  # 16-byte aligned, as the caching allocator's blocks are
+        saved = torch.empty(16, dtype=torch.int32 if save == "float16" else torch.float64 if dtype == torch.float64 else torch.float32)
         launches = [
-            (kernels.neuron_forward, {"x_ptr": _PTR[dtype], "s_ptr": _PTR[dtype], "v_ptr": _PTR[dtype], "m_ptr": m_ptr},
+            (kernels.neuron_forward, {"x_ptr": tensor, "s_ptr": tensor, "v_ptr": tensor, "m_ptr": saved},
              dict(common, WRITE_V=not name.endswith("spikes-only"))),
-            (kernels.neuron_backward, {"gs_ptr": _PTR[dtype], "gv_ptr": _PTR[dtype], "s_ptr": _PTR[dtype], "m_ptr": m_ptr,
-                                       "dx_ptr": _PTR[dtype]},
+            (kernels.neuron_backward, {"gs_ptr": tensor, "gv_ptr": tensor, "s_ptr": tensor, "m_ptr": saved, "dx_ptr": tensor},
              dict(common, SG=codegen.derivative(neuron.surrogate) if p.SPIKES else None, DETACH=p.DETACH, HAS_GS=p.SPIKES,
                   HAS_GV=not name.endswith("spikes-only"), LOAD_S=source["LOAD_S"])),
         ]
-        for fn, pointers, constants in launches:
-            signature = {**pointers, "N": "i32", "T": "i32", **{k: "constexpr" for k in constants}}
-            constexprs = {(fn.arg_names.index(k),): v for k, v in constants.items()}
-            start = time.perf_counter()
-            try:
-                compiled = triton.compile(ASTSource(fn, signature, constexprs=constexprs), target=target,
-                                          options={"num_warps": WARPS, "enable_fp_fusion": False})
-                assert "cubin" in compiled.asm
-            except Exception as exc:  # noqa: BLE001 - reported, with the variant's name
-                failures.append(f"{name} {fn.__name__}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-                continue
-            print(f"{name:42s} {fn.__name__:16s} sm_{arch} cubin in {time.perf_counter() - start:.1f} s", flush=True)
+        for n in neurons or (NEURONS if index == 0 else NEURONS[:1]):
+            for fn, tensors, constants in launches:
+                signature, constexprs, attrs = launch_specialization(fn, {**tensors, "N": n, "T": 64})
+                signature.update({k: "constexpr" for k in constants})
+                constexprs.update({(fn.arg_names.index(k),): v for k, v in constants.items()})
+                start = time.perf_counter()
+                try:
+                    compiled = triton.compile(ASTSource(fn, signature, constexprs=constexprs, attrs=attrs), target=target,
+                                              options={"num_warps": warps, "enable_fp_fusion": False})
+                    assert "cubin" in compiled.asm
+                except Exception as exc:  # noqa: BLE001 - reported, with the variant's name
+                    failures.append(f"{name} {fn.__name__} N={n}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                    continue
+                accesses = ", ".join(f"{k} x{v}" for k, v in sorted(global_accesses(compiled.asm["ptx"]).items()))
+                print(f"{name:42s} {fn.__name__:16s} sm_{arch} cubin in {time.perf_counter() - start:.1f} s; "
+                      f"N={n}, {block}x{warps}x{stages}: {accesses}", flush=True)
     return failures
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", type=int, default=90, help="CUDA compute capability x 10 (90: H100)")
+    parser.add_argument("--neurons", type=int, action="append", help=f"a launch size N (repeatable; default: {', '.join(map(str, NEURONS))} "
+                        "for the first variant, the first for the others)")
+    parser.add_argument("--block", type=int, help="neurons per program (default: fused.BLOCK)")
+    parser.add_argument("--warps", type=int, help="warps per program (default: fused.WARPS)")
+    parser.add_argument("--stages", type=int, help="pipelining depth (default: fused.STAGES)")
     parser.add_argument("names", nargs="*", help="variants to compile (default: all)")
     args = parser.parse_args(argv)
-    failures = compile_all(args.arch, args.names or None)
+    failures = compile_all(args.arch, args.names or None, tuple(args.neurons or ()) or None, args.block, args.warps, args.stages)
     for f in failures:
         print("FAILED", f, file=sys.stderr)
     return 1 if failures else 0

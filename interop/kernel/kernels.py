@@ -40,6 +40,13 @@ stay exact; else ``m`` itself. The float16 values of steps 2j and 2j+1 share one
 which Triton's pipeliner prefetches (``cp.async``, at least 4 bytes), where a 2-byte load per
 step is left unpipelined (``ld.global.b16`` in the sm_90 PTX) and stalls each step on memory.
 ``WRITE_V`` off skips the membrane output (spikes-only layer).
+
+Vector accesses: a thread owns ``BLOCK / (32 num_warps)`` neurons, neighbours in a row. ``N`` is
+left to Triton's specialization (only ``T`` is not): where N is a multiple of 16 the launch
+marks it so, every row ``t N`` then stays 16-byte aligned, and a thread's 4 float32 neurons move
+in one 16-byte access (``cp.async`` 16, ``st.global.v4``) where ``do_not_specialize`` on N left
+4-byte ones (``python -m snn_interop.kernel.aot`` prints the accesses). An N of 1 becomes a
+constexpr there, hence ``tl.cast(N, ...)`` rather than ``N.to``.
 """
 from __future__ import annotations
 
@@ -75,7 +82,7 @@ def fire(u, diff, THETA: tl.constexpr, GE: tl.constexpr, MAX_SPIKES: tl.constexp
     return s
 
 
-@triton.jit(do_not_specialize=["N", "T"])  # 1 is a value like any other here
+@triton.jit(do_not_specialize=["T"])  # N is specialized: see "Vector accesses" above
 def neuron_forward(
     x_ptr,  # [T, N] input drive, float16/bfloat16/float32/float64: read once
     s_ptr,  # [T, N] out: spike counts, written once
@@ -168,7 +175,7 @@ def neuron_forward(
         v_ptr += N
 
 
-@triton.jit(do_not_specialize=["N", "T"])
+@triton.jit(do_not_specialize=["T"])
 def neuron_backward(
     gs_ptr,  # [T, N] gradient of the spikes (if HAS_GS): read once
     gv_ptr,  # [T, N] gradient of the membrane (if HAS_GV): read once
@@ -194,7 +201,7 @@ def neuron_backward(
 ):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
-    stride = N.to(tl.int64)  # 64-bit index arithmetic (the interpreter checks 32-bit arithmetic for overflow, slowly)
+    stride = tl.cast(N, tl.int64)  # (N may be the constexpr 1) 64-bit index arithmetic (the interpreter checks 32-bit arithmetic for overflow, slowly)
     steps = T.to(tl.int64)
     last = (steps - 1) * stride + offs
     gs_ptr += last

@@ -91,18 +91,21 @@ def test_fused_float16_saved_pairs_of_steps_at_any_step_count(steps, reset):
     assert not torch.equal(grad, grad_exact), "float16 rounding must show: the saved words were read, not the exact membrane"
 
 
-LAUNCH_SHAPES = [(128, 2, 6), (128, 2, 5), (256, 4, 6), (512, 8, 8), (64, 1, 3)]  #: (neurons per program, warps, stages)
+#: (neurons per program, warps, stages): 1, 2, 4 and 8 neurons per thread, as the benchmark sweeps them
+LAUNCH_SHAPES = [(128, 2, 6), (128, 2, 5), (256, 4, 6), (512, 8, 8), (64, 1, 3), (128, 1, 6), (256, 2, 7), (512, 4, 8), (256, 1, 5)]
 
 
+@pytest.mark.parametrize("neurons", [1000, 1008], ids=["N=1000", "N=16x63"])
 @pytest.mark.parametrize("save", SAVE_MODES)
 @pytest.mark.parametrize("reset", [(ResetMode.TO_VALUE, ResetTiming.SAME_STEP), (ResetMode.SUBTRACT, ResetTiming.NEXT_STEP)],
                          ids=["to_value-same", "subtract-next"])
-def test_fused_launch_shapes_compute_the_same_bits(save, reset):
+def test_fused_launch_shapes_compute_the_same_bits(save, reset, neurons):
     # each neuron's arithmetic is the same at any launch shape: spikes, membrane and input gradient
     # equal the default launch's bit for bit. The interpreter ignores warps and stages (it checks the
-    # block); compiled, this checks the shapes the benchmark sweeps, the H100's fastest among them
+    # block); compiled, this checks the shapes the benchmark sweeps, the H100's fastest among them,
+    # with 4-byte accesses (N = 1000) and with 16-byte ones where a thread owns 4 neurons (N = 1008)
     neuron = Neuron.lif(SURROGATES["sigmoid"].configure(), Decay(0.5), threshold=1.0, reset=reset[0], reset_timing=reset[1])
-    x = drive(neuron, steps=9, shape=(1000,), seed=11, level=3.0).to(DEVICE, torch.float32)
+    x = drive(neuron, steps=9, shape=(neurons,), seed=11, level=3.0).to(DEVICE, torch.float32)
     g = torch.randn(2, *x.shape, generator=torch.Generator().manual_seed(5)).to(DEVICE)
 
     def run(**launch):
