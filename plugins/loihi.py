@@ -107,8 +107,8 @@ def float_layer(synapse: Any, n: Neuron) -> loihi.FloatCuba:
     return loihi.FloatCuba(g[:, None] * w, 0.0, beta, theta, g * b + leak)
 
 
-def _layers(graph: nir.NIRGraph) -> tuple[list[tuple[str, loihi.FloatCuba]], list[Violation]]:
-    """The chain's (neuron node, float layer) pairs, or the rules it breaks."""
+def _layers(graph: nir.NIRGraph) -> tuple[list[tuple[str, str, loihi.FloatCuba]], list[Violation]]:
+    """The chain's (synapse node, neuron node, float layer) triples, or the rules it breaks."""
     order, violations = _chain(graph)
     if violations:
         return [], violations
@@ -124,7 +124,7 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[tuple[str, loihi.FloatCuba]], lis
             violations.append(Violation("graph", "layer pattern", " -> ".join(type(nodes[k]).__name__ for k in order),
                                         "Input -> (Affine|Linear -> LIF|CubaLIF|IF)+ -> Output"))
         return [], violations
-    found: list[tuple[str, loihi.FloatCuba]] = []
+    found: list[tuple[str, str, loihi.FloatCuba]] = []
     for syn_name, neu_name in zip(inner[::2], inner[1::2]):
         syn, neuron = nodes[syn_name], neuron_from_node(nodes[neu_name])
         rules = _neuron_rules(neu_name, neuron)
@@ -132,7 +132,7 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[tuple[str, loihi.FloatCuba]], lis
             rules.append(Violation(syn_name, "synapse bias", "nonzero bias into a CubaLIF current", "0 (Loihi's bias adds to v)"))
         violations += rules
         if not rules:
-            found.append((neu_name, float_layer(syn, neuron)))
+            found.append((syn_name, neu_name, float_layer(syn, neuron)))
     return found, violations
 
 
@@ -150,7 +150,7 @@ def _integer_rules(name: str, layer: loihi.LoihiCuba) -> list[Violation]:
 def check(graph: nir.NIRGraph) -> list[Violation]:
     """Every design rule the graph breaks (:data:`CHECKS`), each naming its node."""
     layers, violations = _layers(graph)
-    for name, f in layers:
+    for _, name, f in layers:
         violations += _integer_rules(name, loihi.quantise(f)[0])
     return violations
 
@@ -224,9 +224,9 @@ def build(graph: nir.NIRGraph) -> LoihiDeployment:
     layers, violations = _layers(graph)
     if violations:
         raise SpecError("the graph breaks Loihi's design rules; run check() first: " + "; ".join(map(str, violations)))
-    quantised = [loihi.quantise(f) for _, f in layers]
-    inner = _chain(graph)[0][1:-1]
-    return LoihiDeployment([n for n, _ in layers], [f for _, f in layers], [q for q, _ in quantised], [s for _, s in quantised], inner[::2])
+    synapses, names, floats = (list(column) for column in zip(*layers))
+    quantised = [loihi.quantise(f) for f in floats]
+    return LoihiDeployment(names, floats, [q for q, _ in quantised], [s for _, s in quantised], synapses)
 
 
 def write_netx(path: Path, layers: list[loihi.LoihiCuba], names: list[str], scales: list[float]) -> None:
