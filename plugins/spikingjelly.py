@@ -9,6 +9,7 @@ import inspect
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -138,8 +139,9 @@ def capabilities() -> Capabilities:
         surrogates="its own aliases natively (H(0) = 1); every other surrogate, and >, by injecting the canonical spike function",
         # spikingjelly 2.0 picks its CUDA kernel once per process from SJ_<NEURON>_CUDA_IMPLEMENTATION
         # (auto: its native build, which the PyPI wheel lacks, then triton, then torch); a case whose
-        # surrogate is not one of its built-ins, or float64, runs its torch reference whatever is set
-        backends={"cpu": ("torch",), "cuda": ("triton", "torch", "cuda")},
+        # surrogate is not one of its built-ins, or float64, runs its torch reference whatever is set.
+        # The first is what auto runs: its native build where one is installed (native_cuda_built)
+        backends={"cpu": ("torch",), "cuda": ("cuda", "triton", "torch") if native_cuda_built() else ("triton", "torch", "cuda")},
     )
 
 
@@ -152,13 +154,29 @@ def backend_environment(device: str, backend: str) -> dict[str, str] | None:
     """The environment a fresh process needs so that spikingjelly runs ``backend`` on ``device``
     (spikingjelly 2.0 reads SJ_<NEURON>_CUDA_IMPLEMENTATION once, at import); None when the
     backend is not there (its native "cuda" build is absent from the PyPI wheel)."""
-    import importlib.util
-
     if device != "cuda" or backend not in ("triton", "torch", "cuda"):
         return None
-    if backend == "cuda" and importlib.util.find_spec("spikingjelly._ops.lif._C") is None:
+    if backend == "cuda" and not native_cuda_built():
         return None
     return dict.fromkeys(CUDA_SELECTION, backend)
+
+
+NATIVE_OPERATORS = ("if_", "lif")  #: spikingjelly._ops.<name>: IFNode's and LIFNode's kernels
+
+
+def native_cuda_built(package: Path | None = None) -> bool:
+    """Whether spikingjelly's native CUDA operators of IFNode and LIFNode are installed (an
+    extension ``_ops/<name>/_C*.so`` each, which its sdist builds with SJ_BUILD_NATIVE_CUDA=1:
+    scripts/build_sj_native.sh); looked up in ``package`` (default: the installed spikingjelly's
+    directory) without importing spikingjelly."""
+    if package is None:
+        import importlib.util
+
+        spec = importlib.util.find_spec("spikingjelly")
+        if spec is None or not spec.submodule_search_locations:
+            return False
+        package = Path(next(iter(spec.submodule_search_locations)))
+    return all(any((package / "_ops" / name).glob("_C*.so")) for name in NATIVE_OPERATORS)
 
 
 def run(module: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

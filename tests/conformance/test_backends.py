@@ -21,6 +21,13 @@ from tests.conftest import ROOT, plugin_or_skip
 
 def test_spikingjelly_cuda_backends_are_planned_as_implementations_of_their_own():
     plugin_or_skip("spikingjelly")
+    sj = registry.get("spikingjelly")
+    if sj.native_cuda_built():  # a GPU machine that built it (scripts/gpu_checks.sh): auto runs it
+        every = plugin_implementations(["spikingjelly"], "cuda", all_backends=True)
+        assert [(i.name, i.backend, dict(i.env)) for i in every] == [
+            ("spikingjelly", "cuda", {}), ("spikingjelly[triton]", "triton", dict.fromkeys(sj.CUDA_SELECTION, "triton")),
+            ("spikingjelly[torch]", "torch", dict.fromkeys(sj.CUDA_SELECTION, "torch"))]
+        return
     default = plugin_implementations(["spikingjelly"], "cuda")
     assert [(i.name, i.backend, i.env) for i in default] == [("spikingjelly", "triton", ())]
     every = plugin_implementations(["spikingjelly"], "cuda", all_backends=True)
@@ -42,6 +49,21 @@ runner._init_worker(("spikingjelly",), "cpu", None, True, (("SJ_LIF_CUDA_IMPLEME
 from spikingjelly._ops import lif
 print(lif._selection._requested, len(runner._WORKER["impls"]))
 """
+
+
+def test_spikingjelly_native_build_is_found_only_where_both_its_operators_are(tmp_path):
+    plugin_or_skip("spikingjelly")
+    plugin = registry.get("spikingjelly")
+    (tmp_path / "_ops" / "lif").mkdir(parents=True)
+    (tmp_path / "_ops" / "if_").mkdir()
+    (tmp_path / "_ops" / "lif" / "_C.cpython-312-x86_64-linux-gnu.so").touch()
+    assert not plugin.native_cuda_built(tmp_path)  # LIFNode's alone: IFNode would still run Triton under auto
+    (tmp_path / "_ops" / "if_" / "_native_build.json").touch()
+    assert not plugin.native_cuda_built(tmp_path)
+    (tmp_path / "_ops" / "if_" / "_C.cpython-312-x86_64-linux-gnu.so").touch()
+    assert plugin.native_cuda_built(tmp_path)
+    assert plugin.native_cuda_built() == all(  # the installed spikingjelly, as spikingjelly itself finds its operators
+        importlib.util.find_spec(f"spikingjelly._ops.{name}._C") is not None for name in ("if_", "lif"))
 
 
 def test_a_worker_sets_its_environment_before_spikingjelly_reads_it():
