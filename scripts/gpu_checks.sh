@@ -111,7 +111,8 @@ if install_sj_native; then
   SJ_LIF_CUDA_IMPLEMENTATION=cuda timeout 90 python3 benchmarks/kernel.py --framework spikingjelly 2>&1 | grep -v -i warn | tee "$OUT/bench_sj_native.txt"
 fi
 fi
-if [ -n "$exodus_build" ] && kill -0 $exodus_build 2>/dev/null; then
-  step "waiting for the sinabs-exodus build"; wait $exodus_build; tail -1 "$logs/exodus_build.txt"
-fi
+for build in $exodus_build $sj_build; do  # a build no chosen step waited for: not left running unseen
+  if kill -0 $build 2>/dev/null; then step "waiting for a background build"; wait $build; fi
+done
+tail -qn1 $logs/*_build.txt 2>/dev/null
 step done
