@@ -100,12 +100,11 @@ def compile_all(arch: int = 90, names: list[str] | None = None, neurons: tuple[i
     from triton.compiler import ASTSource
 
     from snn_interop.kernel import codegen, kernels
-    from snn_interop.kernel.fused import _COMMON, BLOCK, STAGES, WARPS, _tl_dtype, plan, spike_source
+    from snn_interop.kernel.fused import _COMMON, _tl_dtype, launch_shape, plan, spike_source
 
     if triton.knobs.runtime.interpret:
         raise RuntimeError("run snn_interop.kernel.aot in a fresh process with TRITON_INTERPRET=0")
     target = GPUTarget("cuda", arch, 32)
-    block, warps, stages = block or BLOCK, warps or WARPS, stages or STAGES  # default: the compiled launch's defaults
     failures = []
     for index, (name, neuron, dtype, save) in enumerate(variants()):
         if names and name not in names:
@@ -113,32 +112,34 @@ def compile_all(arch: int = 90, names: list[str] | None = None, neurons: tuple[i
         p = plan(neuron)
         source = spike_source(p, save)
         common = dict(FIRE=kernels.fire, STATE=_tl_dtype(dtype), **p.constants(*_COMMON), SAVE_DIFF=save == "float16",
-                      RECOMPUTE_S=source["RECOMPUTE_S"], BLOCK=block, STAGES=stages)
+                      RECOMPUTE_S=source["RECOMPUTE_S"])
         tensor = torch.empty(16, dtype=dtype)  # 16-byte aligned, as the caching allocator's blocks are
         saved = torch.empty(16, dtype=torch.int32 if save == "float16" else torch.float64 if dtype == torch.float64 else torch.float32)
-        launches = [
+        launches = [  # (kernel, its tensors, its constants, backward)
             (kernels.neuron_forward, {"x_ptr": tensor, "s_ptr": tensor, "v_ptr": tensor, "m_ptr": saved},
-             dict(common, WRITE_V=not name.endswith("spikes-only"))),
+             dict(common, WRITE_V=not name.endswith("spikes-only")), False),
             (kernels.neuron_backward, {"gs_ptr": tensor, "gv_ptr": tensor, "s_ptr": tensor, "m_ptr": saved, "dx_ptr": tensor},
              dict(common, SG=codegen.derivative(neuron.surrogate) if p.SPIKES else None, DETACH=p.DETACH, HAS_GS=p.SPIKES,
-                  HAS_GV=not name.endswith("spikes-only"), LOAD_S=source["LOAD_S"])),
+                  HAS_GV=not name.endswith("spikes-only"), LOAD_S=source["LOAD_S"]), True),
         ]
         for n in neurons or (NEURONS if index == 0 else NEURONS[:1]):
-            for fn, tensors, constants in launches:
+            for fn, tensors, constants, backward in launches:
+                shape = launch_shape(n, torch.device("cuda"), backward, block, warps, stages)  # the compiled launch's defaults
+                constants = dict(constants, BLOCK=shape[0], STAGES=shape[2])
                 signature, constexprs, attrs = launch_specialization(fn, {**tensors, "N": n, "T": 64})
                 signature.update({k: "constexpr" for k in constants})
                 constexprs.update({(fn.arg_names.index(k),): v for k, v in constants.items()})
                 start = time.perf_counter()
                 try:
                     compiled = triton.compile(ASTSource(fn, signature, constexprs=constexprs, attrs=attrs), target=target,
-                                              options={"num_warps": warps, "enable_fp_fusion": False})
+                                              options={"num_warps": shape[1], "enable_fp_fusion": False})
                     assert "cubin" in compiled.asm
                 except Exception as exc:  # noqa: BLE001 - reported, with the variant's name
                     failures.append(f"{name} {fn.__name__} N={n}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
                     continue
                 accesses = ", ".join(f"{k} x{v}" for k, v in sorted(global_accesses(compiled.asm["ptx"]).items()))
                 print(f"{name:42s} {fn.__name__:16s} sm_{arch} cubin in {time.perf_counter() - start:.1f} s; "
-                      f"N={n}, {block}x{warps}x{stages}: {accesses}", flush=True)
+                      f"N={n}, {'x'.join(map(str, shape))}: {accesses}", flush=True)
     return failures
 
 

@@ -129,19 +129,32 @@ def _tl_dtype(dtype: torch.dtype) -> Any:
     return tl.float64 if dtype == torch.float64 else tl.float32
 
 
-BLOCK = 128  #: neurons per program of a compiled launch (one per thread)
-WARPS = 4  #: warps per program of a compiled launch
-STAGES = 4  #: software-pipelining depth of the time loops (tl.range num_stages): loads run 3 steps ahead
+Setting = int | tuple[int, int] | None  #: a launch setting: one value for both launches, or (forward, backward)
+
+# The compiled launches' defaults (each a Setting: one value, or (forward, backward)): 128 neurons
+# per program on 4 warps, one neuron per thread, the fastest shape measured on an H200 (docs/performance.md)
+BLOCK: Setting = 128  #: neurons per program
+WARPS: Setting = 4  #: warps per program
+STAGES: Setting = 4  #: software-pipelining depth of the time loops (tl.range num_stages): loads run 3 steps ahead
 
 
-def default_block(n: int, device: torch.device) -> int:
-    """Neurons per program: 128 compiled (4 warps, one neuron per thread: the fastest launch shape
-    measured on an H200, docs/performance.md); interpreted, one program for up to 4096."""
+def launch_shape(n: int, device: torch.device, backward: bool = False, block: Setting = None, warps: Setting = None,
+                 stages: Setting = None) -> tuple[int, int, int]:
+    """(neurons per program, warps, stages) of the forward or the ``backward`` launch on ``n`` neurons:
+    each setting as given, else its default (:data:`BLOCK`, :data:`WARPS`, :data:`STAGES`; in the
+    interpreter one program for up to 4096 neurons); a pair ``(forward, backward)`` sets each launch."""
     from snn_interop.kernel.runtime import interpreting
 
-    if interpreting(device):
-        return min(4096, max(16, 1 << (max(n, 1) - 1).bit_length()))
-    return BLOCK
+    def pick(name: str, value: Setting, default: Setting) -> int:
+        value = default if value is None else value
+        if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
+            return value[int(backward)]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int or a (forward, backward) pair of ints, got {value!r}")
+        return value
+
+    default_block = min(4096, max(16, 1 << (max(n, 1) - 1).bit_length())) if interpreting(device) else BLOCK
+    return pick("block", block, default_block), pick("warps", warps, WARPS), pick("stages", stages, STAGES)
 
 
 @dataclass(frozen=True)
@@ -169,8 +182,8 @@ class FusedNeuronFunction(torch.autograd.Function):
     Returns ``(spikes, membrane)``, or the spikes alone when ``membrane`` is False."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, prepared: Prepared, save: str, block: int | None,
-                warps: int | None, stages: int | None, membrane: bool = True) -> Any:
+    def forward(ctx: Any, x: torch.Tensor, prepared: Prepared, save: str, block: Setting,
+                warps: Setting, stages: Setting, membrane: bool = True) -> Any:
         from snn_interop.kernel import kernels
         from snn_interop.kernel.runtime import callee, for_tensor
 
@@ -189,14 +202,14 @@ class FusedNeuronFunction(torch.autograd.Function):
         v = torch.empty_like(xs) if membrane else s
         rows = (steps + 1) // 2 if save == "float16" else steps  # float16: two steps per int32 word (kernels.py)
         m = torch.empty((rows, n), dtype=torch.int32 if save == "float16" else _state_dtype(x.dtype), device=x.device) if p.SAVE else s
+        blk, num_warps, num_stages = launch_shape(n, x.device, False, block, warps, stages)
         if steps and n:
             if not p.SPIKES:
                 s.zero_()
-            blk = block or default_block(n, x.device)
             for_tensor(kernels.neuron_forward, x)[(triton_cdiv(n, blk),)](
                 xs, s, v, m, n, steps, FIRE=callee(kernels.fire, x.device), STATE=_tl_dtype(x.dtype), **prepared.constants, SAVE_DIFF=save == "float16",
-                WRITE_V=membrane, RECOMPUTE_S=source["RECOMPUTE_S"], BLOCK=blk, STAGES=stages or STAGES,
-                num_warps=warps or WARPS, enable_fp_fusion=False)
+                WRITE_V=membrane, RECOMPUTE_S=source["RECOMPUTE_S"], BLOCK=blk, STAGES=num_stages,
+                num_warps=num_warps, enable_fp_fusion=False)
         spikes = s.view(x.shape)
         ctx.set_materialize_grads(False)
         ctx.prepared, ctx.save, ctx.block, ctx.warps, ctx.stages, ctx.source = prepared, save, block, warps, stages, source
@@ -222,12 +235,12 @@ class FusedNeuronFunction(torch.autograd.Function):
             gs = g_spikes.contiguous().view(steps, n) if g_spikes is not None and p.SPIKES else dx
             gv = g_membrane.contiguous().view(steps, n) if g_membrane is not None else dx
             sg = callee(prepared.derivative, dx.device)
-            blk = ctx.block or default_block(n, dx.device)
+            blk, num_warps, num_stages = launch_shape(n, dx.device, True, ctx.block, ctx.warps, ctx.stages)
             for_tensor(kernels.neuron_backward, dx)[(triton_cdiv(n, blk),)](
                 gs, gv, spikes.view(steps, n) if spikes is not None else dx, m if m is not None else dx, dx, n, steps,
                 SG=sg, FIRE=callee(kernels.fire, dx.device), STATE=_tl_dtype(dx.dtype), **prepared.constants, SAVE_DIFF=ctx.save == "float16",
                 DETACH=p.DETACH, HAS_GS=g_spikes is not None and p.SPIKES, HAS_GV=g_membrane is not None,
-                **ctx.source, BLOCK=blk, STAGES=ctx.stages or STAGES, num_warps=ctx.warps or WARPS, enable_fp_fusion=False)
+                **ctx.source, BLOCK=blk, STAGES=num_stages, num_warps=num_warps, enable_fp_fusion=False)
         return (dx.view(ctx.shape), *none)
 
 
@@ -235,14 +248,14 @@ def triton_cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def fused_run(neuron: Neuron, x: torch.Tensor, save: str = "exact", block: int | None = None,
-              warps: int | None = None, stages: int | None = None, membrane: bool = True) -> Any:
+def fused_run(neuron: Neuron, x: torch.Tensor, save: str = "exact", block: Setting = None,
+              warps: Setting = None, stages: Setting = None, membrane: bool = True) -> Any:
     """``neuron`` over time-major ``x`` ``[T, B, ...]``: ``(spikes, membrane)``, differentiable in ``x``;
     the spikes alone when ``membrane`` is False (the membrane is then never written: 1/4 fewer bytes).
 
     ``block`` (neurons per program, a power of two), ``warps`` (warps per program) and
-    ``stages`` (pipelining depth of the time loop) override the launch defaults,
-    :func:`default_block`, :data:`WARPS` and :data:`STAGES`."""
+    ``stages`` (pipelining depth of the time loop) override the launch defaults
+    (:func:`launch_shape`), each one value for both launches or a ``(forward, backward)`` pair."""
     return FusedNeuronFunction.apply(x, prepare(neuron), save, block, warps, stages, membrane)
 
 
@@ -256,11 +269,12 @@ class FusedNeuron(torch.nn.Module):
     CPU tensors, Triton runs in its CPU interpreter (:mod:`.runtime`).
     """
 
-    def __init__(self, neuron: Neuron, save: str = "exact", block: int | None = None, warps: int | None = None,
-                 stages: int | None = None, membrane: bool = True) -> None:
+    def __init__(self, neuron: Neuron, save: str = "exact", block: Setting = None, warps: Setting = None,
+                 stages: Setting = None, membrane: bool = True) -> None:
         super().__init__()
         if save not in SAVE_MODES:
             raise ValueError(f"save must be one of {SAVE_MODES}, got {save!r}")
+        launch_shape(1, torch.device("cpu"), False, block, warps, stages)  # a malformed setting fails here, not at the first call
         self.prepared = prepare(neuron)  # a feature or derivative the kernel cannot carry fails here, not in backward
         self.neuron, self.save, self.block, self.warps, self.stages, self.membrane = neuron, save, block, warps, stages, membrane
 

@@ -92,7 +92,8 @@ def test_fused_float16_saved_pairs_of_steps_at_any_step_count(steps, reset):
 
 
 #: (neurons per program, warps, stages): 1, 2, 4 and 8 neurons per thread, as the benchmark sweeps them
-LAUNCH_SHAPES = [(128, 2, 6), (128, 2, 5), (256, 4, 6), (512, 8, 8), (64, 1, 3), (128, 1, 6), (256, 2, 7), (512, 4, 8), (256, 1, 5)]
+LAUNCH_SHAPES = [(128, 2, 6), (128, 2, 5), (256, 4, 6), (512, 8, 8), (64, 1, 3), (128, 1, 6), (256, 2, 7), (512, 4, 8), (256, 1, 5),
+                 ((256, 64), (2, 1), (6, 5))]  # the last: forward and backward each with its own (forward, backward)
 
 
 @pytest.mark.parametrize("neurons", [1000, 1008], ids=["N=1000", "N=16x63"])
@@ -119,6 +120,15 @@ def test_fused_launch_shapes_compute_the_same_bits(save, reset, neurons):
     for block, warps, stages in LAUNCH_SHAPES:
         for name, a, b in zip(("spikes", "membrane", "input gradient"), default, run(block=block, warps=warps, stages=stages)):
             assert torch.equal(a, b), f"{name} differs at {block} neurons per program, {warps} warps, {stages} stages"
+
+
+def test_fused_launch_settings_are_one_int_or_a_forward_backward_pair():
+    neuron = Neuron.lif(SURROGATES["sigmoid"].configure(), Decay(0.5), threshold=1.0)
+    for bad in ((64,), (64, 128, 256), "128", 128.0, (64, None)):
+        with pytest.raises(TypeError, match="block must be an int or a \\(forward, backward\\) pair of ints"):
+            FusedNeuron(neuron, block=bad)
+    with pytest.raises(TypeError, match="stages must be"):
+        fused_run(neuron, torch.zeros(2, 3), stages=(4, 5.0))
 
 
 def _lif(surrogate, **conventions) -> Neuron:
