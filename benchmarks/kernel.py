@@ -45,6 +45,16 @@ SIZES = {"issue": (64, 131072), "small": (16, 4096), "tiny": (4, 256)}
 #: neighbours move in one 16-byte access where N is a multiple of 16 (interop/kernel/kernels.py)
 SWEEP_SHAPES = ((128, 4), (128, 2), (256, 4), (128, 1), (256, 2), (512, 4), (256, 1))
 Shape = tuple[int, int, int]  #: (neurons per program, warps, stages)
+FRAMEWORKS = ("spikingjelly", "snntorch", "norse", "sinabs")
+
+
+def shape_name(shape: Shape) -> str:
+    return "x".join(map(str, shape))
+
+
+def spikes_only(layer: FusedNeuron) -> Callable[[torch.Tensor], tuple[torch.Tensor, None]]:
+    """A ``membrane=False`` layer called as the benchmark calls every layer: ``(spikes, None)``."""
+    return lambda x: (layer(x), None)
 
 
 def best_split(times: dict[Shape, tuple[float, float]]) -> tuple[Shape, Shape] | None:
@@ -56,7 +66,6 @@ def best_split(times: dict[Shape, tuple[float, float]]) -> tuple[Shape, Shape] |
     fwd = min(times, key=lambda k: times[k][0])
     bwd = min(times, key=lambda k: times[k][1] - times[k][0])
     return None if fwd == bwd else (fwd, bwd)
-FRAMEWORKS = ("spikingjelly", "snntorch", "norse", "sinabs")
 
 
 def timer(device: torch.device, fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:
@@ -192,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         for mode, membrane in modes.items():
             for save in ("exact", "float16"):
                 layer = FusedNeuron(neuron, save=save, membrane=membrane)
-                measure(f"{name}|{mode}", f"fused kernel (save={save})", layer if membrane else (lambda m: lambda xx: (m(xx), None))(layer), x)
+                measure(f"{name}|{mode}", f"fused kernel (save={save})", layer if membrane else spikes_only(layer), x)
         plugin = registry.get(name)
         layer = module.to(device, dtype)
         measure(f"{name}|spikes+membrane", implementation(name, device), (lambda m: (lambda xx: plugin.run(m, xx)))(layer), x)
@@ -220,27 +229,27 @@ def main(argv: list[str] | None = None) -> int:
                 cells = []
                 for stages in args.stages:
                     layer = FusedNeuron(neuron, save=save, membrane=False, block=block, warps=warps, stages=stages)
-                    run = (lambda m: lambda xx: (m(xx), None))(layer)
+                    run = spikes_only(layer)
                     f = sweep_timer(lambda: layer(x))
                     fb = sweep_timer(fwd_bwd(run, x, g))
                     cells.append(f"{f * 1e3:8.4f}/{fb * 1e3:8.4f}" if f and fb else f"{'n/a':>17s}")
                     if f and fb:
                         times[(block, warps, stages)] = (f, fb)
-                        consider(fb, layer, run, "x".join(map(str, (block, warps, stages))))
+                        consider(fb, layer, run, shape_name((block, warps, stages)))
                 print(f"  {block:5d} {warps:5d} " + " ".join(cells))
             split = best_split(times)
             if split:  # the fastest forward and the fastest backward differ in shape: each launch with its own
                 fwd, bwd = split
                 layer = FusedNeuron(neuron, save=save, membrane=False, block=(fwd[0], bwd[0]), warps=(fwd[1], bwd[1]),
                                     stages=(fwd[2], bwd[2]))
-                run = (lambda m: lambda xx: (m(xx), None))(layer)
+                run = spikes_only(layer)
                 fb = sweep_timer(fwd_bwd(run, x, g))
                 predicted = times[fwd][0] + times[bwd][1] - times[bwd][0]
-                label = f"forward {'x'.join(map(str, fwd))}, backward {'x'.join(map(str, bwd))}"
-                print(f"  {label}: {fb * 1e3:.4f} ms fwd+bwd (their sweep times add up to {predicted * 1e3:.4f})" if fb
-                      else f"  {label}: could not be timed")
+                pair = f"forward {shape_name(fwd)}, backward {shape_name(bwd)}"
+                print(f"  {pair}: {fb * 1e3:.4f} ms fwd+bwd (their sweep times add up to {predicted * 1e3:.4f})" if fb
+                      else f"  {pair}: could not be timed")
                 if fb:
-                    consider(fb, layer, run, label)
+                    consider(fb, layer, run, pair)
             if best:  # the best shape joins the spikes-only comparison, named as such
                 rows.append((f"{name}|spikes only", f"fused kernel (save={save}, best shape {best[3]})", best[1], best[2],
                              best[0] if cuda else None))

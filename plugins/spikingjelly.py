@@ -147,7 +147,8 @@ def capabilities() -> Capabilities:
 
 #: The neurons whose CUDA kernel spikingjelly picks per process (IFNode, LIFNode; CUBALIFNode and
 #: NonSpikingLIFNode are plain torch), read once when spikingjelly._ops.<neuron> is imported.
-CUDA_SELECTION = ("SJ_IF_CUDA_IMPLEMENTATION", "SJ_LIF_CUDA_IMPLEMENTATION")
+NATIVE_OPERATORS = ("if_", "lif")  #: spikingjelly._ops.<name>: IFNode's and LIFNode's kernels
+CUDA_SELECTION = tuple(f"SJ_{name.rstrip('_').upper()}_CUDA_IMPLEMENTATION" for name in NATIVE_OPERATORS)
 
 
 def backend_environment(device: str, backend: str) -> dict[str, str] | None:
@@ -159,9 +160,6 @@ def backend_environment(device: str, backend: str) -> dict[str, str] | None:
     if backend == "cuda" and not native_cuda_built():
         return None
     return dict.fromkeys(CUDA_SELECTION, backend)
-
-
-NATIVE_OPERATORS = ("if_", "lif")  #: spikingjelly._ops.<name>: IFNode's and LIFNode's kernels
 
 
 def native_cuda_built(package: Path | None = None) -> bool:
