@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from collections.abc import Callable, Sequence
 
-from snn_interop import __version__, catalogue, hardware, registry
+from snn_interop import __version__, catalogue, hardware, inputs, registry
 from snn_interop.errors import ExitCode, InteropError, InvalidGraph
 from snn_interop.nir.neurons import NirDefaults
 from snn_interop.spec.neurons import Discretisation, ResetMode
@@ -49,6 +49,14 @@ def _cmd_plugins(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def _rate(text: str) -> float:
+    """An --input-rate: a spike probability in (0, 1]."""
+    try:
+        return inputs.check_rate(float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _add_nir_default_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nir-dt", type=float, metavar="SECONDS",
                    help="a .nir file from elsewhere (no snn-interop metadata): its time step (default 1e-4 s, the NIR paper's)")
@@ -59,7 +67,7 @@ def _add_nir_default_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_convert_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--from", dest="source_fw", metavar="FW", help="source framework (an installed plugin) or 'nir'")
+    p.add_argument("--from", dest="source_fw", metavar="FW", help="source framework (an installed plugin) or 'nir' (the default for a .nir SOURCE)")
     p.add_argument("--to", dest="target_fw", metavar="FW", help="target framework (an installed plugin), 'nir', or a chip: "
                                                                "xylo, speck, loihi (docs/hardware.md)")
     p.add_argument("source", nargs="?", help="a .nir file, or module:callable returning a torch.nn.Module "
@@ -71,12 +79,13 @@ def _add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", metavar="FILE", help="a state dict for module:callable, loaded with weights_only=True")
     p.add_argument("--input-shape", type=int, nargs="+", metavar="N", help="one step's input shape without batch (inferred when possible)")
     p.add_argument("--steps", type=int, default=50, metavar="T", help="time steps of the verification input (default 50)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the verification input (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the verification input, Bernoulli spikes at --input-rate (default 0)")
     p.add_argument("--verify", action="store_true", help="run source and converted model on the same input; exit 1 unless exact")
     p.add_argument("--report", metavar="FILE.json", help="write the verification report as JSON")
     _add_nir_default_args(p)
-    p.add_argument("--input-rate", type=float, default=0.2, metavar="P",
-                   help="--to a chip: spike probability per step and input channel of the check's input (default 0.2)")
+    p.add_argument("--input-rate", type=_rate, metavar="P",
+                   help=f"spike probability per step and input channel of the seeded input (default {inputs.SPIKE_P:g}; "
+                        f"--to a chip {hardware.SPIKE_P:g})")
     p.add_argument("--force", action="store_true", help="replace an existing OUT (and report)")
     p.add_argument("--list", action="store_true", help="list installed plugins with versions and capabilities, then exit")
     p.add_argument("--quiet", action="store_true", help="no progress or table on the terminal")
@@ -102,6 +111,8 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     if args.list:
         args.verbose = True
         return _cmd_plugins(args)
+    if args.source_fw is None and args.source and args.source.endswith(".nir"):
+        args.source_fw = conv.NIR
     missing = [flag for flag, value in (("--from", args.source_fw), ("--to", args.target_fw), ("SOURCE", args.source), ("-o", args.output)) if not value]
     if missing:
         print(f"error: snn-convert needs {', '.join(missing)} (see snn-convert --help)", file=sys.stderr)
@@ -127,7 +138,7 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     is_file = args.source.endswith(".nir") or Path(args.source).is_file()
     model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights, conv.resolve(args.source_fw))
     graph, built, report = conv.convert_full(model, args.source_fw, args.target_fw, steps=args.steps, seed=args.seed,
-                                             verify_result=args.verify, progress=say, embed_reference=embed, reference_budget=budget,
+                                             input_rate=args.input_rate or inputs.SPIKE_P, verify_result=args.verify, progress=say, embed_reference=embed, reference_budget=budget,
                                              neurons=args.neurons or "exact", input_shape_=tuple(args.input_shape) if args.input_shape else None,
                                              defaults=_nir_defaults(args))
     say(f"writing {args.output}")
@@ -172,7 +183,7 @@ def _cmd_handoff(args: argparse.Namespace, say: Callable[[str], None]) -> ExitCo
     graph, _, _ = conv.convert_full(model, args.source_fw, conv.NIR, steps=args.steps, seed=args.seed, verify_result=False,
                                     progress=say, input_shape_=tuple(args.input_shape) if args.input_shape else None,
                                     defaults=_nir_defaults(args))
-    report = hardware.handoff(graph, args.target_fw, args.output, steps=args.steps, seed=args.seed, rate=args.input_rate,
+    report = hardware.handoff(graph, args.target_fw, args.output, steps=args.steps, seed=args.seed, rate=args.input_rate or hardware.SPIKE_P,
                               force=args.force, source=f"{args.source_fw}:{args.source}", progress=say)
     if args.report:
         _write_json(Path(args.report), report.to_dict())
@@ -241,6 +252,9 @@ def _cmd_verify(args: argparse.Namespace) -> ExitCode:
                ExitCode.PARAMS_CHANGED: "the parameters changed since the reference was taken",
                ExitCode.BEHAVIOUR_DIFFERS: f"behaviour differs in {sum(not c.reproduces for c in checks)} of {len(checks)} frameworks"}[code]
     print(f"  verdict: {verdict} (tolerance {tol.atol:g} abs, {tol.rtol:g} rel; exit {int(code)}: {code.name})")
+    if not ref.output().any():
+        print("  note: the reference's output is all zeros, so matching it tests no spike; re-embed it with a denser "
+              "--input-rate or more --steps (snn-convert ... --to nir --verify)")
     return code
 
 
@@ -271,7 +285,7 @@ def _cmd_compare(args: argparse.Namespace) -> ExitCode:
         x = next((o.recording.x for o in operands if o.recording is not None), None)
         if x is None:
             shape = operands[0].input_shape(tuple(args.input_shape) if args.input_shape else None)
-            x = compare.bernoulli_input(args.steps, shape, args.seed, dtype)
+            x = inputs.bernoulli_input(args.steps, shape, args.seed, dtype, p=args.input_rate)
     if args.save_inputs:
         compare.save_inputs(x, args.save_inputs)
     runs = [o.run(x) for o in operands]
@@ -360,7 +374,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--weights", action="append", metavar="FILE", help="a state dict for a module:callable operand; once or twice")
     s.add_argument("--input-shape", type=int, nargs="+", metavar="N", help="one step's input shape without batch (inferred when possible)")
     s.add_argument("--steps", type=int, default=50, metavar="T", help="time steps of the seeded input (default 50)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the Bernoulli(0.3) input (default 0)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the input, Bernoulli spikes at --input-rate (default 0)")
+    s.add_argument("--input-rate", type=_rate, default=inputs.SPIKE_P, metavar="P",
+                   help=f"spike probability per step and input channel of the seeded input (default {inputs.SPIKE_P:g})")
     s.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype .nir operands run in (default float64)")
     s.add_argument("--tolerances", metavar="FILE.toml", help="tolerances and declared deviations (default: the shipped compare_tolerances.toml)")
     s.add_argument("--json", action="store_true", help="the report as JSON on stdout")

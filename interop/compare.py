@@ -170,11 +170,6 @@ def _record_native(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source
                      neurons, "input", "output", graph)
 
 
-def bernoulli_input(steps: int, shape: tuple[int, ...], seed: int, dtype: torch.dtype, batch: int = 2) -> torch.Tensor:
-    """The seeded Bernoulli(0.3) input snn-convert --verify uses: [steps, batch, *shape]."""
-    return (torch.rand(steps, batch, *shape, generator=torch.Generator().manual_seed(seed)) < 0.3).to(dtype)
-
-
 def save_inputs(x: torch.Tensor, path: str | Path) -> None:
     torch.save({"x": x}, path)
 

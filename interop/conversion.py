@@ -24,7 +24,7 @@ import nir
 import torch
 from torch import nn
 
-from snn_interop import registry, trace
+from snn_interop import inputs, registry, trace
 from snn_interop.errors import (
     BadNir, BadSource, BadWeights, InvalidGraph, OutputExists, PluginUnavailable, UnknownFramework, Unsupported,
 )
@@ -54,11 +54,14 @@ class Report:
     steps: int
     seed: int
     dtype: str
+    input_rate: float = inputs.SPIKE_P  #: the verification input's spike probability per step and input channel
     forward: dict[str, Any] = field(default_factory=dict)
     gradient: dict[str, Any] = field(default_factory=dict)
     layers: list[dict[str, Any]] = field(default_factory=list)
     tolerance: dict[str, Any] = field(default_factory=dict)
     reference: dict[str, Any] | None = None  #: the embedded reference's sizes and fields (snn_interop.reference), when one was embedded
+    #: a NIR source from elsewhere: its neuron nodes without snn-interop metadata ("nodes") and the dt, discretisation and reset they were read with
+    nir_defaults: dict[str, Any] | None = None
     #: source layers written to NIR as what they compute at inference: {"layer", "type", "note"} (a BatchNorm's affine, a Dropout left out)
     inference_only: list[dict[str, str]] = field(default_factory=list)
 
@@ -74,6 +77,27 @@ class Report:
     def inference_notes(self) -> list[str]:
         """``"layer N (Type): note"`` for each source layer written as what it computes at inference."""
         return [f"layer {n['layer']} ({n['type']}): {n['note']}" for n in self.inference_only]
+
+    @property
+    def silent(self) -> list[str]:
+        """Notes on what the verification input left untested: an output or neuron layers that
+        fired no spike (equal spikes there only say both sides stayed silent), and how to exercise them."""
+        f = self.forward
+        notes = []
+        if f.get("output_kind") == "spikes" and f.get("spikes_source") == 0:
+            notes.append("no output spike from the source on this input: equal output spikes test nothing here "
+                         "(membranes and gradients were compared)")
+        quiet = [n for n, count in (f.get("spikes_by_layer") or {}).items() if count == 0]
+        if quiet:
+            notes.append(f"no spike in neuron layer{'s' if len(quiet) > 1 else ''} {', '.join(quiet)} of the converted model")
+        d = self.nir_defaults
+        if notes and d:
+            notes.append(f"{len(d['nodes'])} neuron node{'s' if len(d['nodes']) > 1 else ''} of the source file carry no snn-interop "
+                         f"metadata, read with dt {d['dt']:g} s ({d['discretisation']}, reset {d['reset']}): a file from a "
+                         "framework that counts time in steps (sinabs, spikingjelly) wants --nir-dt 1 (docs/cli.md)")
+        if notes:
+            notes.append("a denser --input-rate, more --steps or another --seed exercise more spikes")
+        return notes
 
     def table(self) -> str:
         """The verification table snn-convert prints."""
@@ -102,9 +126,10 @@ class Report:
                      if d is None else f"step {d['step']}, node {d['node']}, neuron {','.join(map(str, d['neuron'])) or '-'}, batch {d['batch']}")
             rows.insert(-1, ("first divergence", where))
         width = max(len(k) for k, _ in rows)
-        head = f"{self.source} -> {self.target}: {self.steps} steps, seed {self.seed}, {self.dtype}"
+        head = f"{self.source} -> {self.target}: {self.steps} steps, seed {self.seed}, input rate {self.input_rate:g}, {self.dtype}"
         notes = [f"  {m}" for m in (loc or {}).get("messages", []) if not m.startswith("First divergence")]
         notes += [f"  note: {f['note']}"] if f.get("note") else []
+        notes += [f"  note: {n}" for n in self.silent]
         return "\n".join([head, *(f"  {k:<{width}}  {v}" for k, v in rows), *notes])
 
 
@@ -381,9 +406,12 @@ def verify(run_source: Callable, source_module: nn.Module, target: GraphModule, 
     membranes_over = sum(int(tol.exceeded(err, v).sum()) for err, v in errors.values())
     names = [n for n in gw_s if n in gw_t and gw_s[n] is not None and gw_t[n] is not None]
     weight_err = {n: _rel(gw_t[n], gw_s[n]) for n in names}
+    fired = {n: int(rec_t[n]["out"].abs().sum().item()) for n in target.order
+             if n in target.neuron_info and target.neuron_info[n].neuron.spikes and "out" in rec_t.get(n, {})}
     return {
         "forward": {"output_kind": "spikes" if spikes else "values", "spike_mismatches": int(diff.sum()), "outputs": ys.numel(),
                     "spikes_source": int(ys.sum()) if spikes else None, "max_spikes_per_step": ys.abs().max().item() if spikes else None,
+                    "spikes_by_layer": fired,
                     "max_output_abs_err": output_err,
                     "first_mismatch": first, "max_membrane_abs_err": membrane, "membranes_over_tolerance": membranes_over},
         "gradient": {"input_rel_err": _rel(gx_t, gx_s), "weight_rel_err": weight_err,
@@ -410,22 +438,25 @@ def _localise(model: Any, src: ModuleType | None, source_module: nn.Module, conv
 
 
 def convert(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
-            verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
+            input_rate: float = inputs.SPIKE_P, verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
             progress: Callable[[str], None] = lambda message: None) -> tuple[Any, Report]:
     """Convert ``model`` (a framework model, or a NIR graph when ``source="nir"`` or a file was
     read) from ``source`` to ``target``; returns the converted model (a ``nir.NIRGraph`` when
     ``target="nir"``) and the :class:`Report`. ``sample`` is one step of input [B, ...]
-    (else ``input_shape_`` or the shape inferred from the model). ``neurons``: a neuron the
+    (else ``input_shape_`` or the shape inferred from the model). The verification runs both on
+    ``steps`` of seeded Bernoulli(``input_rate``) spikes (:func:`snn_interop.inputs.bernoulli_input`).
+    ``neurons``: a neuron the
     target cannot express natively runs as the exact canonical layer ("exact"), is refused
     ("native"), or becomes the target's own layer for the nearest neuron it expresses
     ("approximate"; the changes are in ``report.layers`` and measured by the verification)."""
-    graph, converted, report = convert_full(model, source, target, sample, steps=steps, seed=seed, verify_result=verify_result,
+    graph, converted, report = convert_full(model, source, target, sample, steps=steps, seed=seed, input_rate=input_rate,
+                                            verify_result=verify_result,
                                             input_shape_=input_shape_, neurons=neurons, progress=progress)
     return (graph if target == NIR else converted), report
 
 
 def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
-                 verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
+                 input_rate: float = inputs.SPIKE_P, verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
                  progress: Callable[[str], None] = lambda message: None, embed_reference: bool = False,
                  reference_budget: Any = None, defaults: NirDefaults | None = None) -> tuple[nir.NIRGraph, GraphModule, Report]:
     """:func:`convert`, also returning the NIR graph and the built module for a NIR target.
@@ -433,7 +464,10 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     discretisation, reset; else the NIR spec's semantics, :class:`NirDefaults`).
     ``embed_reference``: the graph carries a reference run of the source model in its
     metadata (:mod:`snn_interop.reference`), within ``reference_budget`` (a ``reference.Budget``)."""
+    inputs.check_rate(input_rate)
     src, dst = resolve(source), resolve(target)
+    bare = nir_graph.without_metadata(model) if isinstance(model, nir.NIRGraph) else []
+    read_with = defaults or NirDefaults()
     if defaults is not None and isinstance(model, nir.NIRGraph):  # neurons without our metadata read with these, from here on
         model = nir_graph.annotate(model, defaults)
     check_finite(model)
@@ -468,11 +502,12 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
               for n, i in converted.neuron_info.items()]
     layers += [{"name": n, "type": type(converted.layer(n)).__name__, "native": True, "note": "", "approximation": []} for n in converted.layer_names]
     tol = TOLERANCES.get(dtype, TOLERANCES[torch.float32])
-    report = Report(source, target, None, steps, seed, str(dtype).removeprefix("torch."), layers=layers, tolerance=asdict(tol),
-                    inference_only=notes)
+    report = Report(source, target, None, steps, seed, str(dtype).removeprefix("torch."), input_rate, layers=layers, tolerance=asdict(tol),
+                    inference_only=notes, nir_defaults={"nodes": bare, "dt": read_with.dt, "discretisation": read_with.discretisation.value,
+                                                        "reset": read_with.reset.value} if bare else None)
     if verify_result:
         progress(f"verifying on {steps} steps of seeded input")
-        x = (torch.rand(steps, 2, *shape, generator=torch.Generator().manual_seed(seed)) < 0.3).to(dtype)
+        x = inputs.bernoulli_input(steps, shape, seed, dtype, p=input_rate)
         run_source, source_module = _runner(model, src, dtype)
         try:
             measured = verify(run_source, source_module, converted, x, seed, tol, src)
@@ -502,7 +537,7 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
         graph, report.reference = reference.embed_reference(
             graph, lambda x: (lambda y, rec: (y, {n: r["v"] for n, r in rec.items() if "v" in r}))(*run_source(x)),
             source=source, source_version=src.framework_version() if src is not None else None, dtype=dtype, shape=shape,
-            steps=steps, seed=seed, budget=reference_budget or reference.Budget())
+            steps=steps, seed=seed, input_rate=input_rate, budget=reference_budget or reference.Budget())
     return graph, converted, report
 
 

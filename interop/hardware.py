@@ -48,6 +48,7 @@ from snn_interop.nir.neurons import NirDefaults
 
 GROUP = "snn_interop.targets"
 REQUIRED = ("NAME", "CHIP", "TOOLCHAIN", "EXTRA", "available", "check", "build")
+SPIKE_P = 0.2  #: default spike probability per step and input channel of the chip check's input
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def get(name: str) -> ModuleType:
     return target
 
 
-def spike_input(graph: nir.NIRGraph, steps: int, seed: int, rate: float = 0.2, batch: int = 1) -> torch.Tensor:
+def spike_input(graph: nir.NIRGraph, steps: int, seed: int, rate: float = SPIKE_P, batch: int = 1) -> torch.Tensor:
     """Seeded Bernoulli spikes ``[steps, batch, *input shape]`` at ``rate`` per step and channel."""
     from snn_interop.nir.graph import _io_names
 
@@ -213,7 +214,7 @@ def compare_spikes(reference: torch.Tensor, target: torch.Tensor) -> dict[str, A
             "first_mismatch": first, "spikes_float": int(ref.sum()), "spikes_target": int(tgt.sum())}
 
 
-def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 100, seed: int = 0, rate: float = 0.2,
+def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 100, seed: int = 0, rate: float = SPIKE_P,
             x: torch.Tensor | None = None, force: bool = False, source: str = "", defaults: NirDefaults | None = None,
             progress: Callable[[str], None] = lambda message: None) -> HandoffReport:
     """Check ``graph`` against ``target``'s design rules, quantise and map it, write the

@@ -33,7 +33,7 @@ import nir
 import numpy as np
 import torch
 
-from snn_interop import __version__, registry
+from snn_interop import __version__, inputs, registry
 from snn_interop.errors import InvalidGraph, NoReference, PluginUnavailable, ReferenceTooLarge, UnknownFramework
 from snn_interop_conformance.tolerances import CONVERT_FP32, CONVERT_FP64, Tolerance
 
@@ -41,8 +41,6 @@ KEY = "snn_interop.reference"  #: the graph-level metadata key
 SCHEMA = "snn_interop.reference"
 VERSION = 1
 
-BATCH = 2  #: samples in the reference input
-SPIKE_P = 0.3  #: Bernoulli probability of an input spike
 PROJECTION = 64  #: length of the gradient fingerprint when the full input gradient does not fit the budget
 MIB = 1 << 20
 
@@ -181,12 +179,6 @@ def _without_reference(graph: nir.NIRGraph) -> nir.NIRGraph:
 
 
 # -- taking a reference -----------------------------------------------------------------------
-def seeded_input(steps: int, shape: tuple[int, ...], seed: int, dtype: torch.dtype) -> torch.Tensor:
-    """The reference input: Bernoulli(0.3) spikes [steps, 2, *shape] (snn-convert --verify's input)."""
-    return (torch.rand(steps, BATCH, *shape, generator=torch.Generator().manual_seed(seed)) < SPIKE_P).to(dtype)
-
-
-INPUT_RECIPE = "(torch.rand(steps, batch, *shape, generator=torch.Generator().manual_seed(seed)) < p).to(dtype)"
 PROJECTION_RECIPE = "P = 2 * numpy.random.RandomState(seed).randint(0, 2, size=output.shape) - 1 (frozen stream, NEP 19)"
 FINGERPRINT_RECIPE = ("R = 2 * numpy.random.RandomState(seed).randint(0, 2, size=(input.size, k)) - 1; "
                       "fingerprint = input_gradient.ravel() @ R")
@@ -229,16 +221,16 @@ def _fingerprint(gx: np.ndarray, seed: int, k: int) -> np.ndarray:
 
 
 def embed_reference(graph: nir.NIRGraph, run_source: Run, *, source: str, source_version: str | None, dtype: torch.dtype,
-                    shape: tuple[int, ...], steps: int = 50, seed: int = 0,
+                    shape: tuple[int, ...], steps: int = 50, seed: int = 0, input_rate: float = inputs.SPIKE_P,
                     budget: Budget = Budget()) -> tuple[nir.NIRGraph, dict[str, Any]]:
     """``graph`` with a reference taken from ``run_source`` (the source model, run on
-    :func:`seeded_input`) in its metadata, and what was stored: sizes in bytes (the file
+    :func:`snn_interop.inputs.bernoulli_input` at ``input_rate``) in its metadata, and what was stored: sizes in bytes (the file
     without and with the reference, the budget) and the gradient fingerprint's form.
     Raises ReferenceTooLarge when even the compact fingerprint does not fit ``budget``."""
     base = _without_reference(graph)
     base_bytes = _write_bytes(base)
     base_size = _file_size(base)
-    x = seeded_input(steps, shape, seed, dtype)
+    x = inputs.bernoulli_input(steps, shape, seed, dtype, p=input_rate)
     y, membranes, gx = _run_with_gradient(run_source, x, seed + 1)
     name = _dtype_name(dtype)
     layer = _last_neuron(graph, membranes)
@@ -248,7 +240,7 @@ def embed_reference(graph: nir.NIRGraph, run_source: Run, *, source: str, source
                    "nir": nir.version, "torch": torch.__version__},
         "dtype": name,
         "params_sha256": params_hash(base_bytes),
-        "input": {"recipe": INPUT_RECIPE, "steps": steps, "batch": BATCH, "step_shape": list(shape), "seed": seed, "p": SPIKE_P,
+        "input": {"recipe": inputs.RECIPE, "steps": steps, "batch": inputs.BATCH, "step_shape": list(shape), "seed": seed, "p": input_rate,
                   **pack(x.numpy(), name)},
         "output": {"layer": _output_layer(graph), **pack(y.numpy(), name)},
         "membrane": None if layer is None else {"layer": layer, **pack(membranes[layer].detach().numpy(), name)},
@@ -309,7 +301,7 @@ class Reference:
         s, i = self.data["source"], self.data["input"]
         version = f" {s['framework_version']}" if s.get("framework_version") else ""
         return (f"reference from {s['framework']}{version}, {self.data['dtype']}, {i['steps']} steps x {i['batch']} "
-                f"(input {tuple(i['step_shape'])} per step, seed {i['seed']})")
+                f"(input {tuple(i['step_shape'])} per step, Bernoulli {i['p']:g}, seed {i['seed']})")
 
 
 def read_reference(graph: nir.NIRGraph) -> Reference | None:

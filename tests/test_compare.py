@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from snn_interop import compare, conversion as conv
+from snn_interop import compare, conversion as conv, inputs
 from snn_interop.cli import main
 from snn_interop.errors import ExitCode
 from snn_interop.graph import NeuronInfo, _key
@@ -74,7 +74,7 @@ def test_recording_never_changes_the_run(framework):
     except LookupError:
         cuba = networks.native_neuron(plugin, Model.CUBA_LIF, ResetMode.SUBTRACT)
     graph = networks.recurrent(cuba)
-    x = compare.bernoulli_input(STEPS, (6,), 0, torch.float64)
+    x = inputs.bernoulli_input(STEPS, (6,), 0, torch.float64)
     module = from_nir(graph, plugin, dtype=torch.float64)
     plain = module(x)
     rec = compare.record(module, x, plugin, graph=graph)
@@ -93,7 +93,7 @@ def test_recording_never_changes_the_run(framework):
 def test_recording_native_models_by_layer_index(framework):
     plugin = plugin_or_skip(framework)
     model = plugin.example_mlp()
-    x = compare.bernoulli_input(STEPS, (12,), 0, torch.float32)
+    x = inputs.bernoulli_input(STEPS, (12,), 0, torch.float32)
     y, membranes = plugin.run_model(model, x)
     rec = compare.record(model, x, plugin)
     assert torch.equal(rec.nodes["output"]["out"], y.to(x.dtype))  # the same spikes with and without recording
@@ -107,7 +107,7 @@ def test_recording_native_models_by_layer_index(framework):
 # -- localisation ------------------------------------------------------------------------------
 def test_identical_graphs_report_a_match():
     graph = networks.mlp(_lif())
-    x = compare.bernoulli_input(STEPS, (12,), 0, torch.float64)
+    x = inputs.bernoulli_input(STEPS, (12,), 0, torch.float64)
     result = compare.localise(_run(graph, x), _run(graph, x, "snntorch"))
     assert result.status == "match" and result.exit_code is ExitCode.OK and result.first is None
     assert result.smallest["spike_shift"] == 0
@@ -119,7 +119,7 @@ def test_changed_threshold_of_one_neuron_is_named():
     thresholds = [1.25] * 16
     thresholds[5] = 1.3
     other = _variant(graph, "lif1", threshold=tuple(thresholds))
-    x = compare.bernoulli_input(STEPS, (12,), 0, torch.float64)
+    x = inputs.bernoulli_input(STEPS, (12,), 0, torch.float64)
     step, batch, neuron = _oracle_first_step(graph, other, "lif1", _fc1(graph, x))
     result = compare.localise(_run(graph, x), _run(other, x, "snntorch"))
     d = result.first_spike
@@ -140,7 +140,7 @@ def test_changed_threshold_of_one_neuron_is_named():
 def test_changed_reset_mode_and_time_constant_are_localised(change, expect):
     graph = networks.mlp(_lif())
     other = _variant(graph, "lif1", **change)
-    x = compare.bernoulli_input(STEPS, (12,), 0, torch.float64)
+    x = inputs.bernoulli_input(STEPS, (12,), 0, torch.float64)
     drive = _fc1(graph, x)
     spike_step = _oracle_first_step(graph, other, "lif1", drive)
     v_step = _oracle_first_step(graph, other, "lif1", drive, field="v")
@@ -159,7 +159,7 @@ def test_one_step_delay_is_localised_and_measured_as_a_shift():
     cuba = next(n for n in neuron_cases() if n.model is Model.CUBA_LIF and n.reset is ResetMode.SUBTRACT).with_(syn_decay=Decay(1e-9))
     graph = networks.mlp(cuba)
     late = _variant(graph, "lif1", synapse_order=SynapseOrder.MEMBRANE_FIRST)
-    x = compare.bernoulli_input(STEPS, (12,), 0, torch.float64)
+    x = inputs.bernoulli_input(STEPS, (12,), 0, torch.float64)
     step, batch, neuron = _oracle_first_step(graph, late, "lif1", _fc1(graph, x))
     result = compare.localise(_run(graph, x), _run(late, x, "snntorch"))
     assert (result.first_spike.node, result.first_spike.step, result.first_spike.batch, result.first_spike.neuron) == ("lif1", step, batch, [neuron])
@@ -216,7 +216,7 @@ def _approximated(graph: nir.NIRGraph, node: str, framework: str):
 def test_allowed_approximation_is_localised_to_the_approximated_layer():
     graph = networks.mlp(_lif())
     module, plugin, changes = _approximated(graph, "lif2", "snntorch")
-    x = compare.bernoulli_input(STEPS, (12,), 0, torch.float64)
+    x = inputs.bernoulli_input(STEPS, (12,), 0, torch.float64)
     result = compare.localise(_run(graph, x), compare.record(module, x, plugin, graph=graph))
     assert result.status == "mismatch"
     assert result.first.node == "lif2" and next(iter(changes)) in result.first.cause, result.first
@@ -238,7 +238,7 @@ def test_declared_deviation_exits_16(tmp_path):
                           'rtol = 0.0\nreason = "lif1 runs with another time constant on purpose"\n')
     graph = networks.mlp(_lif())
     other = _variant(graph, "lif1", decay=Decay(0.8))
-    x = compare.bernoulli_input(STEPS, (12,), 0, torch.float64)
+    x = inputs.bernoulli_input(STEPS, (12,), 0, torch.float64)
     result = compare.localise(_run(graph, x), _run(other, x), compare.Tolerances.load(tolerances))
     lif1_v = next(r for r in result.results if r.node == "lif1" and r.quantity == "v")
     assert lif1_v.status == "declared" and result.status == "mismatch"  # the spikes still differ: not declared

@@ -59,6 +59,20 @@ def annotate(graph: nir.NIRGraph, defaults: NirDefaults) -> nir.NIRGraph:
     return out
 
 
+def without_metadata(graph: nir.NIRGraph) -> list[str]:
+    """The neuron nodes that carry no snn-interop metadata (a file from elsewhere), which are read
+    with :class:`NirDefaults`; a nested subgraph's node ``k`` of ``s`` as ``"s.k"``."""
+    from snn_interop.nir.metadata import KEY
+
+    names = []
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            names += [f"{name}.{inner}" for inner in without_metadata(node)]
+        elif isinstance(node, NEURON_NODES) and KEY not in (getattr(node, "metadata", None) or {}):
+            names.append(name)
+    return names
+
+
 def flatten(graph: nir.NIRGraph) -> nir.NIRGraph:
     """The graph with every nested subgraph inlined: node ``k`` of subgraph ``s`` becomes ``"s.k"``.
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from snn_interop import cli, conversion as conv
+from snn_interop import cli, conversion as conv, inputs
 from snn_interop.errors import BadSource, ExitCode
 from tests.conftest import plugin_or_skip
 
@@ -110,7 +110,7 @@ def test_compare_records_a_class_by_its_chain_and_finds_where_a_conversion_parts
 
     snntorch = plugin_or_skip("snntorch")
     net = tutorial_net()
-    x = compare.bernoulli_input(40, (12,), 0, torch.float32)
+    x = inputs.bernoulli_input(40, (12,), 0, torch.float32)
     native = compare.record(net, x, snntorch)
     assert native.order == ["input", "fc1", "lif1", "fc2", "lif2", "output"] and set(native.neurons) == {"lif1", "lif2"}
     assert torch.equal(native.nodes["output"]["out"], net(x)[0]), "recording only reads"

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from snn_interop import conversion as conv
+from snn_interop import conversion as conv, inputs
 from snn_interop.plugin_api import chain
 from tests.conftest import plugin_or_skip
 
@@ -97,7 +97,7 @@ def test_compare_records_nested_blocks_by_path(source):
 
     plugin, snntorch = plugin_or_skip(source), plugin_or_skip("snntorch")
     net, neurons = blocks(source)
-    x = compare.bernoulli_input(30, (12,), 0, torch.float32)
+    x = inputs.bernoulli_input(30, (12,), 0, torch.float32)
     native = compare.record(net, x, plugin)
     assert set(native.neurons) == set(neurons) and all("v" in native.nodes[n] for n in neurons)
     graph = plugin.to_nir(net, x[0])

@@ -1,0 +1,96 @@
+"""The seeded input the checks run on (snn_interop.inputs, --input-rate) and what a verification
+says when that input left spikes untested: on the NIR paper's cnn_sinabs.nir, which read at NIR's
+default dt (1e-4 s) never fires, and read at sinabs's dt of one step does."""
+from __future__ import annotations
+
+import json
+import math
+
+import nir
+import numpy as np
+import pytest
+import torch
+
+from snn_interop import cli, inputs, reference
+from snn_interop.errors import ExitCode
+from tests.conftest import CORPUS, plugin_or_skip
+
+CNN = CORPUS / "cnn_sinabs.nir"
+SINABS_TIME = ["--nir-dt", "1", "--nir-reset", "subtract"]  # sinabs counts time in steps, its IAF subtracts
+
+
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.9])
+def test_bernoulli_input_fires_at_its_rate(p):
+    x = inputs.bernoulli_input(400, (250,), 7, torch.float64, p=p)
+    assert x.shape == (400, 2, 250) and set(torch.unique(x).tolist()) <= {0.0, 1.0}
+    n = x.numel()
+    assert abs(x.mean().item() - p) < 5 * math.sqrt(p * (1 - p) / n)  # 5 sigma of a binomial mean over 200000 draws
+    assert torch.equal(x, inputs.bernoulli_input(400, (250,), 7, torch.float64, p=p))
+    assert not torch.equal(x, inputs.bernoulli_input(400, (250,), 8, torch.float64, p=p))
+    assert inputs.bernoulli_input(3, (4,), 0, torch.float32, p=1.0).eq(1).all()
+
+
+@pytest.mark.parametrize("p", [0.0, -0.2, 1.5, float("nan")])
+def test_a_rate_outside_0_1_is_refused(p, tmp_path, capsys):
+    with pytest.raises(ValueError, match="spike probability"):
+        inputs.bernoulli_input(3, (4,), 0, torch.float32, p=p)
+    assert cli.convert_main(["--to", "nir", str(CNN), "-o", str(tmp_path / "m.nir"), "--input-rate", str(p)]) is ExitCode.USAGE
+    assert "--input-rate" in capsys.readouterr().err and not (tmp_path / "m.nir").exists()
+
+
+def test_a_silent_verification_names_what_it_left_untested(tmp_path, capsys):
+    """Read at NIR's default dt each step adds 1e-4 of its input to an IF membrane: no layer fires,
+    so EXACT tests no spike; the table says so, and names the dt the file was read with."""
+    out = tmp_path / "silent.nir"
+    code = cli.convert_main([str(CNN), "--to", "nir", "-o", str(out), "--verify", "--report", str(tmp_path / "r.json")])
+    assert code is ExitCode.OK  # --from nir is implied by the .nir source
+    table = capsys.readouterr().out
+    assert "(0 source spikes)" in table and "EXACT" in table
+    assert "note: no output spike from the source on this input" in table
+    assert "note: no spike in neuron layers 1, 3, 6, 10, 12 of the converted model" in table
+    assert "read with dt 0.0001 s (exact, reset to_value)" in table and "--nir-dt 1" in table
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["forward"]["spikes_by_layer"] == {"1": 0, "3": 0, "6": 0, "10": 0, "12": 0}
+    assert sorted(report["nir_defaults"]["nodes"]) == ["1", "10", "12", "3", "6"] and report["nir_defaults"]["dt"] == 1e-4
+    # the reference embedded in the file is silent too, and snn-interop verify says so
+    plugin_or_skip("sinabs")
+    assert cli.main(["verify", str(out), "--framework", "sinabs"]) is ExitCode.OK
+    assert "note: the reference's output is all zeros" in capsys.readouterr().out
+
+
+def test_with_the_files_own_time_step_every_layer_fires_and_no_note_is_printed(tmp_path, capsys):
+    out = tmp_path / "sinabs-time.nir"
+    code = cli.convert_main([str(CNN), "--to", "nir", "-o", str(out), "--verify", "--report", str(tmp_path / "r.json"), *SINABS_TIME])
+    assert code is ExitCode.OK
+    table = capsys.readouterr().out
+    assert "EXACT" in table and "note:" not in table
+    fired = json.loads((tmp_path / "r.json").read_text())["forward"]["spikes_by_layer"]
+    assert list(fired) == ["1", "3", "6", "10", "12"] and min(fired.values()) > 0, fired
+    plugin_or_skip("sinabs")
+    assert cli.main(["verify", str(out), "--framework", "sinabs"]) is ExitCode.OK
+    assert "note:" not in capsys.readouterr().out
+
+
+def test_input_rate_sets_the_verification_input_and_the_embedded_reference(tmp_path, capsys):
+    runs = {}
+    for p in (0.3, 0.7):
+        out = tmp_path / f"p{p}.nir"
+        code = cli.convert_main([str(CNN), "--to", "nir", "-o", str(out), "--verify", "--input-rate", str(p),
+                                 "--report", str(tmp_path / f"r{p}.json"), "--steps", "20", *SINABS_TIME])
+        assert code is ExitCode.OK
+        assert f"20 steps, seed 0, input rate {p:g}, float64" in capsys.readouterr().out
+        report = json.loads((tmp_path / f"r{p}.json").read_text())
+        ref = reference.read_reference(nir.read(out))
+        x = ref.input()
+        assert report["input_rate"] == p and ref.data["input"]["p"] == p and x.shape == (20, 2, 2, 34, 34)
+        assert abs(x.mean().item() - p) < 0.01  # 92480 draws: 5 sigma is under 0.008
+        runs[p] = report["forward"]["spikes_by_layer"]
+    assert all(runs[0.7][layer] > runs[0.3][layer] for layer in ("1", "3")), runs  # denser input, more spikes in the first layers
+
+
+def test_compare_draws_its_input_at_the_given_rate(tmp_path):
+    x_path = tmp_path / "x.pt"
+    assert cli.main(["compare", str(CNN), "--save-inputs", str(x_path), "--save-outputs", str(tmp_path / "a.pt"),
+                     "--input-rate", "1", "--steps", "3", "--json"]) is ExitCode.OK
+    x = torch.load(x_path, weights_only=True)["x"]
+    assert x.shape == (3, 2, 2, 34, 34) and bool(np.all(x.numpy() == 1.0))
