@@ -134,6 +134,9 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     except ValueError as exc:
         print(f"error: --reference-budget: {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    if args.input_rate is not None and not (args.verify or embed):
+        print("warning: --input-rate sets the input of --verify and of an embedded reference; without either it has no effect",
+              file=sys.stderr)
     say(f"loading {args.source}")
     is_file = args.source.endswith(".nir") or Path(args.source).is_file()
     model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights, conv.resolve(args.source_fw))

@@ -94,3 +94,10 @@ def test_compare_draws_its_input_at_the_given_rate(tmp_path):
                      "--input-rate", "1", "--steps", "3", "--json"]) is ExitCode.OK
     x = torch.load(x_path, weights_only=True)["x"]
     assert x.shape == (3, 2, 2, 34, 34) and bool(np.all(x.numpy() == 1.0))
+
+
+def test_an_input_rate_with_nothing_to_run_is_named(tmp_path, capsys):
+    assert cli.convert_main([str(CNN), "--to", "nir", "-o", str(tmp_path / "m.nir"), "--input-rate", "0.5", "--quiet"]) is ExitCode.OK
+    assert "--input-rate sets the input of --verify and of an embedded reference" in capsys.readouterr().err
+    assert cli.convert_main([str(CNN), "--to", "nir", "-o", str(tmp_path / "v.nir"), "--input-rate", "0.5", "--quiet", "--verify"]) is ExitCode.OK
+    assert "warning" not in capsys.readouterr().err
