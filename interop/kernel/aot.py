@@ -144,7 +144,7 @@ def compile_all(arch: int = 90, names: list[str] | None = None, neurons: tuple[i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m snn_interop.kernel.aot", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--arch", type=int, default=90, help="CUDA compute capability x 10 (90: H100)")
     parser.add_argument("--neurons", type=int, action="append", help=f"a launch size N (repeatable; default: {', '.join(map(str, NEURONS))} "
                         "for the first variant, the first for the others)")
