@@ -281,7 +281,8 @@ def _cmd_compare(args: argparse.Namespace) -> ExitCode:
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     tolerances = compare.Tolerances.load(args.tolerances) if args.tolerances else compare.Tolerances.load()
     specs = [args.a, args.b if args.b is not None else args.load_outputs]
-    operands = [compare.Operand.open(spec, i, args.framework, args.source_fw, args.weights, dtype) for i, spec in enumerate(specs) if spec]
+    operands = [compare.Operand.open(spec, i, args.framework, args.source_fw, args.weights, dtype, _nir_defaults(args))
+                for i, spec in enumerate(specs) if spec]
     if args.load_inputs:
         x = compare.load_inputs(args.load_inputs)
     else:
@@ -381,6 +382,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--input-rate", type=_rate, default=inputs.SPIKE_P, metavar="P",
                    help=f"spike probability per step and input channel of the seeded input (default {inputs.SPIKE_P:g})")
     s.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype .nir operands run in (default float64)")
+    _add_nir_default_args(s)
     s.add_argument("--tolerances", metavar="FILE.toml", help="tolerances and declared deviations (default: the shipped compare_tolerances.toml)")
     s.add_argument("--json", action="store_true", help="the report as JSON on stdout")
     s.add_argument("--fail-fast", action="store_true", help="report nodes only up to the first divergent one")

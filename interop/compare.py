@@ -34,7 +34,8 @@ from snn_interop import trace
 from snn_interop.errors import BadSource, ExitCode, InvalidGraph
 from snn_interop.graph import GraphModule
 from snn_interop.nir import metadata
-from snn_interop.nir.graph import flatten
+from snn_interop.nir.graph import annotate, flatten
+from snn_interop.nir.neurons import NirDefaults
 from snn_interop.plugin_api import chain, whole_model
 from snn_interop.spec import oracle
 from snn_interop.spec.neurons import Neuron, values
@@ -206,12 +207,15 @@ class Operand:
 
     @classmethod
     def open(cls, spec: str, index: int, frameworks: list[str] | None, sources: list[str] | None, weights: list[str] | None,
-             dtype: torch.dtype) -> Operand:
+             dtype: torch.dtype, defaults: NirDefaults | None = None) -> Operand:
+        """``spec`` as an operand; a .nir file's neuron nodes without snn-interop metadata are read
+        with ``defaults`` (else :class:`NirDefaults`' own)."""
         from snn_interop import conversion as conv
 
         path = Path(spec)
         if spec.endswith(".nir") or (path.is_file() and path.suffix not in (".pt", ".pth")):
             graph = flatten(conv.read_nir(spec))  # nested subgraphs' nodes are named "sub.node"
+            graph = graph if defaults is None else annotate(graph, defaults)
             return cls(spec, graph=graph, plugin=conv.resolve(_pick(frameworks, index) or conv.NIR), dtype=dtype)
         if path.is_file():
             return cls(spec, recording=Recording.load(spec))
@@ -332,6 +336,7 @@ class NodeResult:
     status: str  #: "match", "declared" (beyond the default, within an override), "mismatch"
     tolerance: dict[str, Any]
     note: str = ""
+    spikes_a: int | None = None  #: spikes only: how many A fired (0 with no mismatch: both silent, nothing tested)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -367,7 +372,7 @@ def _compare_quantity(name: str, q: str, a: torch.Tensor, b: torch.Tensor, spike
         idx = mask.nonzero()[0].tolist()
         first = {"step": idx[0], "batch": idx[1], "neuron": idx[2:], "a": float(a64[tuple(idx)]), "b": float(b64[tuple(idx)])}
     return NodeResult(name, q, spikes, int(mask.sum()), mask.numel(), first, max_abs, max_rel, shift, status,
-                      vars(tol) if status == "declared" else vars(default))
+                      vars(tol) if status == "declared" else vars(default), spikes_a=int(a64.abs().sum().item()) if spikes else None)
 
 
 def _at(value: Any, neuron: list[int]) -> float:
@@ -472,6 +477,11 @@ class Comparison:
         return "mismatch" if "mismatch" in statuses else "declared" if "declared" in statuses else "match"
 
     @property
+    def silent(self) -> list[str]:
+        """Spiking nodes where neither side fired: their equal spikes test nothing."""
+        return [r.node for r in self.results if r.spikes and r.spikes_a == 0 and r.mismatches == 0]
+
+    @property
     def exit_code(self) -> ExitCode:
         return {"match": ExitCode.OK, "declared": ExitCode.DECLARED_DEVIATIONS, "mismatch": ExitCode.FAILED}[self.status]
 
@@ -480,7 +490,7 @@ class Comparison:
                 "exit": int(self.exit_code), "messages": self.messages,
                 "first_divergence": None if self.first is None else self.first.to_dict(),
                 "first_spike_divergence": None if self.first_spike is None else self.first_spike.to_dict(),
-                "smallest_passing": self.smallest, "only_in": self.only_in, "tolerances": self.tolerances,
+                "smallest_passing": self.smallest, "only_in": self.only_in, "silent": self.silent, "tolerances": self.tolerances,
                 "nodes": [r.to_dict() for r in self.results]}
 
     def text(self) -> str:
@@ -496,6 +506,9 @@ class Comparison:
         for side, names in self.only_in.items():
             if names:
                 lines.append(f"  only in {side}: {', '.join(names)}")
+        if self.silent:
+            lines.append(f"  note: no spike in {', '.join(self.silent)} on either side: equal spikes there test nothing "
+                         "(a denser --input-rate, more --steps or another --seed exercise more)")
         lines.extend(self.messages)
         s = self.smallest
         shift = "none passes (spike counts differ)" if s["spike_shift"] is None else f"{s['spike_shift']} steps"

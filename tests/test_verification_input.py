@@ -101,3 +101,18 @@ def test_an_input_rate_with_nothing_to_run_is_named(tmp_path, capsys):
     assert "--input-rate sets the input of --verify and of an embedded reference" in capsys.readouterr().err
     assert cli.convert_main([str(CNN), "--to", "nir", "-o", str(tmp_path / "v.nir"), "--input-rate", "0.5", "--quiet", "--verify"]) is ExitCode.OK
     assert "warning" not in capsys.readouterr().err
+
+
+def test_compare_names_the_nodes_neither_side_fired_in(tmp_path, capsys):
+    plugin_or_skip("sinabs")
+    plugin_or_skip("snntorch")
+    args = ["compare", str(CNN), str(CNN), "--framework", "sinabs", "--framework", "snntorch", "--steps", "5", "--json"]
+    assert cli.main(args) is ExitCode.OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["silent"] == ["1", "3", "6", "10", "12"]  # at NIR's default dt nothing fires
+    assert cli.main([*args, *SINABS_TIME]) is ExitCode.OK  # read as sinabs ran it
+    report = json.loads(capsys.readouterr().out)
+    fired = {n["node"]: n["spikes_a"] for n in report["nodes"] if n["spikes"]}
+    assert report["silent"] == [] and report["status"] == "match" and fired["1"] > 0 and fired["3"] > 0, fired
+    assert cli.main(args[:-1]) is ExitCode.OK
+    assert "note: no spike in 1, 3, 6, 10, 12 on either side" in capsys.readouterr().out
