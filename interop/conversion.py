@@ -31,7 +31,7 @@ from snn_interop.errors import (
 from snn_interop.graph import GraphModule
 from snn_interop.nir import graph as nir_graph
 from snn_interop.nir.layers import batchnorm_gradients
-from snn_interop.nir.neurons import NirDefaults
+from snn_interop.nir.neurons import NirDefaults, defaults_note
 from snn_interop.plugin_api import NotExpressible, chain, parameter_dtype, whole_model
 from snn_interop.spec.neurons import ResetMode, SpikeFn, values
 from snn_interop.spec.schema import SpecError
@@ -90,11 +90,8 @@ class Report:
         quiet = [n for n, count in (f.get("spikes_by_layer") or {}).items() if count == 0]
         if quiet:
             notes.append(f"no spike in neuron layer{'s' if len(quiet) > 1 else ''} {', '.join(quiet)} of the converted model")
-        d = self.nir_defaults
-        if notes and d:
-            notes.append(f"{len(d['nodes'])} neuron node{'s' if len(d['nodes']) > 1 else ''} of the source file carry no snn-interop "
-                         f"metadata, read with dt {d['dt']:g} s ({d['discretisation']}, reset {d['reset']}): a file from a "
-                         "framework that counts time in steps (sinabs, spikingjelly) wants --nir-dt 1 (docs/cli.md)")
+        if notes and self.nir_defaults:
+            notes.append(defaults_note(self.nir_defaults))
         if notes:
             notes.append("a denser --input-rate, more --steps or another --seed exercise more spikes")
         return notes
@@ -467,7 +464,6 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     inputs.check_rate(input_rate)
     src, dst = resolve(source), resolve(target)
     bare = nir_graph.without_metadata(model) if isinstance(model, nir.NIRGraph) else []
-    read_with = defaults or NirDefaults()
     if defaults is not None and isinstance(model, nir.NIRGraph):  # neurons without our metadata read with these, from here on
         model = nir_graph.annotate(model, defaults)
     check_finite(model)
@@ -503,8 +499,7 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     layers += [{"name": n, "type": type(converted.layer(n)).__name__, "native": True, "note": "", "approximation": []} for n in converted.layer_names]
     tol = TOLERANCES.get(dtype, TOLERANCES[torch.float32])
     report = Report(source, target, None, steps, seed, str(dtype).removeprefix("torch."), input_rate, layers=layers, tolerance=asdict(tol),
-                    inference_only=notes, nir_defaults={"nodes": bare, "dt": read_with.dt, "discretisation": read_with.discretisation.value,
-                                                        "reset": read_with.reset.value} if bare else None)
+                    inference_only=notes, nir_defaults=(defaults or NirDefaults()).read(bare))
     if verify_result:
         progress(f"verifying on {steps} steps of seeded input")
         x = inputs.bernoulli_input(steps, shape, seed, dtype, p=input_rate)

@@ -43,8 +43,8 @@ import torch
 from snn_interop import registry
 from snn_interop.errors import ExitCode, InteropError, OutputExists, PluginUnavailable, UnknownFramework
 from snn_interop.nir.fold import fold
-from snn_interop.nir.graph import annotate
-from snn_interop.nir.neurons import NirDefaults
+from snn_interop.nir.graph import annotate, without_metadata
+from snn_interop.nir.neurons import NirDefaults, defaults_note
 
 GROUP = "snn_interop.targets"
 REQUIRED = ("NAME", "CHIP", "TOOLCHAIN", "EXTRA", "available", "check", "build")
@@ -172,6 +172,17 @@ class HandoffReport:
     checks: list[str] = field(default_factory=list)  #: the design rules checked, as the target names them
     #: per-channel affines (BatchNorms) folded into the weight layer before them for the chip: {"node", "into", "note"}
     folded: list[dict[str, str]] = field(default_factory=list)
+    #: a NIR file from elsewhere: its neuron nodes without snn-interop metadata and how they were read (NirDefaults.read)
+    nir_defaults: dict[str, Any] | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        """What the check's input left untested: a float model that fired no output spike."""
+        if self.forward["spikes_float"]:
+            return []
+        notes = ["the float model fired no output spike on this input, so the bound tests nothing; a denser --input-rate "
+                 "or more --steps exercise it"]
+        return notes + ([defaults_note(self.nir_defaults)] if self.nir_defaults else [])
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,7 +204,7 @@ class HandoffReport:
         ]
         width = max(len(k) for k, _ in rows)
         head = f"{self.source or 'graph'} -> {self.target} ({self.chip} via {self.toolchain}): {self.steps} steps, seed {self.seed}, input rate {self.input_rate:g}"
-        return "\n".join([head, *(f"  {k:<{width}}  {v}" for k, v in rows)])
+        return "\n".join([head, *(f"  {k:<{width}}  {v}" for k, v in rows), *(f"  note: {n}" for n in self.notes)])
 
 
 def _show(value: Any) -> str:
@@ -223,6 +234,7 @@ def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 1
     without our metadata (a NIR file from elsewhere) are read with ``defaults`` (dt,
     discretisation, reset: :class:`~snn_interop.nir.neurons.NirDefaults`)."""
     t = get(target)
+    read = (defaults or NirDefaults()).read(without_metadata(graph))
     graph = annotate(graph, defaults or NirDefaults())
     chip_graph, folded = fold(graph)  # a BatchNorm's affine into the weights before it; the check runs the unfolded graph
     out = Path(out)
@@ -247,7 +259,7 @@ def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 1
         forward["weights_alone"] = {k: alone[k] for k in ("spike_mismatches", "mismatch_fraction", "spikes_target")}
     within = all(forward.get(k, deployment.figures().get(k, 0.0)) <= v for k, v in deployment.bound.items())
     report = HandoffReport(target, t.CHIP, t.TOOLCHAIN, deployment.simulator, int(x.shape[0]), seed, rate, files, forward,
-                           deployment.figures(), dict(deployment.bound), within, source, list(getattr(t, "CHECKS", ())), folded)
+                           deployment.figures(), dict(deployment.bound), within, source, list(getattr(t, "CHECKS", ())), folded, read)
     (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     report.files.append(str(out / "report.json"))
     return report

@@ -45,6 +45,20 @@ class NirDefaults:
     reset_timing: ResetTiming = ResetTiming.SAME_STEP
     detach_reset: bool = False
 
+    def read(self, nodes: list[str]) -> dict[str, Any] | None:
+        """What a report records of ``nodes`` (neuron nodes without snn-interop metadata) read with
+        these defaults: ``{"nodes", "dt", "discretisation", "reset"}``; None when there are none."""
+        return {"nodes": nodes, "dt": self.dt, "discretisation": self.discretisation.value, "reset": self.reset.value} if nodes else None
+
+
+def defaults_note(read: dict[str, Any]) -> str:
+    """The note for a run that fired nothing, on a file read with defaults (:meth:`NirDefaults.read`):
+    at NIR's dt of 1e-4 s a network from a framework that counts time in steps barely charges."""
+    n = len(read["nodes"])
+    return (f"{n} neuron node{'s' if n > 1 else ''} of the source file carry no snn-interop metadata, read with dt {read['dt']:g} s "
+            f"({read['discretisation']}, reset {read['reset']}): a file from a framework that counts time in steps (sinabs, "
+            "spikingjelly) wants --nir-dt 1 (docs/cli.md)")
+
 
 def _uniform(node: Any, name: str) -> Value:
     """A node's parameter: one float when all neurons share it, else per neuron (nested tuples)."""

@@ -147,12 +147,17 @@ def test_cnn_sinabs_corpus_network(corpus: Path, tmp_path: Path) -> None:
     assert speck.check(graph) == []
     silent = hardware.handoff(graph, "speck", tmp_path / "nir", steps=20, rate=0.2)
     assert silent.forward["spike_mismatches"] == 0 and silent.figures["layer_to_core"] == {i: i for i in range(5)}
+    assert silent.forward["spikes_float"] == 0 and len(silent.nir_defaults["nodes"]) == 5 and silent.nir_defaults["dt"] == 1e-4
+    assert [n.split(",")[0] for n in silent.notes] == ["the float model fired no output spike on this input",
+                                                      "5 neuron nodes of the source file carry no snn-interop metadata"]
+    assert "note: the float model fired no output spike" in silent.table() and "--nir-dt 1" in silent.table()
     out = tmp_path / "cli"
     code = convert_main(["--from", "nir", "--to", "speck", str(corpus / "cnn_sinabs.nir"), "-o", str(out), "--nir-dt", "1",
                          "--steps", "30", "--input-rate", "0.05", "--quiet"])
     report = json.loads((out / "report.json").read_text())
     f = report["forward"]
     assert int(code) == 0 and report["within_bound"] and f["spikes_float"] > 0, report
+    assert report["nir_defaults"] is None  # --nir-dt 1 annotated every neuron before the hand-off
     assert (f["spike_mismatches"], f["spikes_float"], f["spikes_target"]) == (7, 4, 5)  # measured: 7 of 300 outputs
     model, meta = speck.load(out)
     assert meta["layer_to_core"] == {str(i): i for i in range(5)} and max(layer["max_weight_error"] for layer in meta["layers"]) < 0.01
