@@ -12,12 +12,16 @@ import os
 import sys
 from pathlib import Path
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from snn_interop import __version__, catalogue, hardware, inputs, registry
 from snn_interop.errors import ExitCode, InteropError, InvalidGraph
 from snn_interop.nir.neurons import NirDefaults
 from snn_interop.spec.neurons import Discretisation, ResetMode
 from snn_interop.spec.schema import SpecError
+
+if TYPE_CHECKING:  # torch is imported by the commands that need it: --help stays fast
+    import torch
 
 
 def _cmd_spec(args: argparse.Namespace) -> ExitCode:
@@ -83,6 +87,9 @@ def _add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verify", action="store_true", help="run source and converted model on the same input; exit 1 unless exact")
     p.add_argument("--report", metavar="FILE.json", help="write the verification report as JSON")
     _add_nir_default_args(p)
+    p.add_argument("--load-inputs", metavar="F", help="verify (and embed the reference) on your own input: F holds a time-major "
+                                                      "tensor [T, B, ...] as torch.save({'x': x}, F) writes it (snn-interop compare "
+                                                      "--save-inputs too), instead of --steps of seeded spikes")
     p.add_argument("--input-rate", type=_rate, metavar="P",
                    help=f"spike probability per step and input channel of the seeded input (default {inputs.SPIKE_P:g}; "
                         f"--to a chip {hardware.SPIKE_P:g})")
@@ -121,8 +128,12 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     for path in (args.output, args.report):
         if path and Path(path).exists() and not args.force:
             raise conv.OutputExists(f"{path} exists; pass --force to replace it (nothing was written).")
+    if args.input_rate is not None and args.load_inputs:
+        print("error: give --input-rate (seeded spikes) or --load-inputs (your input), not both", file=sys.stderr)
+        return ExitCode.USAGE
+    x = inputs.load_inputs(args.load_inputs) if args.load_inputs else None
     if hardware.is_target(args.target_fw):
-        return _cmd_handoff(args, say)
+        return _cmd_handoff(args, say, x)
     conv.resolve(args.source_fw)
     try:
         conv.resolve(args.target_fw)
@@ -134,14 +145,15 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     except ValueError as exc:
         print(f"error: --reference-budget: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    if args.input_rate is not None and not (args.verify or embed):
-        print("warning: --input-rate sets the input of --verify and of an embedded reference; without either it has no effect",
-              file=sys.stderr)
+    for flag, value in (("--input-rate", args.input_rate), ("--load-inputs", args.load_inputs)):
+        if value is not None and not (args.verify or embed):
+            print(f"warning: {flag} sets the input of --verify and of an embedded reference; without either it has no effect",
+                  file=sys.stderr)
     say(f"loading {args.source}")
     is_file = args.source.endswith(".nir") or Path(args.source).is_file()
     model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights, conv.resolve(args.source_fw))
     graph, built, report = conv.convert_full(model, args.source_fw, args.target_fw, steps=args.steps, seed=args.seed,
-                                             input_rate=args.input_rate or inputs.SPIKE_P, verify_result=args.verify, progress=say, embed_reference=embed, reference_budget=budget,
+                                             input_rate=args.input_rate or inputs.SPIKE_P, x=x, verify_result=args.verify, progress=say, embed_reference=embed, reference_budget=budget,
                                              neurons=args.neurons or "exact", input_shape_=tuple(args.input_shape) if args.input_shape else None,
                                              defaults=_nir_defaults(args))
     say(f"writing {args.output}")
@@ -175,19 +187,21 @@ def _nir_defaults(args: argparse.Namespace) -> NirDefaults | None:
     return NirDefaults(**given) if given else None
 
 
-def _cmd_handoff(args: argparse.Namespace, say: Callable[[str], None]) -> ExitCode:
-    """snn-convert --to xylo|speck|loihi: check the chip's rules, quantise, map, simulate (docs/hardware.md)."""
+def _cmd_handoff(args: argparse.Namespace, say: Callable[[str], None], x: torch.Tensor | None) -> ExitCode:
+    """snn-convert --to xylo|speck|loihi: check the chip's rules, quantise, map, simulate (docs/hardware.md);
+    on ``x`` (--load-inputs) when given, else on seeded spikes."""
     from snn_interop import conversion as conv
 
     hardware.get(args.target_fw)  # an unusable toolchain fails before the model is loaded
     say(f"loading {args.source}")
     is_file = args.source.endswith(".nir") or Path(args.source).is_file()
     model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights, conv.resolve(args.source_fw))
-    graph, _, _ = conv.convert_full(model, args.source_fw, conv.NIR, steps=args.steps, seed=args.seed, verify_result=False,
+    graph, _, _ = conv.convert_full(model, args.source_fw, conv.NIR, steps=args.steps, seed=args.seed, x=x, verify_result=False,
                                     progress=say, input_shape_=tuple(args.input_shape) if args.input_shape else None,
                                     defaults=_nir_defaults(args))
     report = hardware.handoff(graph, args.target_fw, args.output, steps=args.steps, seed=args.seed, rate=args.input_rate or hardware.SPIKE_P,
-                              force=args.force, source=f"{args.source_fw}:{args.source}", progress=say)
+                              x=None if x is None else x.double(), force=args.force, source=f"{args.source_fw}:{args.source}",
+                              progress=say)
     if args.report:
         _write_json(Path(args.report), report.to_dict())
     if args.json:
@@ -284,14 +298,14 @@ def _cmd_compare(args: argparse.Namespace) -> ExitCode:
     operands = [compare.Operand.open(spec, i, args.framework, args.source_fw, args.weights, dtype, _nir_defaults(args))
                 for i, spec in enumerate(specs) if spec]
     if args.load_inputs:
-        x = compare.load_inputs(args.load_inputs)
+        x = inputs.load_inputs(args.load_inputs)
     else:
         x = next((o.recording.x for o in operands if o.recording is not None), None)
         if x is None:
             shape = operands[0].input_shape(tuple(args.input_shape) if args.input_shape else None)
             x = inputs.bernoulli_input(args.steps, shape, args.seed, dtype, p=args.input_rate)
     if args.save_inputs:
-        compare.save_inputs(x, args.save_inputs)
+        inputs.save_inputs(x, args.save_inputs)
     runs = [o.run(x) for o in operands]
     if args.save_outputs:
         runs[0].save(args.save_outputs)

@@ -171,22 +171,6 @@ def _record_native(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source
                      neurons, "input", "output", graph)
 
 
-def save_inputs(x: torch.Tensor, path: str | Path) -> None:
-    torch.save({"x": x}, path)
-
-
-def load_inputs(path: str | Path) -> torch.Tensor:
-    """An input saved with --save-inputs (or a plain tensor), time-major [T, B, ...]."""
-    try:
-        data = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # noqa: BLE001
-        raise BadSource(f"cannot read inputs from {path} ({type(exc).__name__}: {exc}); write them with --save-inputs") from exc
-    x = data.get("x") if isinstance(data, dict) else data
-    if not torch.is_tensor(x) or x.dim() < 2:
-        raise BadSource(f"{path} holds no time-major input tensor [T, B, ...] (write one with --save-inputs)")
-    return x
-
-
 def _pick(values_: list[str] | None, index: int) -> str | None:
     """One value for both sides, or two: A's, then B's."""
     if not values_:

@@ -54,7 +54,8 @@ class Report:
     steps: int
     seed: int
     dtype: str
-    input_rate: float = inputs.SPIKE_P  #: the verification input's spike probability per step and input channel
+    input_rate: float | None = inputs.SPIKE_P  #: the verification input's spike probability per step and channel; None: the user's input
+    batch: int = inputs.BATCH  #: samples in the verification input
     forward: dict[str, Any] = field(default_factory=dict)
     gradient: dict[str, Any] = field(default_factory=dict)
     layers: list[dict[str, Any]] = field(default_factory=list)
@@ -93,7 +94,8 @@ class Report:
         if notes and self.nir_defaults:
             notes.append(defaults_note(self.nir_defaults))
         if notes:
-            notes.append("a denser --input-rate, more --steps or another --seed exercise more spikes")
+            notes.append("a denser --input-rate, more --steps or another --seed exercise more spikes" if self.input_rate is not None
+                         else "a longer or stronger input (--load-inputs) exercises more spikes")
         return notes
 
     def table(self) -> str:
@@ -123,7 +125,9 @@ class Report:
                      if d is None else f"step {d['step']}, node {d['node']}, neuron {','.join(map(str, d['neuron'])) or '-'}, batch {d['batch']}")
             rows.insert(-1, ("first divergence", where))
         width = max(len(k) for k, _ in rows)
-        head = f"{self.source} -> {self.target}: {self.steps} steps, seed {self.seed}, input rate {self.input_rate:g}, {self.dtype}"
+        drawn = (f"seed {self.seed}, input rate {self.input_rate:g}" if self.input_rate is not None else
+                 f"the given input (batch {self.batch})")
+        head = f"{self.source} -> {self.target}: {self.steps} steps, {drawn}, {self.dtype}"
         notes = [f"  {m}" for m in (loc or {}).get("messages", []) if not m.startswith("First divergence")]
         notes += [f"  note: {f['note']}"] if f.get("note") else []
         notes += [f"  note: {n}" for n in self.silent]
@@ -435,34 +439,44 @@ def _localise(model: Any, src: ModuleType | None, source_module: nn.Module, conv
 
 
 def convert(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
-            input_rate: float = inputs.SPIKE_P, verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
+            input_rate: float = inputs.SPIKE_P, x: torch.Tensor | None = None, verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
             progress: Callable[[str], None] = lambda message: None) -> tuple[Any, Report]:
     """Convert ``model`` (a framework model, or a NIR graph when ``source="nir"`` or a file was
     read) from ``source`` to ``target``; returns the converted model (a ``nir.NIRGraph`` when
     ``target="nir"``) and the :class:`Report`. ``sample`` is one step of input [B, ...]
     (else ``input_shape_`` or the shape inferred from the model). The verification runs both on
-    ``steps`` of seeded Bernoulli(``input_rate``) spikes (:func:`snn_interop.inputs.bernoulli_input`).
+    ``steps`` of seeded Bernoulli(``input_rate``) spikes (:func:`snn_interop.inputs.bernoulli_input`),
+    or on ``x`` ``[T, B, ...]``, the user's own input.
     ``neurons``: a neuron the
     target cannot express natively runs as the exact canonical layer ("exact"), is refused
     ("native"), or becomes the target's own layer for the nearest neuron it expresses
     ("approximate"; the changes are in ``report.layers`` and measured by the verification)."""
-    graph, converted, report = convert_full(model, source, target, sample, steps=steps, seed=seed, input_rate=input_rate,
+    graph, converted, report = convert_full(model, source, target, sample, steps=steps, seed=seed, input_rate=input_rate, x=x,
                                             verify_result=verify_result,
                                             input_shape_=input_shape_, neurons=neurons, progress=progress)
     return (graph if target == NIR else converted), report
 
 
 def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
-                 input_rate: float = inputs.SPIKE_P, verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
+                 input_rate: float = inputs.SPIKE_P, x: torch.Tensor | None = None, verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
                  progress: Callable[[str], None] = lambda message: None, embed_reference: bool = False,
                  reference_budget: Any = None, defaults: NirDefaults | None = None) -> tuple[nir.NIRGraph, GraphModule, Report]:
     """:func:`convert`, also returning the NIR graph and the built module for a NIR target.
     ``defaults``: how to read neuron nodes of a NIR file without snn-interop metadata (dt,
     discretisation, reset; else the NIR spec's semantics, :class:`NirDefaults`).
     ``embed_reference``: the graph carries a reference run of the source model in its
-    metadata (:mod:`snn_interop.reference`), within ``reference_budget`` (a ``reference.Budget``)."""
+    metadata (:mod:`snn_interop.reference`), within ``reference_budget`` (a ``reference.Budget``).
+    ``x``: the verification and reference input ``[T, B, ...]`` (the user's own), instead of
+    ``steps`` of seeded Bernoulli(``input_rate``) spikes; ``steps`` and ``input_rate`` then do not apply."""
     inputs.check_rate(input_rate)
     src, dst = resolve(source), resolve(target)
+    given = x
+    if given is not None:
+        step = tuple(int(n) for n in given.shape[2:])
+        expected = tuple(input_shape_) if input_shape_ else input_shape(model, None) if isinstance(model, nir.NIRGraph) else step
+        if step != expected:
+            raise BadSource(f"the given input has steps of shape {step} (batch {given.shape[1]}), but the model takes {expected}")
+        input_shape_, steps = step, int(given.shape[0])
     bare = nir_graph.without_metadata(model) if isinstance(model, nir.NIRGraph) else []
     if defaults is not None and isinstance(model, nir.NIRGraph):  # neurons without our metadata read with these, from here on
         model = nir_graph.annotate(model, defaults)
@@ -498,11 +512,12 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
               for n, i in converted.neuron_info.items()]
     layers += [{"name": n, "type": type(converted.layer(n)).__name__, "native": True, "note": "", "approximation": []} for n in converted.layer_names]
     tol = TOLERANCES.get(dtype, TOLERANCES[torch.float32])
-    report = Report(source, target, None, steps, seed, str(dtype).removeprefix("torch."), input_rate, layers=layers, tolerance=asdict(tol),
+    report = Report(source, target, None, steps, seed, str(dtype).removeprefix("torch."), None if given is not None else input_rate,
+                    inputs.BATCH if given is None else int(given.shape[1]), layers=layers, tolerance=asdict(tol),
                     inference_only=notes, nir_defaults=(defaults or NirDefaults()).read(bare))
     if verify_result:
-        progress(f"verifying on {steps} steps of seeded input")
-        x = inputs.bernoulli_input(steps, shape, seed, dtype, p=input_rate)
+        progress(f"verifying on {steps} steps of {'the given' if given is not None else 'seeded'} input")
+        x = inputs.bernoulli_input(steps, shape, seed, dtype, p=input_rate) if given is None else given.to(dtype)
         run_source, source_module = _runner(model, src, dtype)
         try:
             measured = verify(run_source, source_module, converted, x, seed, tol, src)
@@ -527,12 +542,13 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     if embed_reference:
         from snn_interop import reference
 
-        progress(f"embedding a reference run of the {source} model ({steps} steps, seed {seed})")
+        progress(f"embedding a reference run of the {source} model ({steps} steps)")
         run_source, _ = _runner(model, src, dtype)
         graph, report.reference = reference.embed_reference(
             graph, lambda x: (lambda y, rec: (y, {n: r["v"] for n, r in rec.items() if "v" in r}))(*run_source(x)),
             source=source, source_version=src.framework_version() if src is not None else None, dtype=dtype, shape=shape,
-            steps=steps, seed=seed, input_rate=input_rate, budget=reference_budget or reference.Budget())
+            steps=steps, seed=seed, input_rate=input_rate, x=None if given is None else given.to(dtype),
+            budget=reference_budget or reference.Budget())
     return graph, converted, report
 
 

@@ -162,7 +162,7 @@ class HandoffReport:
     simulator: str
     steps: int
     seed: int
-    input_rate: float
+    input_rate: float | None  #: None: the check ran on the given input
     files: list[str]
     forward: dict[str, Any]
     figures: dict[str, Any]
@@ -180,8 +180,8 @@ class HandoffReport:
         """What the check's input left untested: a float model that fired no output spike."""
         if self.forward["spikes_float"]:
             return []
-        notes = ["the float model fired no output spike on this input, so the bound tests nothing; a denser --input-rate "
-                 "or more --steps exercise it"]
+        notes = ["the float model fired no output spike on this input, so the bound tests nothing; "
+                 + ("a denser --input-rate or more --steps exercise it" if self.input_rate is not None else "another input exercises it")]
         return notes + ([defaults_note(self.nir_defaults)] if self.nir_defaults else [])
 
     def to_dict(self) -> dict[str, Any]:
@@ -203,7 +203,8 @@ class HandoffReport:
             ("files", ", ".join(self.files)),
         ]
         width = max(len(k) for k, _ in rows)
-        head = f"{self.source or 'graph'} -> {self.target} ({self.chip} via {self.toolchain}): {self.steps} steps, seed {self.seed}, input rate {self.input_rate:g}"
+        drawn = f"seed {self.seed}, input rate {self.input_rate:g}" if self.input_rate is not None else "the given input"
+        head = f"{self.source or 'graph'} -> {self.target} ({self.chip} via {self.toolchain}): {self.steps} steps, {drawn}"
         return "\n".join([head, *(f"  {k:<{width}}  {v}" for k, v in rows), *(f"  note: {n}" for n in self.notes)])
 
 
@@ -248,6 +249,7 @@ def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 1
     deployment = t.build(chip_graph)
     out.mkdir(parents=True, exist_ok=True)
     files = [str(p) for p in deployment.save(out)]
+    rate_used = rate if x is None else None
     x = spike_input(graph, steps, seed, rate) if x is None else x
     progress(f"running the float model and {deployment.simulator} on {x.shape[0]} steps")
     reference = float_model(graph)(x)
@@ -258,7 +260,7 @@ def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 1
         alone = compare_spikes(reference, float_model(chip_weights(chip_graph))(x))
         forward["weights_alone"] = {k: alone[k] for k in ("spike_mismatches", "mismatch_fraction", "spikes_target")}
     within = all(forward.get(k, deployment.figures().get(k, 0.0)) <= v for k, v in deployment.bound.items())
-    report = HandoffReport(target, t.CHIP, t.TOOLCHAIN, deployment.simulator, int(x.shape[0]), seed, rate, files, forward,
+    report = HandoffReport(target, t.CHIP, t.TOOLCHAIN, deployment.simulator, int(x.shape[0]), seed, rate_used, files, forward,
                            deployment.figures(), dict(deployment.bound), within, source, list(getattr(t, "CHECKS", ())), folded, read)
     (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     report.files.append(str(out / "report.json"))

@@ -222,15 +222,16 @@ def _fingerprint(gx: np.ndarray, seed: int, k: int) -> np.ndarray:
 
 def embed_reference(graph: nir.NIRGraph, run_source: Run, *, source: str, source_version: str | None, dtype: torch.dtype,
                     shape: tuple[int, ...], steps: int = 50, seed: int = 0, input_rate: float = inputs.SPIKE_P,
-                    budget: Budget = Budget()) -> tuple[nir.NIRGraph, dict[str, Any]]:
+                    x: torch.Tensor | None = None, budget: Budget = Budget()) -> tuple[nir.NIRGraph, dict[str, Any]]:
     """``graph`` with a reference taken from ``run_source`` (the source model, run on
-    :func:`snn_interop.inputs.bernoulli_input` at ``input_rate``) in its metadata, and what was stored: sizes in bytes (the file
+    :func:`snn_interop.inputs.bernoulli_input` at ``input_rate``, or the given input ``x``) in its metadata, and what was stored: sizes in bytes (the file
     without and with the reference, the budget) and the gradient fingerprint's form.
     Raises ReferenceTooLarge when even the compact fingerprint does not fit ``budget``."""
     base = _without_reference(graph)
     base_bytes = _write_bytes(base)
     base_size = _file_size(base)
-    x = inputs.bernoulli_input(steps, shape, seed, dtype, p=input_rate)
+    drawn = x is None
+    x = inputs.bernoulli_input(steps, shape, seed, dtype, p=input_rate) if drawn else x
     y, membranes, gx = _run_with_gradient(run_source, x, seed + 1)
     name = _dtype_name(dtype)
     layer = _last_neuron(graph, membranes)
@@ -240,7 +241,8 @@ def embed_reference(graph: nir.NIRGraph, run_source: Run, *, source: str, source
                    "nir": nir.version, "torch": torch.__version__},
         "dtype": name,
         "params_sha256": params_hash(base_bytes),
-        "input": {"recipe": inputs.RECIPE, "steps": steps, "batch": inputs.BATCH, "step_shape": list(shape), "seed": seed, "p": input_rate,
+        "input": {"recipe": inputs.RECIPE if drawn else "given", "steps": int(x.shape[0]), "batch": int(x.shape[1]),
+                  "step_shape": list(shape), "seed": seed, "p": input_rate if drawn else None,
                   **pack(x.numpy(), name)},
         "output": {"layer": _output_layer(graph), **pack(y.numpy(), name)},
         "membrane": None if layer is None else {"layer": layer, **pack(membranes[layer].detach().numpy(), name)},
@@ -301,7 +303,8 @@ class Reference:
         s, i = self.data["source"], self.data["input"]
         version = f" {s['framework_version']}" if s.get("framework_version") else ""
         return (f"reference from {s['framework']}{version}, {self.data['dtype']}, {i['steps']} steps x {i['batch']} "
-                f"(input {tuple(i['step_shape'])} per step, Bernoulli {i['p']:g}, seed {i['seed']})")
+                f"(input {tuple(i['step_shape'])} per step, " + (f"Bernoulli {i['p']:g}, seed {i['seed']})" if i.get("p") is not None
+                                                                  else "given by the sender)"))
 
 
 def read_reference(graph: nir.NIRGraph) -> Reference | None:

@@ -116,3 +116,59 @@ def test_compare_names_the_nodes_neither_side_fired_in(tmp_path, capsys):
     assert report["silent"] == [] and report["status"] == "match" and fired["1"] > 0 and fired["3"] > 0, fired
     assert cli.main(args[:-1]) is ExitCode.OK
     assert "note: no spike in 1, 3, 6, 10, 12 on either side" in capsys.readouterr().out
+
+
+def _dense_nmnist_like(path, steps: int = 12, batch: int = 3) -> torch.Tensor:
+    """An event-camera-like input for cnn_sinabs.nir: a bright square moving across 2x34x34, two polarities."""
+    x = torch.zeros(steps, batch, 2, 34, 34, dtype=torch.float64)
+    for t in range(steps):
+        for b in range(batch):
+            x[t, b, t % 2, 8 + b:20 + b, 4 + 2 * t:16 + 2 * t] = 1.0
+    inputs.save_inputs(x, path)
+    return x
+
+
+def test_load_inputs_verifies_and_embeds_on_the_users_own_input(tmp_path, capsys):
+    x = _dense_nmnist_like(tmp_path / "x.pt")
+    out = tmp_path / "m.nir"
+    code = cli.convert_main([str(CNN), "--to", "nir", "-o", str(out), "--verify", "--load-inputs", str(tmp_path / "x.pt"),
+                             "--report", str(tmp_path / "r.json"), *SINABS_TIME])
+    assert code is ExitCode.OK
+    table = capsys.readouterr().out
+    assert "nir -> nir: 12 steps, the given input (batch 3), float64" in table and "EXACT" in table
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["input_rate"] is None and report["batch"] == 3 and report["steps"] == 12
+    assert report["forward"]["outputs"] == 12 * 3 * 10 and report["forward"]["spikes_by_layer"]["1"] > 0
+    ref = reference.read_reference(nir.read(out))
+    assert torch.equal(ref.input(), x) and ref.data["input"]["recipe"] == "given" and ref.data["input"]["p"] is None
+    plugin_or_skip("sinabs")
+    assert cli.main(["verify", str(out), "--framework", "sinabs"]) is ExitCode.OK
+    assert "(input (2, 34, 34) per step, given by the sender)" in capsys.readouterr().out
+
+
+def test_load_inputs_of_the_wrong_shape_or_with_the_input_rate_is_refused(tmp_path, capsys):
+    inputs.save_inputs(torch.zeros(5, 1, 2, 32, 32), tmp_path / "small.pt")
+    args = [str(CNN), "--to", "nir", "-o", str(tmp_path / "m.nir"), "--verify", "--quiet"]
+    assert cli.convert_main([*args, "--load-inputs", str(tmp_path / "small.pt")]) is ExitCode.BAD_SOURCE
+    assert "steps of shape (2, 32, 32) (batch 1), but the model takes (2, 34, 34)" in capsys.readouterr().err
+    assert cli.convert_main([*args, "--load-inputs", str(tmp_path / "small.pt"), "--input-rate", "0.5"]) is ExitCode.USAGE
+    assert "not both" in capsys.readouterr().err
+    inputs.save_inputs(torch.full((5, 1, 2, 34, 34), float("nan")), tmp_path / "nan.pt")
+    assert cli.convert_main([*args, "--load-inputs", str(tmp_path / "nan.pt")]) is ExitCode.BAD_SOURCE
+    assert "NaN or Inf" in capsys.readouterr().err
+    (tmp_path / "junk.pt").write_bytes(b"not a tensor file")
+    assert cli.convert_main([*args, "--load-inputs", str(tmp_path / "junk.pt")]) is ExitCode.BAD_SOURCE
+    assert "cannot read inputs from" in capsys.readouterr().err
+    assert not (tmp_path / "m.nir").exists()
+
+
+def test_load_inputs_drives_the_chip_check(tmp_path, capsys):
+    plugin_or_skip("sinabs")
+    _dense_nmnist_like(tmp_path / "x.pt", steps=10, batch=1)
+    code = cli.convert_main([str(CNN), "--to", "speck", "-o", str(tmp_path / "speck"), "--load-inputs", str(tmp_path / "x.pt"),
+                             "--nir-dt", "1"])
+    assert code is ExitCode.OK
+    table = capsys.readouterr().out
+    assert "10 steps, the given input" in table
+    report = json.loads((tmp_path / "speck" / "report.json").read_text())
+    assert report["input_rate"] is None and report["steps"] == 10 and report["forward"]["outputs"] == 10 * 10
