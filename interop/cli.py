@@ -153,7 +153,8 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     is_file = args.source.endswith(".nir") or Path(args.source).is_file()
     model = conv.read_nir(args.source) if is_file else conv.load_callable(args.source, args.weights, conv.resolve(args.source_fw))
     graph, built, report = conv.convert_full(model, args.source_fw, args.target_fw, steps=args.steps, seed=args.seed,
-                                             input_rate=args.input_rate or inputs.SPIKE_P, x=x, verify_result=args.verify, progress=say, embed_reference=embed, reference_budget=budget,
+                                             input_rate=args.input_rate or inputs.SPIKE_P, x=x, verify_result=args.verify,
+                                             progress=say, embed_reference=embed, reference_budget=budget,
                                              neurons=args.neurons or "exact", input_shape_=tuple(args.input_shape) if args.input_shape else None,
                                              defaults=_nir_defaults(args))
     say(f"writing {args.output}")
@@ -199,8 +200,8 @@ def _cmd_handoff(args: argparse.Namespace, say: Callable[[str], None], x: torch.
     graph, _, _ = conv.convert_full(model, args.source_fw, conv.NIR, steps=args.steps, seed=args.seed, x=x, verify_result=False,
                                     progress=say, input_shape_=tuple(args.input_shape) if args.input_shape else None,
                                     defaults=_nir_defaults(args))
-    report = hardware.handoff(graph, args.target_fw, args.output, steps=args.steps, seed=args.seed, rate=args.input_rate or hardware.SPIKE_P,
-                              x=None if x is None else x.double(), force=args.force, source=f"{args.source_fw}:{args.source}",
+    report = hardware.handoff(graph, args.target_fw, args.output, steps=args.steps, seed=args.seed,
+                              rate=args.input_rate or hardware.SPIKE_P, x=None if x is None else x.double(), force=args.force, source=f"{args.source_fw}:{args.source}",
                               progress=say)
     if args.report:
         _write_json(Path(args.report), report.to_dict())

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from snn_interop import trace
+from snn_interop import inputs, trace
 from snn_interop.errors import BadSource, ExitCode, InvalidGraph
 from snn_interop.graph import GraphModule
 from snn_interop.nir import metadata
@@ -491,8 +491,8 @@ class Comparison:
             if names:
                 lines.append(f"  only in {side}: {', '.join(names)}")
         if self.silent:
-            lines.append(f"  note: no spike in {', '.join(self.silent)} on either side: equal spikes there test nothing "
-                         "(a denser --input-rate, more --steps or another --seed exercise more)")
+            lines.append(f"  note: no spike in {', '.join(self.silent)} on either side: equal spikes there test nothing; "
+                         + inputs.more_spikes())
         lines.extend(self.messages)
         s = self.smallest
         shift = "none passes (spike counts differ)" if s["spike_shift"] is None else f"{s['spike_shift']} steps"

@@ -94,8 +94,7 @@ class Report:
         if notes and self.nir_defaults:
             notes.append(defaults_note(self.nir_defaults))
         if notes:
-            notes.append("a denser --input-rate, more --steps or another --seed exercise more spikes" if self.input_rate is not None
-                         else "a longer or stronger input (--load-inputs) exercises more spikes")
+            notes.append(inputs.more_spikes(given=self.input_rate is None))
         return notes
 
     def table(self) -> str:
@@ -439,26 +438,26 @@ def _localise(model: Any, src: ModuleType | None, source_module: nn.Module, conv
 
 
 def convert(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
-            input_rate: float = inputs.SPIKE_P, x: torch.Tensor | None = None, verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
-            progress: Callable[[str], None] = lambda message: None) -> tuple[Any, Report]:
+            input_rate: float = inputs.SPIKE_P, x: torch.Tensor | None = None, verify_result: bool = True,
+            input_shape_: tuple[int, ...] | None = None, neurons: str = "exact", progress: Callable[[str], None] = lambda message: None) -> tuple[Any, Report]:
     """Convert ``model`` (a framework model, or a NIR graph when ``source="nir"`` or a file was
     read) from ``source`` to ``target``; returns the converted model (a ``nir.NIRGraph`` when
     ``target="nir"``) and the :class:`Report`. ``sample`` is one step of input [B, ...]
     (else ``input_shape_`` or the shape inferred from the model). The verification runs both on
     ``steps`` of seeded Bernoulli(``input_rate``) spikes (:func:`snn_interop.inputs.bernoulli_input`),
-    or on ``x`` ``[T, B, ...]``, the user's own input.
-    ``neurons``: a neuron the
-    target cannot express natively runs as the exact canonical layer ("exact"), is refused
-    ("native"), or becomes the target's own layer for the nearest neuron it expresses
-    ("approximate"; the changes are in ``report.layers`` and measured by the verification)."""
+    or on ``x`` ``[T, B, ...]``, the user's own input. ``neurons``: a neuron the target cannot
+    express natively runs as the exact canonical layer ("exact"), is refused ("native"), or
+    becomes the target's own layer for the nearest neuron it expresses ("approximate"; the
+    changes are in ``report.layers`` and measured by the verification)."""
     graph, converted, report = convert_full(model, source, target, sample, steps=steps, seed=seed, input_rate=input_rate, x=x,
-                                            verify_result=verify_result,
-                                            input_shape_=input_shape_, neurons=neurons, progress=progress)
+                                            verify_result=verify_result, input_shape_=input_shape_, neurons=neurons,
+                                            progress=progress)
     return (graph if target == NIR else converted), report
 
 
 def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
-                 input_rate: float = inputs.SPIKE_P, x: torch.Tensor | None = None, verify_result: bool = True, input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
+                 input_rate: float = inputs.SPIKE_P, x: torch.Tensor | None = None, verify_result: bool = True,
+                 input_shape_: tuple[int, ...] | None = None, neurons: str = "exact",
                  progress: Callable[[str], None] = lambda message: None, embed_reference: bool = False,
                  reference_budget: Any = None, defaults: NirDefaults | None = None) -> tuple[nir.NIRGraph, GraphModule, Report]:
     """:func:`convert`, also returning the NIR graph and the built module for a NIR target.

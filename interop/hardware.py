@@ -40,7 +40,7 @@ from typing import Any, Protocol
 import nir
 import torch
 
-from snn_interop import registry
+from snn_interop import inputs, registry
 from snn_interop.errors import ExitCode, InteropError, OutputExists, PluginUnavailable, UnknownFramework
 from snn_interop.nir.fold import fold
 from snn_interop.nir.graph import annotate, without_metadata
@@ -181,7 +181,7 @@ class HandoffReport:
         if self.forward["spikes_float"]:
             return []
         notes = ["the float model fired no output spike on this input, so the bound tests nothing; "
-                 + ("a denser --input-rate or more --steps exercise it" if self.input_rate is not None else "another input exercises it")]
+                 + inputs.more_spikes(given=self.input_rate is None)]
         return notes + ([defaults_note(self.nir_defaults)] if self.nir_defaults else [])
 
     def to_dict(self) -> dict[str, Any]:

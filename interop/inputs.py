@@ -19,6 +19,12 @@ BATCH = 2  #: default samples per input
 RECIPE = "(torch.rand(steps, batch, *shape, generator=torch.Generator().manual_seed(seed)) < p).to(dtype)"
 
 
+def more_spikes(given: bool = False) -> str:
+    """How to exercise spikes an input left silent: another seeded input, or (``given``) another of the user's."""
+    return ("a longer or stronger input (--load-inputs) exercises more spikes" if given else
+            "a denser --input-rate, more --steps or another --seed exercise more spikes")
+
+
 def check_rate(p: float) -> float:
     """``p`` if it is a spike probability the input can use (0 < p <= 1), else ValueError."""
     if not 0.0 < p <= 1.0:
