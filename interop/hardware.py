@@ -235,8 +235,9 @@ def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 1
     without our metadata (a NIR file from elsewhere) are read with ``defaults`` (dt,
     discretisation, reset: :class:`~snn_interop.nir.neurons.NirDefaults`)."""
     t = get(target)
-    read = (defaults or NirDefaults()).read(without_metadata(graph))
-    graph = annotate(graph, defaults or NirDefaults())
+    defaults = defaults or NirDefaults()
+    read = defaults.read(without_metadata(graph))
+    graph = annotate(graph, defaults)
     chip_graph, folded = fold(graph)  # a BatchNorm's affine into the weights before it; the check runs the unfolded graph
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:

@@ -47,11 +47,11 @@ def check_graph(graph: nir.NIRGraph) -> None:
 def annotate(graph: nir.NIRGraph, defaults: NirDefaults) -> nir.NIRGraph:
     """A copy of ``graph`` whose neuron nodes all carry our metadata: nodes without it get the
     neuron ``defaults`` give them, so whoever reads the copy needs no defaults."""
-    from snn_interop.nir.metadata import KEY, encode
+    from snn_interop.nir.metadata import encode
 
     out = copy.deepcopy(graph)
     for node in out.nodes.values():
-        if isinstance(node, NEURON_NODES) and KEY not in (getattr(node, "metadata", None) or {}):
+        if _bare(node):
             node.metadata = {**(getattr(node, "metadata", None) or {}), **encode(neuron_from_node(node, defaults))}
     for name, node in list(out.nodes.items()):
         if isinstance(node, nir.NIRGraph):
@@ -59,16 +59,21 @@ def annotate(graph: nir.NIRGraph, defaults: NirDefaults) -> nir.NIRGraph:
     return out
 
 
+def _bare(node: Any) -> bool:
+    """A neuron node without snn-interop metadata: read with :class:`NirDefaults`."""
+    from snn_interop.nir.metadata import KEY
+
+    return isinstance(node, NEURON_NODES) and KEY not in (getattr(node, "metadata", None) or {})
+
+
 def without_metadata(graph: nir.NIRGraph) -> list[str]:
     """The neuron nodes that carry no snn-interop metadata (a file from elsewhere), which are read
     with :class:`NirDefaults`; a nested subgraph's node ``k`` of ``s`` as ``"s.k"``."""
-    from snn_interop.nir.metadata import KEY
-
     names = []
     for name, node in graph.nodes.items():
         if isinstance(node, nir.NIRGraph):
             names += [f"{name}.{inner}" for inner in without_metadata(node)]
-        elif isinstance(node, NEURON_NODES) and KEY not in (getattr(node, "metadata", None) or {}):
+        elif _bare(node):
             names.append(name)
     return names
 
