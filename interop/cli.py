@@ -173,8 +173,8 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
     if not args.quiet and not args.json:
         print(f"wrote {args.output}" + ("" if args.target_fw == conv.NIR else f" (load it with: from model import load, in {args.output})"))
     if not args.quiet and not args.json:
-        for line in report.inference_notes:
-            print(f"written for inference: {line}")
+        for line in report.written_as_notes:
+            print(f"written as: {line}")
     if not args.quiet and not args.json and report.approximated and not args.verify:
         print("approximated (allowed): " + "; ".join(report.approximated) + " (measure the effect with --verify)")
     return ExitCode.FAILED if report.exact is False and not report.approximated else ExitCode.OK

@@ -63,8 +63,9 @@ class Report:
     reference: dict[str, Any] | None = None  #: the embedded reference's sizes and fields (snn_interop.reference), when one was embedded
     #: a NIR source from elsewhere: its neuron nodes without snn-interop metadata ("nodes") and the dt, discretisation and reset they were read with
     nir_defaults: dict[str, Any] | None = None
-    #: source layers written to NIR as what they compute at inference: {"layer", "type", "note"} (a BatchNorm's affine, a Dropout left out)
-    inference_only: list[dict[str, str]] = field(default_factory=list)
+    #: source layers written to NIR as another module: {"layer", "type", "note"} (a BatchNorm's affine, a Dropout left out,
+    #: an AdaptiveAvgPool2d's AvgPool2d)
+    written_as: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,9 +76,9 @@ class Report:
         return [f"{layer['name']}: {', '.join(layer['approximation'])}" for layer in self.layers if layer.get("approximation")]
 
     @property
-    def inference_notes(self) -> list[str]:
-        """``"layer N (Type): note"`` for each source layer written as what it computes at inference."""
-        return [f"layer {n['layer']} ({n['type']}): {n['note']}" for n in self.inference_only]
+    def written_as_notes(self) -> list[str]:
+        """``"layer N (Type): what it was written as"`` for each source layer written to NIR as another module."""
+        return [f"layer {n['layer']} ({n['type']}): {n['note']}" for n in self.written_as]
 
     @property
     def silent(self) -> list[str]:
@@ -513,7 +514,7 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     tol = TOLERANCES.get(dtype, TOLERANCES[torch.float32])
     report = Report(source, target, None, steps, seed, str(dtype).removeprefix("torch."), None if given is not None else input_rate,
                     inputs.BATCH if given is None else int(given.shape[1]), layers=layers, tolerance=asdict(tol),
-                    inference_only=notes, nir_defaults=(defaults or NirDefaults()).read(bare))
+                    written_as=notes, nir_defaults=(defaults or NirDefaults()).read(bare))
     if verify_result:
         progress(f"verifying on {steps} steps of {'the given' if given is not None else 'seeded'} input")
         x = inputs.bernoulli_input(steps, shape, seed, dtype, p=input_rate) if given is None else given.to(dtype)

@@ -118,6 +118,6 @@ def text(description: dict[str, Any], title: str) -> str:
         lines.append(f"neurons without snn-interop metadata ({', '.join(d['plain_neurons'])}) are read as NIR says, with dt {f['dt']:g} s, "
                      f"{f['discretisation']} discretisation, reset {f['reset']} and, since NIR has none, the atan surrogate "
                      "(change the first three with --nir-dt, --nir-discretisation, --nir-reset)")
-    lines += [f"note: layer {n['layer']} ({n['type']}): {n['note']}" for n in d["notes"]]
+    lines += [f"written as: layer {n['layer']} ({n['type']}): {n['note']}" for n in d["notes"]]
     lines.append(f"embedded {d['reference']}; check it with: snn-interop verify FILE" if d["reference"] else "no embedded reference")
     return "\n".join(lines)

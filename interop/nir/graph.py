@@ -187,8 +187,8 @@ def with_weights(graph: nir.NIRGraph, weights: dict[str, np.ndarray]) -> nir.NIR
 
 
 def export_notes(graph: nir.NIRGraph) -> list[dict[str, str]]:
-    """What :func:`to_nir` noted about layers written as what they compute at inference
-    (a BatchNorm as an affine, a Dropout left out); empty for other graphs."""
+    """What :func:`to_nir` noted about layers written as another module (a BatchNorm as the affine it
+    computes at inference, a Dropout left out, an AdaptiveAvgPool2d as an AvgPool2d); empty for other graphs."""
     raw = (getattr(graph, "metadata", None) or {}).get(NOTES_KEY)
     return json.loads(raw) if raw else []
 
@@ -216,7 +216,7 @@ def _unsupported(name: str, layer: nn.Module, plugin: ModuleType) -> SpecError:
     hint = HINTS.get(type(layer).__name__)
     return SpecError(f"layer {name} ({type(layer).__module__}.{type(layer).__name__}) is not supported: "
                      + (f"{hint}" if hint else f"not a {plugin.NAME} neuron snn-interop describes, nor Linear, Conv1d, Conv2d, "
-                        "SumPool2d, AvgPool2d, Flatten, Scale, BatchNorm1d/2d or Dropout"))
+                        "SumPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Scale, BatchNorm1d/2d or Dropout"))
 
 
 def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.NIRGraph:
@@ -226,26 +226,30 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
 
     Nested containers are opened (:func:`~snn_interop.plugin_api.chain`): the node of layer 0
     of block 2 is ``"2.0"``. A framework's own stateless layer is read as the torch layer
-    ``plugin.describe_layer`` names (an optional hook). A layer written as what it computes at inference (BatchNorm,
-    Dropout: :mod:`snn_interop.nir.layers`) is noted in the graph's metadata (:func:`export_notes`)."""
+    ``plugin.describe_layer`` names (an optional hook). A layer written as another module (a BatchNorm, a
+    Dropout, an AdaptiveAvgPool2d: :mod:`snn_interop.nir.layers`) is noted in the graph's metadata (:func:`export_notes`)."""
     dtype = parameter_dtype(module, sample.dtype)
     sample = sample.to(dtype)
     if isinstance(module, GraphModule):
         shapes = _shapes(module, sample)
         preds = {n: [a for a, b in module.edges if b == n] for n in module.order}
+        notes: list[dict[str, str]] = []
         nodes: dict[str, Any] = {module.input_name: nir.Input(input_type={"input": np.array(shapes[module.input_name])}),
                                  module.output_name: nir.Output(output_type={"output": np.array(shapes[module.output_name])})}
         for name in module.layer_names:
             layer = module.layer(name)
             in_shape = shapes[preds[name][0]] if preds[name] else None
-            node = node_from_layer(layer, in_shape)
+            with _naming(name):
+                node = node_from_layer(layer, in_shape)
             if node is None:
                 raise SpecError(f"layer {name!r} ({type(layer).__name__}) has no NIR node")
+            if (note := export_note(layer, in_shape)) is not None:
+                notes.append({"layer": name, "type": type(layer).__name__, "note": note})
             nodes[name] = node
         split: list[str] = []
         for name, info in module.neuron_info.items():
             _add_neuron(nodes, split, name, info.neuron, shapes[name])
-        return nir.NIRGraph(nodes=nodes, edges=_through_currents(list(module.edges), split))
+        return with_notes(nir.NIRGraph(nodes=nodes, edges=_through_currents(list(module.edges), split)), notes)
     if not isinstance(module, nn.Sequential):
         raise SpecError(f"to_nir takes an nn.Sequential or a GraphModule, got {type(module).__name__}; "
                         "wrap a custom model's layers in nn.Sequential")
@@ -295,7 +299,7 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
                 node = node_from_layer(layer, tuple(x.shape[1:]))
             if node is None:
                 raise _unsupported(name, original, plugin)
-            if (note := export_note(layer)) is not None:
+            if (note := export_note(layer, tuple(x.shape[1:]))) is not None:
                 notes.append({"layer": name, "type": type(original).__name__, "note": note})
             spikes = spikes and isinstance(layer, nn.Flatten)
             nodes[name] = node

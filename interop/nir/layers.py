@@ -4,9 +4,13 @@ NIR shapes exclude the batch dimension, so NIR's ``Flatten(start_dim=0)`` is tor
 ``Flatten(start_dim=1)``. Conversions copy parameters bit for bit (float64 NIR arrays keep
 float64; float32 stays float32 unless a dtype is asked for).
 
-Two kinds of torch layer have no NIR node of their own and are written as what they compute at
-inference: a BatchNorm (its running statistics) as a per-channel affine, and a Dropout as
-nothing. Both must be in eval mode; :func:`export_note` says what was done, for the report.
+Some torch layers have no NIR node of their own and are written as what they compute: at
+inference, a BatchNorm (its running statistics) as a per-channel affine and a Dropout as nothing
+(both must be in eval mode); on the model's input size, an AdaptiveAvgPool2d whose output size
+divides it as the AvgPool2d with the same windows. A layer option NIR's node lacks is written
+only where it changes nothing (``ceil_mode`` that adds no window, ``divisor_override`` equal to the
+window size, or 1: a SumPool2d) and refused otherwise, naming it; :func:`export_note` says what
+was done, for the report.
 """
 from __future__ import annotations
 
@@ -218,15 +222,25 @@ def _batchnorm_node(layer: nn.modules.batchnorm._BatchNorm, input_shape: tuple[i
     raise SpecError(f"{type(layer).__name__} on input of shape {input_shape} has no NIR node (NIR has no Conv3d)")
 
 
-def export_note(layer: nn.Module) -> str | None:
-    """What writing ``layer`` to NIR changes about the module a reader rebuilds, or None."""
+def export_note(layer: nn.Module, input_shape: tuple[int, ...] | None = None) -> str | None:
+    """What ``layer`` is written to NIR as, where a reader rebuilds another module (``input_shape``
+    without batch, as :func:`node_from_layer` had it), or None; it reads after "written as:"."""
     if isinstance(layer, nn.modules.batchnorm._BatchNorm):
-        return (f"written as the per-channel affine of its running statistics (eps {layer.eps:g}); "
+        return (f"the per-channel affine of its running statistics (eps {layer.eps:g}), what it computes at inference; "
                 "a reader rebuilds a fixed affine layer, not a BatchNorm that keeps learning statistics")
     if isinstance(layer, nn.modules.dropout._DropoutNd):
-        return f"the identity at inference (p={layer.p:g}): left out of the graph; add it back to train with it"
+        return f"nothing: the identity at inference (p={layer.p:g}), left out of the graph; add it back to train with it"
     if isinstance(layer, nn.Identity):
-        return "Identity: left out of the graph"
+        return "nothing: left out of the graph"
+    if isinstance(layer, nn.AdaptiveAvgPool2d) and input_shape is not None:
+        (kh, kw), (h, w) = _adaptive_window(layer, input_shape), input_shape[-2:]
+        return (f"AvgPool2d with kernel and stride {kh}x{kw}, the same windows on its {h}x{w} input; a reader rebuilds "
+                "that AvgPool2d, which does not adapt to other input sizes")
+    if isinstance(layer, nn.AvgPool2d) and layer.divisor_override == 1:
+        return "SumPool2d: divisor_override=1 sums each window"
+    if _is_pool(layer) and getattr(layer, "ceil_mode", False) and input_shape is not None:
+        return (f"itself without ceil_mode, which adds no window on its {input_shape[-2]}x{input_shape[-1]} input "
+                "(on another input size it may)")
     return None
 
 
@@ -240,11 +254,83 @@ HINTS = {
 }
 
 
+def _pooled_size(size: int, k: int, s: int, p: int, ceil: bool) -> int:
+    """torch's pooled length: floor((size + 2p - k) / s) + 1, with ``ceil`` the ceiling, less the
+    last window where it would start in the right padding."""
+    out = (-(-(size + 2 * p - k) // s) if ceil else (size + 2 * p - k) // s) + 1
+    return out - 1 if ceil and (out - 1) * s >= size + p else out
+
+
+def _is_pool(layer: nn.Module) -> bool:
+    return isinstance(layer, (nn.AvgPool2d, SumPool2d)) or (type(layer).__name__ == "SumPool2d" and isinstance(layer, nn.LPPool2d))
+
+
+def _pool_windows(layer: nn.Module, input_shape: tuple[int, ...] | None) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(kernel, stride, padding) of a 2-d pooling layer; its ``ceil_mode``, which NIR's pooling nodes
+    lack, only where it adds no window on ``input_shape`` (SpecError otherwise)."""
+    k = _ints(layer.kernel_size, 2)
+    s, p = _ints(layer.stride if layer.stride is not None else k, 2), _ints(getattr(layer, "padding", 0), 2)
+    if getattr(layer, "ceil_mode", False):
+        name = type(layer).__name__
+        if input_shape is None:
+            raise SpecError(f"{name} with ceil_mode=True needs its input shape to be written to NIR")
+        if any(_pooled_size(n, *ksp, True) != _pooled_size(n, *ksp, False) for n, ksp in zip(input_shape[-2:], zip(k, s, p))):
+            raise SpecError(f"{name} with ceil_mode=True adds a partial window at the edge of its {input_shape[-2]}x"
+                            f"{input_shape[-1]} input, which NIR's pooling nodes do not have: ceil_mode=False converts, "
+                            "or an input size its windows tile")
+    return k, s, p
+
+
+def _avg_pool_node(layer: nn.AvgPool2d, input_shape: tuple[int, ...] | None) -> Any:
+    """NIR's AvgPool2d (each window's sum over kh kw, zero padding counted: torch's defaults), or
+    its SumPool2d for ``divisor_override=1``; the options that divide otherwise are refused."""
+    k, s, p = _pool_windows(layer, input_shape)
+    windows = dict(kernel_size=np.array(k), stride=np.array(s), padding=np.array(p))
+    if not layer.count_include_pad and any(p):
+        raise SpecError("AvgPool2d with count_include_pad=False and padding divides the windows at the edge by fewer than "
+                        f"{k[0] * k[1]}; NIR's AvgPool2d divides every window by its size: count_include_pad=True (torch's "
+                        "default) or padding=0 converts")
+    if layer.divisor_override in (None, k[0] * k[1]):
+        return nir.AvgPool2d(**windows)
+    if layer.divisor_override == 1:
+        return nir.SumPool2d(**windows)
+    raise SpecError(f"AvgPool2d with divisor_override={layer.divisor_override} divides each window's sum by "
+                    f"{layer.divisor_override}; NIR's AvgPool2d divides by the window size ({k[0] * k[1]}), its SumPool2d by "
+                    "1: only those two convert")
+
+
+def _adaptive_window(layer: nn.AdaptiveAvgPool2d, input_shape: tuple[int, ...] | None) -> tuple[int, int]:
+    """The kernel (= stride) of the AvgPool2d that pools ``input_shape`` as ``layer`` does: the
+    input size over the output size, where that divides (SpecError otherwise: unequal windows)."""
+    if input_shape is None:
+        raise SpecError("AdaptiveAvgPool2d needs its input shape to be written to NIR")
+    size = layer.output_size if isinstance(layer.output_size, (tuple, list)) else (layer.output_size,) * 2
+    (h, w), out = input_shape[-2:], tuple(n if o is None else int(o) for n, o in zip(input_shape[-2:], size))
+    if h % out[0] or w % out[1]:
+        raise SpecError(f"AdaptiveAvgPool2d to {out[0]}x{out[1]} on {h}x{w} input pools windows of unequal sizes, which "
+                        "NIR's AvgPool2d cannot; an output size that divides the input size converts (1, the global "
+                        "average, always does)")
+    return h // out[0], w // out[1]
+
+
+def _zero_padded(layer: nn.modules.conv._ConvNd) -> None:
+    """A ``padding_mode`` other than zeros is refused where the convolution pads (NIR's convolutions pad with zeros)."""
+    if layer.padding == "same":
+        pads = any(d * (k - 1) for d, k in zip(layer.dilation, layer.kernel_size))
+    else:
+        pads = layer.padding != "valid" and any(layer.padding)
+    if layer.padding_mode != "zeros" and pads:
+        raise SpecError(f"{type(layer).__name__} with padding_mode={layer.padding_mode!r} pads with other values than zeros, "
+                        "which NIR's convolutions cannot: padding_mode='zeros' converts, or padding=0")
+
+
 def node_from_layer(layer: nn.Module, input_shape: tuple[int, ...] | None = None) -> Any | None:
     """The NIR node for a stateless torch layer (``input_shape`` without batch), or None if not a layer we know.
 
     Pooling is recognised by type name so that a framework's own SumPool2d (sinabs) maps too.
-    A BatchNorm1d/2d in eval mode becomes its per-channel affine (:func:`_batchnorm_node`).
+    A BatchNorm1d/2d in eval mode becomes its per-channel affine (:func:`_batchnorm_node`), an
+    AdaptiveAvgPool2d the AvgPool2d with its windows on this input (:func:`_adaptive_window`).
+    An option NIR's node lacks raises SpecError where it changes the result, naming it.
     """
     if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
         return _batchnorm_node(layer, input_shape)
@@ -257,6 +343,7 @@ def node_from_layer(layer: nn.Module, input_shape: tuple[int, ...] | None = None
             return nir.Linear(weight=_np(layer.weight))
         return nir.Affine(weight=_np(layer.weight), bias=_np(layer.bias))
     if isinstance(layer, (nn.Conv1d, nn.Conv2d)):
+        _zero_padded(layer)
         dims = 1 if isinstance(layer, nn.Conv1d) else 2
         bias = _np(layer.bias) if layer.bias is not None else np.zeros(layer.out_channels, dtype=_np(layer.weight).dtype)
         spatial = None if input_shape is None else tuple(input_shape[-dims:])
@@ -266,11 +353,14 @@ def node_from_layer(layer: nn.Module, input_shape: tuple[int, ...] | None = None
         if dims == 1:
             return nir.Conv1d(input_shape=None if spatial is None else spatial[0], **kwargs)
         return nir.Conv2d(input_shape=spatial, **kwargs)
-    if isinstance(layer, SumPool2d) or (type(layer).__name__ == "SumPool2d" and isinstance(layer, nn.LPPool2d)):
-        k, s = layer.kernel_size, layer.stride if layer.stride is not None else layer.kernel_size
-        return nir.SumPool2d(kernel_size=np.array(_ints(k, 2)), stride=np.array(_ints(s, 2)), padding=np.array(_ints(getattr(layer, "padding", 0), 2)))
     if isinstance(layer, nn.AvgPool2d):
-        return nir.AvgPool2d(kernel_size=np.array(_ints(layer.kernel_size, 2)), stride=np.array(_ints(layer.stride, 2)), padding=np.array(_ints(layer.padding, 2)))
+        return _avg_pool_node(layer, input_shape)
+    if _is_pool(layer):
+        k, s, p = _pool_windows(layer, input_shape)
+        return nir.SumPool2d(kernel_size=np.array(k), stride=np.array(s), padding=np.array(p))
+    if isinstance(layer, nn.AdaptiveAvgPool2d):
+        k = _adaptive_window(layer, input_shape)
+        return nir.AvgPool2d(kernel_size=np.array(k), stride=np.array(k), padding=np.array((0, 0)))
     if isinstance(layer, nn.Flatten):
         start = layer.start_dim - 1 if layer.start_dim > 0 else layer.start_dim
         return nir.Flatten(input_type={"input": np.array(input_shape)} if input_shape is not None else {"input": None},

@@ -128,7 +128,7 @@ def test_convnets_with_batchnorm_and_dropout_convert_exactly(source, target):
     assert report.forward["spikes_source"] >= 30, report.forward["spikes_source"]
     compared = report.gradient["weight_rel_err"]
     assert {"1.weight", "1.bias", "7.weight", "7.bias"} <= set(compared), compared
-    assert [(n["layer"], n["type"]) for n in report.inference_only] == [("1", "BatchNorm2d"), ("5", "Dropout"), ("7", "BatchNorm1d")]
+    assert [(n["layer"], n["type"]) for n in report.written_as] == [("1", "BatchNorm2d"), ("5", "Dropout"), ("7", "BatchNorm1d")]
     if source == "spikingjelly":
         assert {m.step_mode for m in net if hasattr(m, "step_mode")} == {"m"}, "the user's step modes are left as they were"
 
@@ -171,7 +171,7 @@ def test_snn_convert_prints_what_was_written_for_inference(tmp_path, monkeypatch
     code = cli.convert_main(["--from", "snntorch", "--to", "norse", "bnnet:build", "-o", str(tmp_path / "out"), "--input-shape", "2", "8", "8"])
     out = capsys.readouterr().out
     assert code == ExitCode.OK, out
-    lines = [line for line in out.splitlines() if line.startswith("written for inference: layer ")]
+    lines = [line for line in out.splitlines() if line.startswith("written as: layer ")]
     assert [line.split(":")[1].strip() for line in lines] == ["layer 1 (BatchNorm2d)", "layer 5 (Dropout)", "layer 7 (BatchNorm1d)"], out
 
 
