@@ -33,7 +33,7 @@ from torch import nn
 from snn_interop import inputs, trace
 from snn_interop.errors import BadSource, ExitCode, InvalidGraph
 from snn_interop.graph import GraphModule
-from snn_interop.nir import metadata
+from snn_interop.nir import files as nir_files, metadata
 from snn_interop.nir.graph import annotate, flatten
 from snn_interop.nir.neurons import NirDefaults
 from snn_interop.plugin_api import chain, whole_model
@@ -654,10 +654,10 @@ step before the divergence ("state_before": v, i, spikes). Run: python replay.py
 """
 from pathlib import Path
 
-import nir
 import torch
 
 from snn_interop import compare, registry
+from snn_interop.nir.files import read
 from snn_interop.nir.graph import from_nir
 
 HERE = Path(__file__).resolve().parent
@@ -666,7 +666,7 @@ runs = []
 for side in ("a", "b"):
     framework = data["frameworks"][side]
     plugin = None if framework == "reference" else registry.get(framework)
-    graph = nir.read(HERE / f"{{side}}.nir")
+    graph = read(HERE / f"{{side}}.nir")
     module = from_nir(graph, plugin, dtype=data["x"].dtype)
     runs.append(compare.record(module, data["x"], plugin, source=f"{{side}}.nir ({{framework}})"))
 result = compare.localise(*runs)
@@ -716,7 +716,7 @@ def export_repro(result: Comparison, a: Recording, b: Recording, out: str | Path
     kept = []
     for side, rec in (("a", a), ("b", b)):
         sub, kept = _subgraph(rec.graph, start, rec)
-        nir.write(out / f"{side}.nir", sub)
+        nir_files.write(out / f"{side}.nir", sub)
     t = result.first.step
     state = {}
     for side, rec in (("a", a), ("b", b)):

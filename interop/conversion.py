@@ -29,7 +29,7 @@ from snn_interop.errors import (
     BadNir, BadSource, BadWeights, InvalidGraph, OutputExists, PluginUnavailable, UnknownFramework, Unsupported,
 )
 from snn_interop.graph import GraphModule
-from snn_interop.nir import graph as nir_graph
+from snn_interop.nir import files as nir_files, graph as nir_graph
 from snn_interop.nir.layers import batchnorm_gradients
 from snn_interop.nir.neurons import NirDefaults, defaults_note
 from snn_interop.plugin_api import NotExpressible, chain, parameter_dtype, whole_model
@@ -154,7 +154,9 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
     if not path.is_file():
         raise BadNir(f"{path} does not exist or is not a file.")
     try:
-        graph = nir.read(path)
+        graph = nir_files.read(path)
+    except nir_files.NewerNodeType as exc:
+        raise InvalidGraph(f"{path}: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - h5py/nir raise many kinds for a bad file
         raise BadNir(f"{path} is not a readable NIR file ({type(exc).__name__}: {exc}). "
                      "Is it an HDF5 file written by nir.write, and complete?") from exc
@@ -440,7 +442,8 @@ def _localise(model: Any, src: ModuleType | None, source_module: nn.Module, conv
 
 def convert(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
             input_rate: float = inputs.SPIKE_P, x: torch.Tensor | None = None, verify_result: bool = True,
-            input_shape_: tuple[int, ...] | None = None, neurons: str = "exact", progress: Callable[[str], None] = lambda message: None) -> tuple[Any, Report]:
+            input_shape_: tuple[int, ...] | None = None, neurons: str = "exact", progress: Callable[[str], None] = lambda message: None,
+            defaults: NirDefaults | None = None) -> tuple[Any, Report]:
     """Convert ``model`` (a framework model, or a NIR graph when ``source="nir"`` or a file was
     read) from ``source`` to ``target``; returns the converted model (a ``nir.NIRGraph`` when
     ``target="nir"``) and the :class:`Report`. ``sample`` is one step of input [B, ...]
@@ -449,10 +452,12 @@ def convert(model: Any, source: str, target: str, sample: torch.Tensor | None = 
     or on ``x`` ``[T, B, ...]``, the user's own input. ``neurons``: a neuron the target cannot
     express natively runs as the exact canonical layer ("exact"), is refused ("native"), or
     becomes the target's own layer for the nearest neuron it expresses ("approximate"; the
-    changes are in ``report.layers`` and measured by the verification)."""
+    changes are in ``report.layers`` and measured by the verification). ``defaults``: the dt,
+    discretisation and reset that neuron nodes of a NIR source without snn-interop metadata are
+    read with (:class:`~snn_interop.nir.neurons.NirDefaults`; snn-convert's ``--nir-dt`` etc.)."""
     graph, converted, report = convert_full(model, source, target, sample, steps=steps, seed=seed, input_rate=input_rate, x=x,
                                             verify_result=verify_result, input_shape_=input_shape_, neurons=neurons,
-                                            progress=progress)
+                                            progress=progress, defaults=defaults)
     return (graph if target == NIR else converted), report
 
 
@@ -564,16 +569,16 @@ model.nir holds the graph with the exact neuron semantics; weights.pt the state 
 """
 from pathlib import Path
 
-import nir
 import torch
 
 from snn_interop import registry
+from snn_interop.nir.files import read
 
 HERE = Path(__file__).resolve().parent
 
 
 def load() -> torch.nn.Module:
-    net = registry.get("{target}").from_nir(nir.read(HERE / "model.nir"), dtype=torch.{dtype})
+    net = registry.get("{target}").from_nir(read(HERE / "model.nir"), dtype=torch.{dtype})
     net.load_state_dict(torch.load(HERE / "weights.pt", weights_only=True))
     return net
 '''
@@ -597,7 +602,7 @@ def write_output(result: Any, graph: nir.NIRGraph, out: str | Path, report: Repo
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
         os.close(fd)
         try:
-            nir.write(tmp, result)
+            nir_files.write(tmp, result)
             _usual_mode(tmp, 0o666)
             os.replace(tmp, out)
         finally:
@@ -607,7 +612,7 @@ def write_output(result: Any, graph: nir.NIRGraph, out: str | Path, report: Repo
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     _usual_mode(tmp_dir, 0o777)
     try:
-        nir.write(tmp_dir / "model.nir", graph)
+        nir_files.write(tmp_dir / "model.nir", graph)
         torch.save(result.state_dict(), tmp_dir / "weights.pt")
         (tmp_dir / "model.py").write_text(LOADER.format(target=report.target, source=report.source, out=out.resolve(), dtype=report.dtype))
         if out.exists():

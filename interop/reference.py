@@ -35,6 +35,7 @@ import torch
 
 from snn_interop import __version__, inputs, registry
 from snn_interop.errors import InvalidGraph, NoReference, PluginUnavailable, ReferenceTooLarge, UnknownFramework
+from snn_interop.nir import files as nir_files
 from snn_interop_conformance.tolerances import CONVERT_FP32, CONVERT_FP64, Tolerance
 
 KEY = "snn_interop.reference"  #: the graph-level metadata key
@@ -157,7 +158,7 @@ def params_hash(source: str | Path | bytes | nir.NIRGraph) -> str:
 
 def _write_bytes(graph: nir.NIRGraph) -> bytes:
     buf = io.BytesIO()
-    nir.write(buf, graph)
+    nir_files.write(buf, graph)
     return buf.getvalue()
 
 
@@ -166,7 +167,7 @@ def _file_size(graph: nir.NIRGraph) -> int:
     differently from one in memory, so the budget is measured on disk)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "g.nir"
-        nir.write(path, graph)
+        nir_files.write(path, graph)
         return path.stat().st_size
 
 
