@@ -444,8 +444,8 @@ def convert(model: Any, source: str, target: str, sample: torch.Tensor | None = 
             input_rate: float = inputs.SPIKE_P, x: torch.Tensor | None = None, verify_result: bool = True,
             input_shape_: tuple[int, ...] | None = None, neurons: str = "exact", progress: Callable[[str], None] = lambda message: None,
             defaults: NirDefaults | None = None) -> tuple[Any, Report]:
-    """Convert ``model`` (a framework model, or a NIR graph when ``source="nir"`` or a file was
-    read) from ``source`` to ``target``; returns the converted model (a ``nir.NIRGraph`` when
+    """Convert ``model`` (a framework model; with ``source="nir"`` a NIR graph or the path of a
+    .nir file) from ``source`` to ``target``; returns the converted model (a ``nir.NIRGraph`` when
     ``target="nir"``) and the :class:`Report`. ``sample`` is one step of input [B, ...]
     (else ``input_shape_`` or the shape inferred from the model). The verification runs both on
     ``steps`` of seeded Bernoulli(``input_rate``) spikes (:func:`snn_interop.inputs.bernoulli_input`),
@@ -459,6 +459,20 @@ def convert(model: Any, source: str, target: str, sample: torch.Tensor | None = 
                                             verify_result=verify_result, input_shape_=input_shape_, neurons=neurons,
                                             progress=progress, defaults=defaults)
     return (graph if target == NIR else converted), report
+
+
+def _source_model(model: Any, source: str) -> nn.Module | nir.NIRGraph:
+    """The model to convert: a framework module, a NIR graph, or for ``source="nir"`` the path of
+    a .nir file (read with :func:`read_nir`); anything else is refused, saying what was given."""
+    if isinstance(model, (str, Path)):
+        if source != NIR:
+            raise BadSource(f"a path ({model}) is a source only with source='nir' (a .nir file); a {source} model is "
+                            "passed as the module itself")
+        return read_nir(model)
+    if not isinstance(model, (nn.Module, nir.NIRGraph)):
+        raise BadSource(f"the source is of type {type(model).__name__}: convert takes a torch module, a nir.NIRGraph or "
+                        "the path of a .nir file")
+    return model
 
 
 def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | None = None, *, steps: int = 50, seed: int = 0,
@@ -475,6 +489,7 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     ``steps`` of seeded Bernoulli(``input_rate``) spikes; ``steps`` and ``input_rate`` then do not apply."""
     inputs.check_rate(input_rate)
     src, dst = resolve(source), resolve(target)
+    model = _source_model(model, source)
     given = x
     if given is not None:
         step = tuple(int(n) for n in given.shape[2:])

@@ -205,6 +205,28 @@ def test_snn_interop_convert_stays_the_function():
     assert out.stdout.split() == ["True", "True"], out.stderr
 
 
+def test_the_python_api_takes_the_path_of_a_nir_file():
+    """As snn-convert does: a path with source="nir" is read (it used to fail in check_finite with
+    "'str' object has no attribute 'named_parameters'"); a path for a framework, or neither a
+    module nor a graph, is refused, saying what was given."""
+    from snn_interop import conversion as conv
+    from snn_interop.errors import BadNir, BadSource
+
+    plugin_or_skip("sinabs")
+    path = CORPUS / "lif_norse.nir"
+    by_path, report = conv.convert(str(path), source="nir", target="sinabs")
+    by_graph, again = conv.convert(nir.read(path), source="nir", target="sinabs")
+    assert report.exact and report.forward["spikes_source"] > 0, report.table()
+    assert report.forward == again.forward and report.gradient == again.gradient
+    assert [type(m).__name__ for m in by_path.modules()] == [type(m).__name__ for m in by_graph.modules()]
+    with pytest.raises(BadSource, match=r"a path \(model.nir\) is a source only with source='nir'"):
+        conv.convert("model.nir", source="sinabs", target="snntorch")
+    with pytest.raises(BadSource, match="the source is of type dict: convert takes a torch module, a nir.NIRGraph or the path"):
+        conv.convert({}, source="nir", target="sinabs")
+    with pytest.raises(BadNir, match="does not exist"):
+        conv.convert(path.with_name("missing.nir"), source="nir", target="sinabs")
+
+
 def test_a_source_model_its_framework_cannot_run_is_blamed_not_the_conversion():
     """A plain nn.Conv2d in a spikingjelly network in multi-step mode gets [T, B, C, H, W] and
     fails in spikingjelly itself: that is the source's fault, said so (it used to be reported
