@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from snn_interop import registry
+from snn_interop import __version__, registry
 from snn_interop.errors import ExitCode
 from snn_interop_conformance import report as report_mod
 from snn_interop_conformance.cases import DTYPES, default_dtypes
@@ -32,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
                     "surrogate x dtype x shape x T, and report spike, membrane and gradient mismatches.",
         epilog="Reports: DIR/report.json (every case and metric), report.md (summary for a CI step), junit.xml, "
                "report.html (heat map and traces). Exit 1 on any unexpected mismatch. See docs/conformance.md.")
+    p.add_argument("--version", action="version", version=f"snn-interop {__version__}")
     p.add_argument("--framework", action="append", metavar="FW",
                    help="a plugin to test, or 'kernel' for the fused reference kernel (repeatable; default: every installed plugin and the kernel)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the frameworks run (default cpu)")

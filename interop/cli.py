@@ -458,6 +458,7 @@ def convert_main(argv: Sequence[str] | None = None) -> ExitCode:
         epilog="exit codes: 0 ok, 1 not exact, 2 usage, 4 plugin, 5 unknown framework, 6 unsupported, 7 bad .nir, "
                "8 invalid graph, 9 NaN/Inf weights, 10 bad source, 11 output exists, 15 reference too large, "
                "17 breaks the chip's design rules (docs/cli.md)")
+    p.add_argument("--version", action="version", version=f"snn-interop {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_convert_args(p)
     p.set_defaults(run=_cmd_convert, verbose=True)

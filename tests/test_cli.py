@@ -37,14 +37,18 @@ def test_plugins_lists_the_four_builtins(capsys):
     assert {"snntorch", "spikingjelly", "sinabs", "norse"} <= names
 
 
+@pytest.mark.parametrize("flag", ["--help", "--version"])
 @pytest.mark.parametrize("script", ["snn-interop", "snn-convert", "snn-conformance"])
-def test_help_works_everywhere(script):
+def test_help_and_version_work_everywhere(script, flag):
+    from importlib.metadata import version
+
     target = {"snn-interop": "snn_interop.cli:console_main", "snn-convert": "snn_interop.cli:convert_console_main",
               "snn-conformance": "snn_interop_conformance.cli:console_main"}[script]
     module, fn = target.split(":")
-    done = subprocess.run([sys.executable, "-c", f"import sys; import {module} as m; sys.argv = ['{script}', '--help']; m.{fn}()"],
+    done = subprocess.run([sys.executable, "-c", f"import sys; import {module} as m; sys.argv = ['{script}', '{flag}']; m.{fn}()"],
                           capture_output=True, text=True, check=False)
-    assert done.returncode == 0 and "usage:" in done.stdout
+    assert done.returncode == 0, done.stderr
+    assert ("usage:" in done.stdout) if flag == "--help" else (done.stdout.strip() == f"snn-interop {version('snn-interop')}")
 
 
 def test_usage_error_exits_2(capsys):
