@@ -43,7 +43,7 @@ def _strip(data: dict[str, Any], where: tuple[str, ...], extra: dict[tuple[str, 
     for name, node in data.get("nodes", {}).items():
         kind = node.get("type")
         if not hasattr(nir, str(kind)):
-            raise NewerNodeType(f"node {'.'.join((*where, name))!r} is a {kind} node, which the installed nir "
+            raise NewerNodeType(f"node {'.'.join((*where, name))!r} is of type {kind}, which the installed nir "
                                 f"{_version()} does not define (a newer nir wrote it)")
         fields = {f: node.pop(f) for f in missing_fields(kind) if f in node}
         if fields:

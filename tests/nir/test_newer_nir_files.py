@@ -121,7 +121,7 @@ def test_snn_convert_reads_it(tmp_path, capsys):
 
 def test_a_node_type_the_installed_nir_lacks_is_named(tmp_path, capsys):
     path = nir_current(tmp_path, "cuba_li")
-    with pytest.raises(InvalidGraph, match="node 'cuba' is a CubaLI node, which the installed nir 1.0.4 does not define"):
+    with pytest.raises(InvalidGraph, match="node 'cuba' is of type CubaLI, which the installed nir 1.0.4 does not define"):
         conv.read_nir(path)
     assert cli.main(["inspect", str(path)]) == ExitCode.INVALID_GRAPH
     assert "CubaLI" in capsys.readouterr().err
