@@ -51,10 +51,12 @@ nir.write(sys.argv[2], nir.NIRGraph(nodes=nodes, edges=edges))
 V_RESET = {"lif": -0.5, "if": 0.125, "cuba": -0.75, "sub.lif": -0.25}  #: as WRITE wrote them
 
 
-def nir_current(tmp_path: Path, kind: str = "cuba_lif") -> Path:
-    """A graph written by nir 1.0.8 (WRITE), in a fresh interpreter with it first on the path."""
-    path = tmp_path / f"{kind}.nir"
-    done = subprocess.run([sys.executable, "-c", WRITE, str(NIR_CURRENT), str(path), kind], capture_output=True, text=True, check=False)
+def nir_current(tmp_path: Path, kind: str = "cuba_lif", if_reset: float = V_RESET["if"]) -> Path:
+    """A graph written by nir 1.0.8 (WRITE; the IF node's v_reset ``if_reset``), in a fresh
+    interpreter with it first on the path."""
+    path = tmp_path / f"{kind}-{if_reset}.nir"
+    write = WRITE.replace("v_reset=np.full(n, 0.125)", f"v_reset=np.full(n, {if_reset})")
+    done = subprocess.run([sys.executable, "-c", write, str(NIR_CURRENT), str(path), kind], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     return path
 
@@ -125,3 +127,18 @@ def test_a_node_type_the_installed_nir_lacks_is_named(tmp_path, capsys):
         conv.read_nir(path)
     assert cli.main(["inspect", str(path)]) == ExitCode.INVALID_GRAPH
     assert "CubaLI" in capsys.readouterr().err
+
+
+def test_compare_exports_a_repro_that_keeps_them(tmp_path, capsys):
+    """Two files that differ only in the IF node's v_reset: compare finds the divergence there,
+    and the exported repro, whose subgraphs snn-interop wrote, still holds the two potentials."""
+    a, b = nir_current(tmp_path), nir_current(tmp_path, if_reset=0.5)
+    args = ["compare", str(a), str(b), "--nir-dt", "1e-3", "--input-rate", "0.9", "--export-repro", str(tmp_path / "repro")]
+    assert cli.main(args) == ExitCode.FAILED
+    first = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("First divergence"))
+    assert "node if" in first, first
+    subgraphs = [flatten(files.read(tmp_path / "repro" / f"{side}.nir")) for side in "ab"]
+    assert [float(np.asarray(g.nodes["if"].v_reset)[0]) for g in subgraphs] == [0.125, 0.5]
+    done = subprocess.run([sys.executable, "replay.py"], cwd=tmp_path / "repro", capture_output=True, text=True, check=False)
+    assert done.returncode == ExitCode.FAILED, done.stderr
+    assert first in done.stdout.splitlines(), done.stdout
