@@ -227,6 +227,36 @@ def test_the_python_api_takes_the_path_of_a_nir_file():
         conv.convert(path.with_name("missing.nir"), source="nir", target="sinabs")
 
 
+def _alpha():
+    import snntorch as snn
+
+    return snn.Alpha(alpha=0.8, beta=0.7, init_hidden=True)
+
+
+def _qif():
+    from spikingjelly.activation_based import neuron
+
+    return neuron.QIFNode()
+
+
+@pytest.mark.parametrize("framework, layer, words", [
+    ("snntorch", "_alpha", "(snntorch._neurons.alpha.Alpha) is not supported: a snntorch layer snn-interop does not describe; its "
+                           "snntorch neurons are if -> Leaky(beta=1), lif -> Leaky, li -> Leaky(reset_mechanism='none'), cuba_lif -> Synaptic"),
+    ("spikingjelly", "_qif", "(spikingjelly.activation_based.neuron.nonlinear_if.QIFNode) is not supported: a spikingjelly layer "
+                             "snn-interop does not describe; its spikingjelly neurons are if -> IFNode, lif -> LIFNode"),
+    ("snntorch", "torch.nn.ReLU", "(torch.nn.modules.activation.ReLU) is not supported: not a snntorch neuron snn-interop describes, "
+                                  "nor Linear, Conv1d"),
+])
+def test_a_layer_it_does_not_describe_is_named_with_what_it_does(framework, layer, words, workdir, capsys):
+    plugin_or_skip(framework)
+    module = f"unknown_{layer.strip('_').replace('.', '_')}"
+    (workdir / f"{module}.py").write_text("import torch\nfrom tests.test_convert_cli import _alpha, _qif\n\n\n"
+                                          f"def build():\n    return torch.nn.Sequential(torch.nn.Linear(8, 4), {layer}())\n")
+    code = cli.convert_main(["--from", framework, "--to", "nir", f"{module}:build", "--input-shape", "8", "-o", "out.nir"])
+    assert code == ExitCode.UNSUPPORTED
+    assert f"layer 1 {words}" in capsys.readouterr().err
+
+
 def test_a_source_model_its_framework_cannot_run_is_blamed_not_the_conversion():
     """A plain nn.Conv2d in a spikingjelly network in multi-step mode gets [T, B, C, H, W] and
     fails in spikingjelly itself: that is the source's fault, said so (it used to be reported

@@ -213,10 +213,17 @@ def _naming(name: str, layer: nn.Module | None = None) -> Iterator[None]:
 
 
 def _unsupported(name: str, layer: nn.Module, plugin: ModuleType) -> SpecError:
+    """What to say of a layer with neither a neuron description nor a NIR node: a hint for a torch
+    layer NIR lacks (HINTS); for a layer of the framework itself (a neuron model snn-interop does
+    not describe, like snnTorch's Alpha), the neurons of that framework that it does."""
     hint = HINTS.get(type(layer).__name__)
+    layers = "Linear, Conv1d, Conv2d, SumPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Scale, BatchNorm1d/2d or Dropout"
+    if hint is None and type(layer).__module__.split(".")[0] == plugin.NAME:
+        neurons = ", ".join(f"{model} -> {layer_}" for model, layer_ in plugin.capabilities().neurons.items())
+        hint = (f"a {plugin.NAME} layer snn-interop does not describe; its {plugin.NAME} neurons are {neurons} "
+                f"(snn-interop plugins -v), its other layers {layers}")
     return SpecError(f"layer {name} ({type(layer).__module__}.{type(layer).__name__}) is not supported: "
-                     + (f"{hint}" if hint else f"not a {plugin.NAME} neuron snn-interop describes, nor Linear, Conv1d, Conv2d, "
-                        "SumPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Scale, BatchNorm1d/2d or Dropout"))
+                     + (hint or f"not a {plugin.NAME} neuron snn-interop describes, nor {layers}"))
 
 
 def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.NIRGraph:
