@@ -2,7 +2,7 @@
 
 Exit status: 0 when every run conforms or differs only as declared, 1 on any unexpected
 mismatch or error, 2 on a bad command line, 4 when a named plugin is unusable, 6 for a device
-this machine lacks, 11 when DIR already holds reports and --force is not given.
+this machine lacks, 11 when DIR already holds reports and --force is not given, or is a file.
 """
 from __future__ import annotations
 
@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> ExitCode:
         print("error: --device cuda but torch sees no CUDA device on this machine", file=sys.stderr)
         return ExitCode.UNSUPPORTED
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"error: {out} is a file, where the reports' directory is written: name another path", file=sys.stderr)
+        return ExitCode.OUTPUT_EXISTS
     existing = [out / f for f in report_mod.FILES if (out / f).exists()]
     if existing and not args.force:
         print(f"error: {existing[0]} exists; pass --force to replace the reports in {out}", file=sys.stderr)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from snn_interop import __version__, catalogue, hardware, inputs, registry
-from snn_interop.errors import ExitCode, InteropError, InvalidGraph
+from snn_interop.errors import ExitCode, InteropError, InvalidGraph, check_output
 from snn_interop.nir.neurons import NirDefaults
 from snn_interop.spec.neurons import Discretisation, ResetMode
 from snn_interop.spec.schema import SpecError
@@ -125,9 +125,9 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
         print(f"error: snn-convert needs {', '.join(missing)} (see snn-convert --help)", file=sys.stderr)
         return ExitCode.USAGE
     say = (lambda m: None) if args.quiet or args.json else (lambda m: print(f"[snn-convert] {m} ...", file=sys.stderr, flush=True))
-    for path in (args.output, args.report):
-        if path and Path(path).exists() and not args.force:
-            raise conv.OutputExists(f"{path} exists; pass --force to replace it (nothing was written).")
+    conv.check_output(args.output, "file" if args.target_fw == conv.NIR else "directory", args.force)
+    if args.report:
+        conv.check_output(args.report, "file", args.force)
     if args.input_rate is not None and args.load_inputs:
         print("error: give --input-rate (seeded spikes) or --load-inputs (your input), not both", file=sys.stderr)
         return ExitCode.USAGE
@@ -293,6 +293,9 @@ def _cmd_compare(args: argparse.Namespace) -> ExitCode:
         if values and len(values) > 2:
             print(f"error: {flag} takes one value (both sides) or two (A, then B)", file=sys.stderr)
             return ExitCode.USAGE
+    for path, kind in ((args.save_inputs, "file"), (args.save_outputs, "file"), (args.export_repro, "directory")):
+        if path:
+            check_output(path, kind, args.force, empty_ok=kind == "directory")
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     tolerances = compare.Tolerances.load(args.tolerances) if args.tolerances else compare.Tolerances.load()
     specs = [args.a, args.b if args.b is not None else args.load_outputs]
@@ -407,6 +410,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--load-outputs", metavar="F", help="B is the recording in F (written by --save-outputs)")
     s.add_argument("--export-repro", metavar="DIR", help="on a divergence: the subgraph from the divergent node on, its input and "
                                                          "state, and replay.py")
+    s.add_argument("--force", action="store_true", help="replace existing --save-inputs/--save-outputs files and a non-empty "
+                                                        "--export-repro directory")
     s.set_defaults(run=_cmd_compare)
 
     s = sub.add_parser("conformance", add_help=False, help="run the conformance suite (same as snn-conformance; see its --help)")

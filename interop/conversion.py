@@ -26,7 +26,7 @@ from torch import nn
 
 from snn_interop import inputs, registry, trace
 from snn_interop.errors import (
-    BadNir, BadSource, BadWeights, InvalidGraph, OutputExists, PluginUnavailable, UnknownFramework, Unsupported,
+    BadNir, BadSource, BadWeights, InvalidGraph, PluginUnavailable, UnknownFramework, Unsupported, check_output,
 )
 from snn_interop.graph import GraphModule
 from snn_interop.nir import files as nir_files, graph as nir_graph
@@ -610,8 +610,7 @@ def write_output(result: Any, graph: nir.NIRGraph, out: str | Path, report: Repo
     """Write atomically: a .nir file for a NIR target, else a directory with model.nir,
     weights.pt and a readable model.py loader. Never overwrites without ``force``."""
     out = Path(out)
-    if out.exists() and not force:
-        raise OutputExists(f"{out} exists; pass --force to replace it (nothing was written).")
+    check_output(out, "file" if isinstance(result, nir.NIRGraph) else "directory", force)
     out.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(result, nir.NIRGraph):
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)

@@ -6,6 +6,7 @@ and exits with the error's code (docs/cli.md), without a traceback unless --debu
 from __future__ import annotations
 
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -63,6 +64,24 @@ class BadSource(InteropError):
 
 class OutputExists(InteropError):
     code = ExitCode.OUTPUT_EXISTS
+
+
+def check_output(path: str | Path, kind: str, force: bool, empty_ok: bool = False) -> None:
+    """Refuse an output ``path`` that exists, unless ``force`` (or, with ``empty_ok``, it is an
+    empty directory); and always one of the other ``kind`` ("file": a .nir file, a report;
+    "directory": a converted model, a chip's artifacts): --force replaces an output, never a
+    directory by a file or the other way round."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir() != (kind == "directory"):
+        raise OutputExists(f"{path} is {'a directory' if path.is_dir() else 'a file'}, where a {kind} is written: name another "
+                           "path (nothing was written).")
+    if empty_ok and path.is_dir() and not any(path.iterdir()):
+        return
+    if not force:
+        raise OutputExists(f"{path} exists{' and is not empty' if empty_ok else ''}; pass --force to replace it "
+                           "(nothing was written).")
 
 
 class PluginUnavailable(InteropError):

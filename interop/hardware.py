@@ -41,7 +41,7 @@ import nir
 import torch
 
 from snn_interop import inputs, registry
-from snn_interop.errors import ExitCode, InteropError, OutputExists, PluginUnavailable, UnknownFramework
+from snn_interop.errors import ExitCode, InteropError, PluginUnavailable, UnknownFramework, check_output
 from snn_interop.nir.fold import fold
 from snn_interop.nir.graph import annotate, without_metadata
 from snn_interop.nir.neurons import NirDefaults, defaults_note
@@ -240,8 +240,7 @@ def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 1
     graph = annotate(graph, defaults)
     chip_graph, folded = fold(graph)  # a BatchNorm's affine into the weights before it; the check runs the unfolded graph
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise OutputExists(f"{out} exists and is not empty; pass --force to write into it (nothing was written).")
+    check_output(out, "directory", force, empty_ok=True)
     progress(f"checking {t.CHIP}'s design rules")
     violations = t.check(chip_graph)
     if violations:

@@ -227,6 +227,10 @@ def describe_neuron(layer: torch.nn.Module) -> Neuron | None:
     if isinstance(layer, sl.LinearRecurrentContainer):
         return describe_neuron(layer.sub_module)
     if isinstance(layer, sj.NonSpikingLIFNode):
+        if layer.decode is not None:
+            raise NotExpressible(NAME, f"NonSpikingLIFNode(decode={layer.decode!r})",
+                                 "it reduces the membrane sequence over time to one value per neuron: a canonical neuron "
+                                 "outputs every step; decode=None (the sequence) converts, the reduction can follow it")
         return Neuron.li(Decay(1.0 - 1.0 / layer.tau), input_scale=InputScale.ONE_MINUS_BETA)
     kinds = (sj.IFNode, sj.LIFNode, sj.ParametricLIFNode, sj.CUBALIFNode)
     if type(layer) not in kinds:
@@ -345,6 +349,8 @@ def _run_multi_step(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tens
     finally:
         for h in hooks:
             h.remove()
+    if isinstance(y, list):  # a NonSpikingLIFNode last (decode=None) returns its membranes as a list, one per step
+        y = torch.stack(y)
     return y, {name: m.v_seq for name, m in neurons.items()} | {name: torch.stack(steps) for name, steps in stepped.items()}
 
 

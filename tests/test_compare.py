@@ -337,6 +337,26 @@ def test_export_repro_replays_standalone(two_files, tmp_path, capsys):
     assert "first at step 7, node lif1, neuron 5, batch 1" in done.stdout
 
 
+def test_its_outputs_are_not_overwritten_without_force(two_files, tmp_path, capsys):
+    """--save-inputs/--save-outputs replaced a file silently, and named a directory or (--export-repro) a
+    file, failed with an internal error; now each is refused as snn-convert refuses, exit 11."""
+    a, b = two_files
+    (tmp_path / "x.pt").write_bytes(b"precious")
+    (tmp_path / "repro").mkdir()
+    (tmp_path / "repro" / "notes.txt").write_bytes(b"precious")
+    for option, path, words in [("--save-inputs", "x.pt", "x.pt exists; pass --force"),
+                                ("--save-outputs", "repro", "repro is a directory, where a file is written"),
+                                ("--export-repro", "x.pt", "x.pt is a file, where a directory is written"),
+                                ("--export-repro", "repro", "repro exists and is not empty; pass --force")]:
+        assert main(["compare", str(a), str(b), option, str(tmp_path / path)]) == ExitCode.OUTPUT_EXISTS, option
+        assert words in capsys.readouterr().err, option
+    assert (tmp_path / "x.pt").read_bytes() == b"precious" and {p.name for p in (tmp_path / "repro").iterdir()} == {"notes.txt"}
+    assert main(["compare", str(a), str(b), "--save-inputs", str(tmp_path / "x.pt"), "--export-repro", str(tmp_path / "repro"),
+                 "--force"]) == ExitCode.FAILED
+    assert torch.load(tmp_path / "x.pt", weights_only=True)["x"].shape[0] == STEPS
+    assert {p.name for p in (tmp_path / "repro").iterdir()} == {"notes.txt", "a.nir", "b.nir", "repro.pt", "replay.py"}
+
+
 def test_docs_worked_example_prints_what_the_page_shows(tmp_path, monkeypatch, capsys):
     plugin_or_skip("snntorch"), plugin_or_skip("sinabs")
     page = (ROOT / "docs" / "compare.md").read_text()

@@ -90,6 +90,27 @@ def test_existing_output_is_kept_without_force(workdir):
     assert not [p for p in workdir.iterdir() if p.name.startswith(".m.nir")], "no temporary file left behind"
 
 
+@pytest.mark.parametrize("target, existing, words", [
+    ("nir", "dir", "out is a directory, where a file is written"),
+    ("snntorch", "file", "out is a file, where a directory is written"),
+    ("speck", "file", "out is a file, where a directory is written"),
+])
+def test_force_never_replaces_a_directory_by_a_file_or_back(workdir, capsys, target, existing, words):
+    """--to nir -o DIR --force used to fail in os.replace (internal error, exit 70); a file named
+    as a model's directory was replaced by one. Both are refused, the path left as it was."""
+    plugin_or_skip("sinabs" if target == "speck" else target if target != "nir" else "spikingjelly")
+    out = workdir / "out"
+    out.mkdir() if existing == "dir" else out.write_bytes(b"precious")
+    (out / "keep").write_bytes(b"precious") if existing == "dir" else None
+    source = ["--from", "spikingjelly", "usermodels:sj"] if target != "speck" else ["--from", "nir", str(CORPUS / "cnn_sinabs.nir")]
+    assert convert(*source, "--to", target, "-o", "out", "--force") is ExitCode.OUTPUT_EXISTS
+    assert f"error: {words}: name another path (nothing was written)" in capsys.readouterr().err
+    assert (out / "keep" if existing == "dir" else out).read_bytes() == b"precious"
+    if existing == "dir":  # a report is a file too
+        assert convert(*source, "--to", target, "-o", "out2", "--report", "out", "--force") is ExitCode.OUTPUT_EXISTS
+        assert not (workdir / "out2").exists()
+
+
 def test_outputs_get_the_modes_the_umask_gives(workdir):
     """Atomic writes go through temporary files created 0600 / 0700: the results must not keep those modes."""
     umask = os.umask(0o022)

@@ -71,6 +71,10 @@ def test_existing_reports_are_not_overwritten_without_force(clean_run, capsys):
     before = (out / "report.json").read_text()
     assert main([*SUBSET, "--out", str(out), "--quiet"]) is ExitCode.OUTPUT_EXISTS
     assert "--force" in capsys.readouterr().err and (out / "report.json").read_text() == before
+    (out.parent / "a-file").write_bytes(b"precious")
+    assert main([*SUBSET, "--out", str(out.parent / "a-file"), "--quiet", "--force"]) is ExitCode.OUTPUT_EXISTS
+    assert "a-file is a file, where the reports' directory is written" in capsys.readouterr().err
+    assert (out.parent / "a-file").read_bytes() == b"precious"
 
 
 def test_bad_arguments_have_their_exit_codes(tmp_path, capsys):
