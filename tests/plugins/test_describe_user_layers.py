@@ -171,6 +171,30 @@ def test_a_spikingjelly_plif_network_converts_exactly():
     assert report.exact and report.gradient["max_rel_err"] < 1e-5
 
 
+def test_a_spikingjelly_non_spiking_readout_converts_exactly_and_its_decode_is_refused():
+    """NonSpikingLIFNode last (decode=None) returns its membranes as a Python list, one per step:
+    the verification failed on it (internal error, "'list' object has no attribute 'shape'"). A
+    decode reduces the sequence over time, which no canonical neuron does: refused by name."""
+    plugin = plugin_or_skip("spikingjelly")
+    from spikingjelly.activation_based import functional, layer, neuron
+
+    from snn_interop.conversion import convert
+
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(layer.Linear(8, 12), neuron.LIFNode(), layer.Linear(12, 4), neuron.NonSpikingLIFNode(tau=2.0))
+    with torch.no_grad():
+        model[0].weight.mul_(3.0)
+    functional.set_step_mode(model, "m")
+    for target in ["snntorch", "sinabs", "norse", "nir"]:
+        if target != "nir":
+            plugin_or_skip(target)
+        _, report = convert(model, "spikingjelly", target)
+        assert report.exact and report.forward["output_kind"] == "values", report.table()
+        assert report.forward["spikes_by_layer"]["1"] > 20, report.forward["spikes_by_layer"]
+    with pytest.raises(NotExpressible, match=r"NonSpikingLIFNode\(decode='mean-mem'\).*reduces the membrane sequence over time"):
+        plugin.describe_neuron(neuron.NonSpikingLIFNode(decode="mean-mem"))
+
+
 ADAPTIVE = {
     "subtract >=": dict(),
     "to zero, >": dict(reset=ResetMode.TO_VALUE, detach_reset=True, compare=Compare.GT),
