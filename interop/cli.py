@@ -125,9 +125,9 @@ def _cmd_convert(args: argparse.Namespace) -> ExitCode:
         print(f"error: snn-convert needs {', '.join(missing)} (see snn-convert --help)", file=sys.stderr)
         return ExitCode.USAGE
     say = (lambda m: None) if args.quiet or args.json else (lambda m: print(f"[snn-convert] {m} ...", file=sys.stderr, flush=True))
-    conv.check_output(args.output, "file" if args.target_fw == conv.NIR else "directory", args.force)
+    check_output(args.output, "file" if args.target_fw == conv.NIR else "directory", args.force)
     if args.report:
-        conv.check_output(args.report, "file", args.force)
+        check_output(args.report, "file", args.force)
     if args.input_rate is not None and args.load_inputs:
         print("error: give --input-rate (seeded spikes) or --load-inputs (your input), not both", file=sys.stderr)
         return ExitCode.USAGE
