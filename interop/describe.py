@@ -49,12 +49,17 @@ def _shape(array: Any) -> str:
     return "x".join(str(int(s)) for s in np.asarray(array).shape)
 
 
+def _window(node: Any) -> str:
+    """A pooling node's kernel as "kh x kw": NIR writers store it as a pair or as one number (spikingjelly)."""
+    return "x".join(str(int(k)) for k in np.broadcast_to(np.asarray(node.kernel_size), (2,)))
+
+
 def _layer_text(name: str, node: Any, notes: dict[str, str]) -> str:
     meta = getattr(node, "metadata", None) or {}
     if meta.get(LAYER_KEY) == MAX_POOL_OF_SPIKES:
         if isinstance(node, nir.Threshold):
             return "end of the max pool of spikes before it (1 where the window holds a spike)"
-        return f"max pool of spikes, {'x'.join(map(str, np.asarray(node.kernel_size)))} windows (each window's spike count; with {name}_max)"
+        return f"max pool of spikes, {_window(node)} windows (each window's spike count; with {name}_max)"
     if channel_affine(node) is not None and name in notes:
         return f"per-channel affine y = a x + c: a {notes[name]} at inference"
     if isinstance(node, (nir.Linear, nir.Affine)):
@@ -63,7 +68,7 @@ def _layer_text(name: str, node: Any, notes: dict[str, str]) -> str:
         return (f"convolution {_shape(node.weight)}, stride {np.asarray(node.stride).tolist()}, padding "
                 f"{node.padding if isinstance(node.padding, str) else np.asarray(node.padding).tolist()}, groups {int(node.groups)}")
     if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
-        return f"{'sum' if isinstance(node, nir.SumPool2d) else 'average'} pooling, {'x'.join(map(str, np.asarray(node.kernel_size)))} windows"
+        return f"{'sum' if isinstance(node, nir.SumPool2d) else 'average'} pooling, {_window(node)} windows"
     if isinstance(node, nir.Flatten):
         return f"flatten dims {node.start_dim}..{node.end_dim}"
     if isinstance(node, nir.Scale):

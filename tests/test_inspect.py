@@ -74,3 +74,23 @@ def test_every_corpus_file_is_described(name, capsys):
     assert cli.main(["inspect", str(CORPUS / name)]) is ExitCode.OK
     out = capsys.readouterr().out
     assert "(no torch layer in snn-interop)" not in out
+
+
+def test_pooling_windows_given_as_one_number_are_described(tmp_path, capsys):
+    """spikingjelly's export_to_nir writes an AvgPool2d's kernel_size as one number: inspect failed
+    on it ("iteration over a 0-d array", exit 70) though the file converts."""
+    n = 4
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([1, n, n])}),
+                                "pool": nir.AvgPool2d(kernel_size=np.array(2), stride=np.array(2), padding=np.array(0)),
+                                "sum": nir.SumPool2d(kernel_size=np.array(1), stride=np.array(1), padding=np.array(0)),
+                                "output": nir.Output(output_type={"output": np.array([1, n // 2, n // 2])})},
+                         edges=[("input", "pool"), ("pool", "sum"), ("sum", "output")])
+    nir.write(tmp_path / "pool.nir", graph)
+    assert cli.main(["inspect", str(tmp_path / "pool.nir")]) == ExitCode.OK
+    lines = _lines(capsys)
+    assert any(line.split()[:2] == ["pool", "AvgPool2d"] and line.endswith("average pooling, 2x2 windows  <- input") for line in lines), lines
+    assert any(line.split()[:2] == ["sum", "SumPool2d"] and "sum pooling, 1x1 windows" in line for line in lines), lines
+    plugin_or_skip("snntorch")
+    module = conv.resolve("snntorch").from_nir(graph, dtype=torch.float32)
+    x = torch.arange(16.0).reshape(1, 1, 1, n, n)  # [T, B, C, H, W]: the 2x2 windows average to these
+    assert module(x).flatten().tolist() == [2.5, 4.5, 10.5, 12.5]
