@@ -240,7 +240,6 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
     if isinstance(module, GraphModule):
         shapes = _shapes(module, sample)
         preds = {n: [a for a, b in module.edges if b == n] for n in module.order}
-        notes: list[dict[str, str]] = []
         nodes: dict[str, Any] = {module.input_name: nir.Input(input_type={"input": np.array(shapes[module.input_name])}),
                                  module.output_name: nir.Output(output_type={"output": np.array(shapes[module.output_name])})}
         for name in module.layer_names:
@@ -250,13 +249,11 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
                 node = node_from_layer(layer, in_shape)
             if node is None:
                 raise SpecError(f"layer {name!r} ({type(layer).__name__}) has no NIR node")
-            if (note := export_note(layer, in_shape)) is not None:
-                notes.append({"layer": name, "type": type(layer).__name__, "note": note})
             nodes[name] = node
         split: list[str] = []
         for name, info in module.neuron_info.items():
             _add_neuron(nodes, split, name, info.neuron, shapes[name])
-        return with_notes(nir.NIRGraph(nodes=nodes, edges=_through_currents(list(module.edges), split)), notes)
+        return nir.NIRGraph(nodes=nodes, edges=_through_currents(list(module.edges), split))
     if not isinstance(module, nn.Sequential):
         raise SpecError(f"to_nir takes an nn.Sequential or a GraphModule, got {type(module).__name__}; "
                         "wrap a custom model's layers in nn.Sequential")
