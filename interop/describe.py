@@ -16,7 +16,7 @@ from snn_interop.graph import topological_order
 from snn_interop.nir import metadata
 from snn_interop.nir.fold import channel_affine
 from snn_interop.nir.graph import _io_names, export_notes, flatten
-from snn_interop.nir.layers import LAYER_KEY, MAX_POOL_OF_SPIKES
+from snn_interop.nir.layers import LAYER_KEY, MAX_POOL_OF_SPIKES, _ints
 from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node
 from snn_interop.plugin_api import show
 from snn_interop.spec.neurons import Model, Neuron, ResetMode, SpikeFn
@@ -51,7 +51,7 @@ def _shape(array: Any) -> str:
 
 def _window(node: Any) -> str:
     """A pooling node's kernel as "kh x kw": NIR writers store it as a pair or as one number (spikingjelly)."""
-    return "x".join(str(int(k)) for k in np.broadcast_to(np.asarray(node.kernel_size), (2,)))
+    return "x".join(map(str, _ints(node.kernel_size, 2)))
 
 
 def _layer_text(name: str, node: Any, notes: dict[str, str]) -> str:

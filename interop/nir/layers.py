@@ -74,9 +74,9 @@ def max_pool_nodes(layer: nn.MaxPool2d, input_shape: tuple[int, ...]) -> tuple[n
     pair back as the MaxPool2d (its gradient included); any other reader gets the same forward."""
     if _ints(layer.dilation, 2) != (1, 1) or layer.ceil_mode or layer.return_indices:
         raise SpecError("MaxPool2d with dilation, ceil_mode or return_indices has no NIR form")
-    k, s, p = _ints(layer.kernel_size, 2), _ints(layer.stride if layer.stride is not None else layer.kernel_size, 2), _ints(layer.padding, 2)
-    channels, height, width = input_shape
-    out = (channels, (height + 2 * p[0] - k[0]) // s[0] + 1, (width + 2 * p[1] - k[1]) // s[1] + 1)
+    k, s, p = _pool_windows(layer, input_shape)
+    channels, *sizes = input_shape
+    out = (channels, *(_pooled_size(n, *ksp, False) for n, ksp in zip(sizes, zip(k, s, p))))
     meta = {LAYER_KEY: MAX_POOL_OF_SPIKES}
     return (nir.SumPool2d(kernel_size=np.array(k), stride=np.array(s), padding=np.array(p), metadata=dict(meta)),
             nir.Threshold(threshold=np.full(out, 0.5), metadata=dict(meta)))
