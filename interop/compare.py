@@ -32,7 +32,7 @@ from torch import nn
 
 from snn_interop import inputs, trace
 from snn_interop.errors import BadSource, ExitCode, InvalidGraph
-from snn_interop.graph import GraphModule
+from snn_interop.graph import GraphModule, topological_order
 from snn_interop.nir import files as nir_files, metadata
 from snn_interop.nir.graph import annotate, flatten
 from snn_interop.nir.neurons import NirDefaults
@@ -125,9 +125,13 @@ def record(model: nn.Module, x: torch.Tensor, plugin: ModuleType | None = None, 
 
 def _record_class(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source: str, graph: nir.NIRGraph | None) -> Recording:
     """A model written as a class, run by its own forward (:mod:`snn_interop.trace`), each layer of
-    its chain recorded by its output (a class shows no membranes)."""
+    its chain recorded by its output (a class shows no membranes); a forward that is not a chain,
+    as the graph of layers it is (:func:`_record_graph`)."""
     trace.reset_states(model, plugin)
-    traced = trace.trace(model, plugin, x)
+    try:
+        traced = trace.trace(model, plugin, x)
+    except BadSource as not_a_chain:
+        return _record_graph(model, plugin, x, source, graph, not_a_chain)
     names = list(traced.outputs)
     nodes = {name: {"out": out.to(x.dtype)} for name, out in traced.outputs.items()} | {"output": {"out": traced.output.to(x.dtype)}}
     order = ["input", *names, "output"]
@@ -136,32 +140,62 @@ def _record_class(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source:
                      neurons, "input", "output", graph)
 
 
-def _record_native(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source: str, graph: nir.NIRGraph | None) -> Recording:
-    """A Sequential run by its plugin's run_model, each layer's outputs caught by a forward hook
-    (per step for step-wise idioms, once for whole-sequence ones) and put time-major."""
-    children = chain(model, getattr(plugin, "describe_layer", None)) if isinstance(model, nn.Sequential) else []
-    calls: dict[str, list[torch.Tensor]] = {name: [] for name, _ in children}
+def _record_graph(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source: str, graph: nir.NIRGraph | None,
+                  not_a_chain: BadSource) -> Recording:
+    """A class whose forward is a graph of layers (skip connections; :mod:`snn_interop.trace`), run
+    by its own forward, each layer's output recorded under its NIR node's name (a max pool of
+    spikes under its ``_max`` node), in the order and with the edges of the graph written for it."""
+    try:
+        written = flatten(plugin.to_nir(model, torch.zeros(1, *x.shape[2:], dtype=x.dtype)))
+    except trace.NotAGraph as exc:
+        raise BadSource(f"{not_a_chain}; nor a graph of layers: {exc}") from exc
+    node_of = {name: f"{name}_max" if f"{name}_max" in written.nodes else name for name, _ in model.named_modules()}
+    layers = [(node_of[name], m) for name, m in model.named_modules() if node_of[name] in written.nodes]
+    trace.reset_states(model, plugin)
+    y, calls = _hooked(layers, lambda: trace.output_of(model, x))
+    nodes = {name: _time_major(calls[name], x, plugin) for name, _ in layers} | {"output": {"out": y.detach().to(x.dtype)}}
+    order, recurrent = topological_order(list(written.nodes), list(written.edges), "input")
+    preds = {n: [a for a, b in written.edges if b == n] for n in written.nodes}
+    neurons = {name: n for name, m in layers if (n := plugin.describe_neuron(m)) is not None}
+    return Recording(source, plugin.NAME, x, nodes, order, preds, recurrent, neurons, "input", "output", graph)
+
+
+def _hooked(layers: list[tuple[str, nn.Module]], run: Any) -> tuple[Any, dict[str, list[torch.Tensor]]]:
+    """``run()``'s result, and each layer's outputs in the order they came, caught by forward hooks."""
+    calls: dict[str, list[torch.Tensor]] = {name: [] for name, _ in layers}
 
     def hook(name: str):
         return lambda mod, inp, out: calls[name].append((out[0] if isinstance(out, tuple) else out).detach().clone())
 
-    handles = [m.register_forward_hook(hook(name)) for name, m in children]
+    handles = [m.register_forward_hook(hook(name)) for name, m in layers]
     try:
-        y, membranes = plugin.run_model(model, x)
+        return run(), calls
     finally:
         for h in handles:
             h.remove()
+
+
+def _time_major(got: list[torch.Tensor], x: torch.Tensor, plugin: ModuleType) -> dict[str, torch.Tensor]:
+    """A layer's outputs as ``{"out": [T, B, ...]}``: one call per step, stacked, or one call on the
+    whole sequence (batch first for a plugin whose ``BATCH_FIRST`` says so); ``{}`` for anything else."""
     steps, batch = x.shape[:2]
+    out = None
+    if len(got) == steps and all(torch.is_tensor(g) for g in got):
+        out = torch.stack(got)
+    elif len(got) == 1 and torch.is_tensor(got[0]):
+        seq = got[0].transpose(0, 1) if getattr(plugin, "BATCH_FIRST", False) else got[0]
+        out = seq if tuple(seq.shape[:2]) == (steps, batch) else None
+    return {} if out is None else {"out": out.to(x.dtype)}
+
+
+def _record_native(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source: str, graph: nir.NIRGraph | None) -> Recording:
+    """A Sequential run by its plugin's run_model, each layer's outputs caught by a forward hook
+    (per step for step-wise idioms, once for whole-sequence ones) and put time-major."""
+    children = chain(model, getattr(plugin, "describe_layer", None)) if isinstance(model, nn.Sequential) else []
+    (y, membranes), calls = _hooked(children, lambda: plugin.run_model(model, x))
     nodes: dict[str, dict[str, torch.Tensor]] = {}
     for name, _ in children:
-        got = calls[name]
-        out = None
-        if len(got) == steps and all(torch.is_tensor(g) for g in got):
-            out = torch.stack(got)
-        elif len(got) == 1 and torch.is_tensor(got[0]):
-            seq = got[0].transpose(0, 1) if getattr(plugin, "BATCH_FIRST", False) else got[0]
-            out = seq if tuple(seq.shape[:2]) == (steps, batch) else None
-        nodes[name] = {} if out is None else {"out": out.to(x.dtype)}
+        nodes[name] = _time_major(calls[name], x, plugin)
         if name in membranes:
             nodes[name]["v"] = membranes[name].detach()
     order = ["input", *(name for name, _ in children), "output"]

@@ -77,8 +77,9 @@ class Report:
 
     @property
     def written_as_notes(self) -> list[str]:
-        """``"layer N (Type): what it was written as"`` for each source layer written to NIR as another module."""
-        return [f"layer {n['layer']} ({n['type']}): {n['note']}" for n in self.written_as]
+        """``"layer N (Type): what it was written as"`` for the source layers written to NIR as another
+        module, those of one type written alike in one line (:func:`~snn_interop.nir.graph.note_lines`)."""
+        return nir_graph.note_lines(self.written_as)
 
     @property
     def silent(self) -> list[str]:
@@ -226,7 +227,9 @@ def check_finite(named: Any) -> None:
 
 
 # -- converting -----------------------------------------------------------------------------
-def _export(model: Any, plugin: ModuleType | None, sample: torch.Tensor) -> nir.NIRGraph:
+def _export(model: Any, plugin: ModuleType | None, sample: torch.Tensor, not_a_chain: BadSource | None = None) -> nir.NIRGraph:
+    """The NIR graph of a source model; ``not_a_chain`` says why a class model is not a chain of
+    layers, when its forward is to be read as a graph instead."""
     if isinstance(model, nir.NIRGraph):
         return model
     if plugin is None:
@@ -235,6 +238,8 @@ def _export(model: Any, plugin: ModuleType | None, sample: torch.Tensor) -> nir.
         return plugin.to_nir(model, sample)
     except (SpecError, NotExpressible) as exc:
         raise Unsupported(f"{plugin.NAME} model cannot be exported: {exc}") from exc
+    except trace.NotAGraph as exc:
+        raise BadSource(f"{not_a_chain}; nor a graph of layers: {exc}" if not_a_chain else str(exc)) from exc
 
 
 NEURONS = ("exact", "native", "approximate")  #: how neurons a target cannot express natively are built
@@ -507,13 +512,16 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
     one_step = sample if sample is not None else torch.zeros(1, *shape, dtype=dtype)
     if not isinstance(model, nir.NIRGraph):
         progress(f"exporting the {source} model to NIR")
-    chain_model = model
+    chain_model, not_a_chain = model, None
     if src is not None and _is_class_model(model):
         progress("reading the model's forward as a chain of layers")
         trace.reset_states(model, src)
         probe = (torch.rand(steps, *one_step.shape, generator=torch.Generator().manual_seed(seed)) < 0.5).to(dtype)
-        chain_model = trace.as_sequential(model, src, probe)
-    graph = _export(chain_model, src, one_step)
+        try:
+            chain_model = trace.as_sequential(model, src, probe)
+        except BadSource as exc:  # perhaps a graph (skip connections): to_nir reads its forward with torch.fx
+            not_a_chain = exc
+    graph = _export(chain_model, src, one_step, not_a_chain)
     notes = nir_graph.export_notes(graph)
     progress(f"building the {target} model" if dst is not None else "checking the NIR graph")
     if neurons not in NEURONS:

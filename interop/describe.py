@@ -15,7 +15,7 @@ import numpy as np
 from snn_interop.graph import topological_order
 from snn_interop.nir import metadata
 from snn_interop.nir.fold import channel_affine
-from snn_interop.nir.graph import _io_names, export_notes, flatten
+from snn_interop.nir.graph import _io_names, export_notes, flatten, note_lines
 from snn_interop.nir.layers import LAYER_KEY, MAX_POOL_OF_SPIKES, _ints
 from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node
 from snn_interop.plugin_api import show
@@ -123,6 +123,6 @@ def text(description: dict[str, Any], title: str) -> str:
         lines.append(f"neurons without snn-interop metadata ({', '.join(d['plain_neurons'])}) are read as NIR says, with dt {f['dt']:g} s, "
                      f"{f['discretisation']} discretisation, reset {f['reset']} and, since NIR has none, the atan surrogate "
                      "(change the first three with --nir-dt, --nir-discretisation, --nir-reset)")
-    lines += [f"written as: layer {n['layer']} ({n['type']}): {n['note']}" for n in d["notes"]]
+    lines += [f"written as: {line}" for line in note_lines(d["notes"])]
     lines.append(f"embedded {d['reference']}; check it with: snn-interop verify FILE" if d["reference"] else "no embedded reference")
     return "\n".join(lines)

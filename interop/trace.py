@@ -13,7 +13,12 @@ describes counts as one layer) and accepts it only when what it saw is a chain:
 
 The chain is then an ``nn.Sequential`` of the model's own modules, named as in the model, so
 its NIR nodes and parameter names match. Anything else (a skip connection, a static input
-repeated each step, a layer called twice) is refused, saying what was seen.
+repeated each step, a layer called twice) is not a chain, and is said so.
+
+A model that is not a chain may still be a graph: :func:`forward_graph` reads its forward with
+``torch.fx`` (layers and neurons as leaves), for a forward that calls each layer once and
+computes nothing between them but sums of their outputs (a residual block's skip connection,
+SpikingJelly's SEW "ADD") and flattens; :func:`snn_interop.nir.graph.to_nir` writes that graph.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from types import ModuleType
 from typing import Any
 
 import torch
+import torch.fx
 from torch import nn
 
 from snn_interop.errors import BadSource
@@ -43,6 +49,43 @@ def layers_of(model: nn.Module, plugin: ModuleType, prefix: str = "") -> dict[st
         else:
             found |= layers_of(child, plugin, f"{qualified}.")
     return found
+
+
+class NotAGraph(ValueError):
+    """A class model whose forward torch.fx cannot read as a graph of its layers (says why)."""
+
+
+class _LayerTracer(torch.fx.Tracer):
+    """torch.fx's tracer with a model's layers as leaves: modules without children, the plugin's
+    neurons, and the layers its ``describe_layer`` reads as another (framework containers)."""
+
+    def __init__(self, plugin: ModuleType) -> None:
+        super().__init__()
+        self.plugin = plugin
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        describe_layer = getattr(self.plugin, "describe_layer", lambda _: None)
+        return (not list(m.children()) or self.plugin.describe_neuron(m) is not None or describe_layer(m) is not None
+                or super().is_leaf_module(m, module_qualified_name))
+
+
+def forward_graph(model: nn.Module, plugin: ModuleType) -> torch.fx.Graph:
+    """The graph of ``model``'s forward as torch.fx traces it, its layers as leaves (``call_module``
+    nodes); arguments after the first are held at their defaults. NotAGraph when the forward
+    cannot be traced (control flow on its input, a required second argument)."""
+    import inspect
+
+    params = list(inspect.signature(model.forward).parameters.values())
+    required = [p.name for p in params[1:] if p.default is inspect.Parameter.empty
+                and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    if not params or required:
+        raise NotAGraph(f"{type(model).__name__}'s forward takes {', '.join(p.name for p in params) or 'no argument'}: "
+                        "a graph of layers takes one input")
+    concrete = {p.name: p.default for p in params[1:] if p.default is not inspect.Parameter.empty}
+    try:
+        return _LayerTracer(plugin).trace(model, concrete_args=concrete or None)
+    except Exception as exc:  # noqa: BLE001 - a user's forward may raise anything while traced; say what it was
+        raise NotAGraph(f"torch.fx cannot trace {type(model).__name__}'s forward ({type(exc).__name__}: {exc})") from exc
 
 
 def reset_states(model: nn.Module, plugin: ModuleType) -> None:
@@ -113,7 +156,7 @@ def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
         if not (torch.is_tensor(inp) and torch.is_tensor(expected) and inp.shape == expected.shape and torch.equal(inp, expected)):
             seen = "the model's input" + ("" if whole_sequence else f" at step {t}") if k == 0 else f"the output of {chain[k - 1]}"
             raise BadSource(f"{type(model).__name__}: layer {name} is not fed {seen} (a skip connection, a static input repeated "
-                            "each step, or a computation between layers): only a chain of layers converts; wrap them in nn.Sequential")
+                            "each step, or a computation between layers): not a chain of layers")
     last = [out for name, _, out in calls if name == chain[-1]]
     produced = last[0] if whole_sequence else torch.stack(last)
     if not (torch.is_tensor(y) and y.shape == produced.shape and torch.equal(y, produced)):

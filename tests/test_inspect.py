@@ -31,7 +31,7 @@ def test_a_converted_csnn_shows_its_neurons_batchnorms_and_max_pools(tmp_path, c
     assert "per-channel affine y = a x + c: a BatchNorm2d at inference" in rows["1"]
     assert "if, fires at v >= 1, resets to 0 (same step), surrogate atan(alpha=2" in rows["2"]  # IFNode(ATan()): >=, hard reset
     assert "max pool of spikes, 2x2 windows" in rows["3"] and rows["3_max"].endswith("<- 3")
-    assert any(line.startswith("written as: layer 5 (BatchNorm2d): the per-channel affine") for line in lines)
+    assert any(line.startswith("written as: layers 1, 5 (BatchNorm2d): the per-channel affine") for line in lines)
     assert lines[-1] == "no embedded reference"
 
 

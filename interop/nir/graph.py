@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import copy
 import json
+import operator
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import nir
 import numpy as np
 import torch
+import torch.fx
 from torch import nn
 
 from snn_interop.graph import CanonicalNeuron, GraphModule, NeuronInfo, canonical_step
@@ -26,6 +29,7 @@ from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node,
 from snn_interop.plugin_api import NotExpressible, chain, parameter_dtype
 from snn_interop.spec.neurons import SpikeFn
 from snn_interop.spec.schema import SpecError
+from snn_interop.trace import NotAGraph, forward_graph
 
 
 def _io_names(graph: nir.NIRGraph) -> tuple[str, str]:
@@ -193,6 +197,15 @@ def export_notes(graph: nir.NIRGraph) -> list[dict[str, str]]:
     return json.loads(raw) if raw else []
 
 
+def note_lines(notes: list[dict[str, str]]) -> list[str]:
+    """:func:`export_notes` as lines, layers of one type written alike in one line, in the order
+    they first appear: ``"layers 1, 5 (BatchNorm2d): the per-channel affine ..."``."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for n in notes:
+        groups.setdefault((n["type"], n["note"]), []).append(n["layer"])
+    return [f"layer{'s' if len(layers) > 1 else ''} {', '.join(layers)} ({kind}): {note}" for (kind, note), layers in groups.items()]
+
+
 def with_notes(graph: nir.NIRGraph, notes: list[dict[str, str]]) -> nir.NIRGraph:
     if notes:
         graph.metadata = {**(graph.metadata or {}), NOTES_KEY: json.dumps(notes)}
@@ -254,63 +267,161 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
         for name, info in module.neuron_info.items():
             _add_neuron(nodes, split, name, info.neuron, shapes[name])
         return nir.NIRGraph(nodes=nodes, edges=_through_currents(list(module.edges), split))
-    if not isinstance(module, nn.Sequential):
-        raise SpecError(f"to_nir takes an nn.Sequential or a GraphModule, got {type(module).__name__}; "
-                        "wrap a custom model's layers in nn.Sequential")
-    nodes, edges, prev = {"input": nir.Input(input_type={"input": np.array(sample.shape[1:])})}, [], "input"
-    split: list[str] = []
-    notes: list[dict[str, str]] = []
-    x = sample
-    spikes = False  # whether x holds single spikes, {0, 1}: a neuron's output, through layers that keep it so
-    describe_layer = getattr(plugin, "describe_layer", None)
-    for name, original in chain(module, describe_layer):
-        layer = (describe_layer(original) if describe_layer is not None else None) or original
+    writer = _Writer(plugin, sample)
+    value = _Value(("input",), sample, False)
+    if isinstance(module, nn.Sequential):
+        for name, original in chain(module, writer.describe_layer):
+            value = writer.layer(name, original, value)
+    else:
+        value = writer.forward(module, value)
+    writer.nodes["output"] = nir.Output(output_type={"output": np.array(value.x.shape[1:])})
+    writer.edges += [(p, "output") for p in value.nodes]
+    return with_notes(nir.NIRGraph(nodes=writer.nodes, edges=_through_currents(writer.edges, writer.split)), writer.notes)
+
+
+@dataclass(frozen=True)
+class _Value:
+    """What flows between layers while a model is written: the NIR nodes whose outputs sum to it
+    (a NIR node sums its incoming edges), its value for one step of the sample, and whether it
+    holds single spikes ({0, 1}: a neuron's output, through layers that keep it so)."""
+
+    nodes: tuple[str, ...]
+    x: torch.Tensor
+    spikes: bool
+
+
+class _Writer:
+    """Writes a framework model's layers into NIR nodes and edges, one layer at a time."""
+
+    def __init__(self, plugin: ModuleType, sample: torch.Tensor) -> None:
+        self.plugin = plugin
+        self.describe_layer = getattr(plugin, "describe_layer", None)
+        self.nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array(sample.shape[1:])})}
+        self.edges: list[tuple[str, str]] = []
+        self.split: list[str] = []
+        self.notes: list[dict[str, str]] = []
+
+    def _node(self, name: str, node: Any, value: _Value) -> None:
+        """``node`` as ``name``, fed ``value``."""
+        self.nodes[name] = node
+        self.edges += [(p, name) for p in value.nodes]
+
+    def layer(self, name: str, original: nn.Module, value: _Value) -> _Value:
+        """Write ``original`` (a layer or a neuron of the plugin's framework) as node ``name`` fed ``value``."""
+        layer = (self.describe_layer(original) if self.describe_layer is not None else None) or original
+        x = value.x
         with _naming(name):
             identity = is_identity(layer)
         if identity:
-            notes.append({"layer": name, "type": type(original).__name__, "note": export_note(layer)})
-            continue
+            self.notes.append({"layer": name, "type": type(original).__name__, "note": export_note(layer)})
+            return value
         with _naming(name, original):
-            neuron = plugin.describe_neuron(layer)
+            neuron = self.plugin.describe_neuron(layer)
         if neuron is None and isinstance(layer, nn.MaxPool2d):  # as a pair of nodes: name, then name_max
-            if not spikes:
+            if not value.spikes:
                 raise SpecError(f"layer {name} ({type(original).__name__}) does not pool single spikes (its input is not the "
                                 f"output of a neuron that fires at most one spike per step): {HINTS['MaxPool2d']}")
             with _naming(name):
-                nodes[name], nodes[f"{name}_max"] = max_pool_nodes(layer, tuple(x.shape[1:]))
-            edges.append((prev, name))
-            prev, name = name, f"{name}_max"
+                pooled, maximum = max_pool_nodes(layer, tuple(x.shape[1:]))
+            self._node(name, pooled, value)
+            self._node(f"{name}_max", maximum, _Value((name,), x, False))
             with torch.no_grad():
-                x = layer(x)
-        elif neuron is not None:
-            spikes = neuron.spikes and neuron.spike_fn is SpikeFn.SINGLE
+                return _Value((f"{name}_max",), layer(x), True)
+        if neuron is not None:
             # a neuron layer that weighs its input itself (norse's recurrent cells): that layer first, as node name_in
-            weighs = getattr(plugin, "describe_input", lambda *_: None)(layer)
+            weighs = getattr(self.plugin, "describe_input", lambda *_: None)(layer)
             if weighs is not None:
-                nodes[f"{name}_in"] = node_from_layer(weighs, tuple(x.shape[1:]))
-                edges.append((prev, f"{name}_in"))
-                prev = f"{name}_in"
+                self._node(f"{name}_in", node_from_layer(weighs, tuple(x.shape[1:])), value)
                 with torch.no_grad():
                     x = weighs(x.to(weighs.weight.dtype))
-            _add_neuron(nodes, split, name, neuron, tuple(x.shape[1:]))
+                value = _Value((f"{name}_in",), x, False)
+            _add_neuron(self.nodes, self.split, name, neuron, tuple(x.shape[1:]))
+            self.edges += [(p, name) for p in value.nodes]
             # a neuron layer with its own recurrence (snnTorch RLeaky): W S[t-1] into its input, as a NIR cycle
-            recurrent = getattr(plugin, "describe_recurrent", lambda *_: None)(layer, tuple(x.shape[1:]))
+            recurrent = getattr(self.plugin, "describe_recurrent", lambda *_: None)(layer, tuple(x.shape[1:]))
             if recurrent is not None:
-                nodes[f"{name}_rec"] = node_from_layer(recurrent, tuple(x.shape[1:]))
-                edges += [(name, f"{name}_rec"), (f"{name}_rec", name)]
-        else:
-            with _naming(name):
-                node = node_from_layer(layer, tuple(x.shape[1:]))
-            if node is None:
-                raise _unsupported(name, original, plugin)
-            if (note := export_note(layer, tuple(x.shape[1:]))) is not None:
-                notes.append({"layer": name, "type": type(original).__name__, "note": note})
-            spikes = spikes and isinstance(layer, nn.Flatten)
-            nodes[name] = node
-            with torch.no_grad():
-                x = layer(x)
-        edges.append((prev, name))
-        prev = name
-    nodes["output"] = nir.Output(output_type={"output": np.array(x.shape[1:])})
-    edges.append((prev, "output"))
-    return with_notes(nir.NIRGraph(nodes=nodes, edges=_through_currents(edges, split)), notes)
+                self.nodes[f"{name}_rec"] = node_from_layer(recurrent, tuple(x.shape[1:]))
+                self.edges += [(name, f"{name}_rec"), (f"{name}_rec", name)]
+            return _Value((name,), x, neuron.spikes and neuron.spike_fn is SpikeFn.SINGLE)
+        with _naming(name):
+            node = node_from_layer(layer, tuple(x.shape[1:]))
+        if node is None:
+            raise _unsupported(name, original, self.plugin)
+        if (note := export_note(layer, tuple(x.shape[1:]))) is not None:
+            self.notes.append({"layer": name, "type": type(original).__name__, "note": note})
+        self._node(name, node, value)
+        with torch.no_grad():
+            return _Value((name,), layer(x), value.spikes and isinstance(layer, nn.Flatten))
+
+    def forward(self, module: nn.Module, value: _Value) -> _Value:
+        """Write a model written as a class by the graph of its forward (:func:`snn_interop.trace.forward_graph`):
+        each layer once, sums of their outputs (skip connections) as several edges into a node, and
+        ``torch.flatten``. Raises NotAGraph for any other computation, naming it."""
+        graph = forward_graph(module, self.plugin)
+        what = type(module).__name__
+        env: dict[torch.fx.Node, Any] = {}
+        written: set[str] = set()
+        for node in graph.nodes:
+            if node.op == "placeholder":
+                env[node] = value if not env else None
+            elif node.op == "call_module" and len(node.args) == 1 and not node.kwargs and isinstance(env.get(node.args[0]), _Value):
+                if node.target in written:
+                    raise NotAGraph(f"{what}'s forward calls layer {node.target} twice: each layer is one node of the graph")
+                written.add(node.target)
+                layer = module.get_submodule(node.target)
+                inner = self.describe_layer(layer) if self.describe_layer is not None else None
+                if type(inner if inner is not None else layer) is nn.Sequential:  # a framework container: its chain
+                    env[node] = env[node.args[0]]
+                    for name, original in chain(layer, self.describe_layer, f"{node.target}."):
+                        env[node] = self.layer(name, original, env[node])
+                else:
+                    env[node] = self.layer(node.target, layer, env[node.args[0]])
+            elif node.op == "call_function" and node.target in (operator.add, torch.add) and len(node.args) == 2 and not node.kwargs \
+                    and all(isinstance(env.get(a), _Value) for a in node.args):
+                a, b = (env[arg] for arg in node.args)
+                if set(a.nodes) & set(b.nodes):
+                    raise NotAGraph(f"{what}'s forward adds the output of {', '.join(sorted(set(a.nodes) & set(b.nodes)))} to "
+                                    "itself: a NIR edge carries an output once")
+                env[node] = _Value(a.nodes + b.nodes, a.x + b.x, False)
+            elif _is_flatten(node) and isinstance(env.get(node.args[0]), _Value):
+                source = env[node.args[0]]
+                start, end = _flatten_dims(node)
+                if start % source.x.dim() != 1:
+                    raise NotAGraph(f"{what}'s forward flattens from dimension {start} of its one-step value "
+                                    f"{tuple(source.x.shape)} [B, ...]: only the dimensions after the batch can be flattened")
+                name = node.name if node.name not in self.nodes else f"{node.name}_{len(self.nodes)}"
+                env[node] = self.layer(name, nn.Flatten(1, end), source)
+            elif node.op == "output":
+                result = node.args[0][0] if isinstance(node.args[0], (tuple, list)) and node.args[0] else node.args[0]
+                if not isinstance(env.get(result), _Value):
+                    raise NotAGraph(f"{what}'s forward does not return the output of its layers ({result})")
+                return env[result]
+            else:
+                raise NotAGraph(f"{what}'s forward computes {_call(node, env)}: a graph of layers has only the layers, sums "
+                                "of their outputs (skip connections) and torch.flatten")
+        raise NotAGraph(f"{what}'s forward returns nothing")
+
+
+def _call(node: torch.fx.Node, env: dict[torch.fx.Node, Any]) -> str:
+    """An fx node as a call on what its arguments are: ``mul(layer1.0.sn2, maxpool_max)``."""
+    def operand(arg: Any) -> str:
+        value = env.get(arg) if isinstance(arg, torch.fx.Node) else None
+        return " + ".join(value.nodes) if isinstance(value, _Value) else str(arg)
+
+    what = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
+    args = [operand(a) for a in node.args] + [f"{k}={operand(v)}" for k, v in node.kwargs.items()]
+    return f"{what}({', '.join(args)})"
+
+
+def _is_flatten(node: torch.fx.Node) -> bool:
+    return (node.op == "call_function" and node.target is torch.flatten) or (node.op == "call_method" and node.target == "flatten")
+
+
+def _flatten_dims(node: torch.fx.Node) -> tuple[int, int]:
+    """``torch.flatten``'s (start_dim, end_dim) at an fx node (defaults 0 and -1)."""
+    args = list(node.args[1:]) + [None, None]
+    start = node.kwargs.get("start_dim", args[0] if args[0] is not None else 0)
+    end = node.kwargs.get("end_dim", args[1] if args[1] is not None else -1)
+    if not (isinstance(start, int) and isinstance(end, int)):
+        raise NotAGraph(f"torch.flatten with dimensions computed at run time ({node.format_node()})")
+    return start, end
