@@ -520,6 +520,7 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
         try:
             chain_model = trace.as_sequential(model, src, probe)
         except BadSource as exc:  # perhaps a graph (skip connections): to_nir reads its forward with torch.fx
+            progress("not a chain of layers; reading the forward as a graph of layers (torch.fx)")
             not_a_chain = exc
     graph = _export(chain_model, src, one_step, not_a_chain)
     notes = nir_graph.export_notes(graph)
