@@ -30,7 +30,7 @@ from snn_interop.errors import (
 )
 from snn_interop.graph import GraphModule
 from snn_interop.nir import files as nir_files, graph as nir_graph
-from snn_interop.nir.layers import batchnorm_gradients
+from snn_interop.nir.layers import UnreadNode, batchnorm_gradients
 from snn_interop.nir.neurons import NirDefaults, defaults_note
 from snn_interop.plugin_api import NotExpressible, chain, parameter_dtype, whole_model
 from snn_interop.spec.neurons import ResetMode, SpikeFn, values
@@ -250,6 +250,8 @@ def _import(graph: nir.NIRGraph, plugin: ModuleType | None, dtype: torch.dtype, 
         return nir_graph.from_nir(graph, plugin, dtype=dtype, native_only=neurons == "native", approximate=neurons == "approximate")
     except NotExpressible as exc:
         raise Unsupported(f"cannot build every neuron as {exc.framework}'s own layer: {exc}") from exc
+    except UnreadNode as exc:
+        raise Unsupported(f"cannot build the graph{'' if plugin is None else ' in ' + plugin.NAME}: {exc}") from exc
     except SpecError as exc:
         raise InvalidGraph(f"cannot build the graph{'' if plugin is None else ' in ' + plugin.NAME}: {exc}") from exc
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError) as exc:

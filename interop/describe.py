@@ -16,7 +16,7 @@ from snn_interop.graph import topological_order
 from snn_interop.nir import metadata
 from snn_interop.nir.fold import channel_affine
 from snn_interop.nir.graph import _io_names, export_notes, flatten, note_lines
-from snn_interop.nir.layers import LAYER_KEY, MAX_POOL_OF_SPIKES, _ints
+from snn_interop.nir.layers import LAYER_KEY, MAX_POOL_OF_SPIKES, UNREAD, _ints
 from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node
 from snn_interop.plugin_api import show
 from snn_interop.spec.neurons import Model, Neuron, ResetMode, SpikeFn
@@ -77,6 +77,8 @@ def _layer_text(name: str, node: Any, notes: dict[str, str]) -> str:
         return f"input, {'x'.join(str(int(s)) for s in node.input_type['input'])} per step"
     if isinstance(node, nir.Output):
         return f"output, {'x'.join(str(int(s)) for s in node.output_type['output'])} per step"
+    if type(node).__name__ in UNREAD:
+        return f"{UNREAD[type(node).__name__]} (not read by snn-interop: converting this file stops here, exit 6)"
     return "(no torch layer in snn-interop)"
 
 

@@ -183,6 +183,21 @@ def test_malformed_graphs_are_invalid_graph(workdir, capsys, graph, words):
         assert words in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("node", "words"), [
+    (nir.I(r=np.ones(3)), "NIR node type I (an integrator without threshold, dv/dt = r I) is not read by snn-interop"),
+    (nir.Delay(delay=np.full(3, 1e-3)), "NIR node type Delay (a per-neuron delay of its input by a time in seconds)"),
+])
+def test_nir_node_types_snn_interop_does_not_read_are_unsupported(workdir, capsys, node, words):
+    """Valid NIR, not an inconsistent graph (exit 8): a node type nothing reads (exit 6), named."""
+    nir.write(workdir / "g.nir", _graph(edges=[("input", "fc"), ("fc", "x"), ("x", "output")], x=node))
+    for target in ("norse", "nir"):
+        assert cli.convert_main(["--from", "nir", "--to", target, "g.nir", "-o", f"out-{target}"]) is ExitCode.UNSUPPORTED
+        assert words in capsys.readouterr().err
+    assert cli.main(["inspect", "g.nir"]) is ExitCode.OK
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("x "))
+    assert row.split()[1] == type(node).__name__ and "not read by snn-interop: converting this file stops here, exit 6" in row
+
+
 DOCUMENTED = {c for c in ExitCode if c is not ExitCode.INTERNAL}
 
 

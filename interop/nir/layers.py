@@ -147,9 +147,22 @@ TO_TORCH: dict[type, Callable[[Any, torch.dtype | None], nn.Module]] = {
 }
 
 
+class UnreadNode(SpecError):
+    """A node of a type NIR defines that snn-interop does not read (nir.I, nir.Delay)."""
+
+
+#: NIR node types snn-interop does not read, and what they are (none of the five frameworks'
+#: own NIR importers reads them either: snntorch 1.0.0, spikingjelly 2.0.0, sinabs 3.1.3, norse 1.1.0, rockpool 3.1.0)
+UNREAD = {"I": "an integrator without threshold, dv/dt = r I", "Delay": "a per-neuron delay of its input by a time in seconds"}
+
+
 def layer_from_node(node: Any, dtype: torch.dtype | None = None) -> nn.Module:
-    """The torch module for a stateless NIR node."""
+    """The torch module for a stateless NIR node. UnreadNode for a NIR node type snn-interop does
+    not read (:data:`UNREAD`), SpecError for one that is not a layer."""
     convert = TO_TORCH.get(type(node))
+    if convert is None and type(node).__name__ in UNREAD:
+        raise UnreadNode(f"NIR node type {type(node).__name__} ({UNREAD[type(node).__name__]}) is not read by snn-interop, nor "
+                         "by any of the frameworks' own NIR importers; its neuron nodes are LIF, IF, LI and CubaLIF")
     if convert is None:
         raise SpecError(f"NIR node type {type(node).__name__} has no torch layer; supported: {', '.join(t.__name__ for t in TO_TORCH)}")
     return convert(node, dtype)
