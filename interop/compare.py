@@ -146,7 +146,7 @@ def _record_graph(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source:
     by its own forward, each layer's output recorded under its NIR node's name (a max pool of
     spikes under its ``_max`` node), in the order and with the edges of the graph written for it."""
     try:
-        written = flatten(plugin.to_nir(model, torch.zeros(1, *x.shape[2:], dtype=x.dtype)))
+        written = flatten(plugin.to_nir(trace.read_graph(model, plugin, x), torch.zeros(1, *x.shape[2:], dtype=x.dtype)))
     except trace.NotAGraph as exc:
         raise BadSource(f"{not_a_chain}; nor a graph of layers: {exc}") from exc
     node_of = {name: f"{name}_max" if f"{name}_max" in written.nodes else name for name, _ in model.named_modules()}

@@ -521,9 +521,13 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
         probe = (torch.rand(steps, *one_step.shape, generator=torch.Generator().manual_seed(seed)) < 0.5).to(dtype)
         try:
             chain_model = trace.as_sequential(model, src, probe)
-        except BadSource as exc:  # perhaps a graph (skip connections): to_nir reads its forward with torch.fx
+        except BadSource as exc:  # perhaps a graph (skip connections), read with torch.fx
             progress("not a chain of layers; reading the forward as a graph of layers (torch.fx)")
             not_a_chain = exc
+            try:
+                chain_model = trace.read_graph(model, src, probe)
+            except trace.NotAGraph as why:
+                raise BadSource(f"{exc}; nor a graph of layers: {why}") from why
     graph = _export(chain_model, src, one_step, not_a_chain)
     notes = nir_graph.export_notes(graph)
     progress(f"building the {target} model" if dst is not None else "checking the NIR graph")

@@ -88,6 +88,46 @@ def forward_graph(model: nn.Module, plugin: ModuleType) -> torch.fx.Graph:
         raise NotAGraph(f"torch.fx cannot trace {type(model).__name__}'s forward ({type(exc).__name__}: {exc})") from exc
 
 
+class ForwardGraph(nn.Module):
+    """A class model with the graph of its forward (:func:`forward_graph`), traced in the model's
+    own step mode, and how many dimensions each of the graph's values had when it ran on
+    time-major input (``ndims`` by fx node name): what :func:`snn_interop.nir.graph.to_nir` writes
+    for a forward that is not a chain. Runs as the model."""
+
+    def __init__(self, model: nn.Module, graph: torch.fx.Graph, ndims: dict[str, int]) -> None:
+        super().__init__()
+        self.model, self.fx_graph, self.ndims = model, graph, ndims
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.model(x)
+
+
+def read_graph(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> ForwardGraph:
+    """``model``'s forward as a graph of its layers (:func:`forward_graph`), run once on time-major
+    ``x`` to learn each value's dimensions (whether it holds time, for ``torch.flatten``'s dims);
+    NotAGraph when it cannot be traced or the traced graph does not run."""
+    graph = forward_graph(model, plugin)
+    ndims: dict[str, int] = {}
+
+    class Shapes(torch.fx.Interpreter):
+        def run_node(self, n: torch.fx.Node) -> Any:
+            out = super().run_node(n)
+            if torch.is_tensor(_first(out)):
+                ndims[n.name] = _first(out).dim()
+            return out
+
+    reset_states(model, plugin)
+    try:
+        with torch.no_grad():
+            Shapes(torch.fx.GraphModule(model, graph)).run(x)
+    except Exception as exc:  # noqa: BLE001 - the user's layers may raise anything; say what it was
+        raise NotAGraph(f"the graph torch.fx traced of {type(model).__name__}'s forward does not run on time-major input "
+                        f"{tuple(x.shape)} ({type(exc).__name__}: {exc})") from exc
+    finally:
+        reset_states(model, plugin)
+    return ForwardGraph(model, graph, ndims)
+
+
 def reset_states(model: nn.Module, plugin: ModuleType) -> None:
     """Clear the neuron state a framework keeps between calls (the plugin's optional ``reset``),
     before a class model runs its own forward."""

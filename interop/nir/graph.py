@@ -29,7 +29,7 @@ from snn_interop.nir.neurons import NEURON_NODES, NirDefaults, neuron_from_node,
 from snn_interop.plugin_api import NotExpressible, chain, parameter_dtype
 from snn_interop.spec.neurons import SpikeFn
 from snn_interop.spec.schema import SpecError
-from snn_interop.trace import NotAGraph, forward_graph
+from snn_interop.trace import ForwardGraph, NotAGraph
 
 
 def _io_names(graph: nir.NIRGraph) -> tuple[str, str]:
@@ -272,8 +272,11 @@ def to_nir(module: nn.Module, plugin: ModuleType, sample: torch.Tensor) -> nir.N
     if isinstance(module, nn.Sequential):
         for name, original in chain(module, writer.describe_layer):
             value = writer.layer(name, original, value)
-    else:
+    elif isinstance(module, ForwardGraph):
         value = writer.forward(module, value)
+    else:
+        raise SpecError(f"to_nir takes an nn.Sequential, a GraphModule or a ForwardGraph, got {type(module).__name__}; "
+                        "wrap a custom model's layers in nn.Sequential")
     writer.nodes["output"] = nir.Output(output_type={"output": np.array(value.x.shape[1:])})
     writer.edges += [(p, "output") for p in value.nodes]
     return with_notes(nir.NIRGraph(nodes=writer.nodes, edges=_through_currents(writer.edges, writer.split)), writer.notes)
@@ -353,15 +356,15 @@ class _Writer:
         with torch.no_grad():
             return _Value((name,), layer(x), value.spikes and isinstance(layer, nn.Flatten))
 
-    def forward(self, module: nn.Module, value: _Value) -> _Value:
-        """Write a model written as a class by the graph of its forward (:func:`snn_interop.trace.forward_graph`):
+    def forward(self, traced: ForwardGraph, value: _Value) -> _Value:
+        """Write a model written as a class by the graph of its forward (:func:`snn_interop.trace.read_graph`):
         each layer once, sums of their outputs (skip connections) as several edges into a node, and
-        ``torch.flatten``. Raises NotAGraph for any other computation, naming it."""
-        graph = forward_graph(module, self.plugin)
+        ``torch.flatten`` after the batch dimension. Raises NotAGraph for any other computation, naming it."""
+        module = traced.model
         what = type(module).__name__
         env: dict[torch.fx.Node, Any] = {}
         written: set[str] = set()
-        for node in graph.nodes:
+        for node in traced.fx_graph.nodes:
             if node.op == "placeholder":
                 env[node] = value if not env else None
             elif node.op == "call_module" and len(node.args) == 1 and not node.kwargs and isinstance(env.get(node.args[0]), _Value):
@@ -385,12 +388,13 @@ class _Writer:
                 env[node] = _Value(a.nodes + b.nodes, a.x + b.x, False)
             elif _is_flatten(node) and isinstance(env.get(node.args[0]), _Value):
                 source = env[node.args[0]]
-                start, end = _flatten_dims(node)
-                if start % source.x.dim() != 1:
-                    raise NotAGraph(f"{what}'s forward flattens from dimension {start} of its one-step value "
-                                    f"{tuple(source.x.shape)} [B, ...]: only the dimensions after the batch can be flattened")
+                ran = traced.ndims.get(node.args[0].name, source.x.dim())  # [T, B, ...] in a whole-sequence forward
+                start, end = (d % ran - (ran - source.x.dim()) for d in _flatten_dims(node))
+                if start != 1:
+                    raise NotAGraph(f"{what}'s forward flattens {ran}-dimensional values from dimension {_flatten_dims(node)[0]}: "
+                                    "only the dimensions after time and batch can be flattened")
                 name = node.name if node.name not in self.nodes else f"{node.name}_{len(self.nodes)}"
-                env[node] = self.layer(name, nn.Flatten(1, end), source)
+                env[node] = self.layer(name, nn.Flatten(1, end - source.x.dim()), source)
             elif node.op == "output":
                 result = node.args[0][0] if isinstance(node.args[0], (tuple, list)) and node.args[0] else node.args[0]
                 if not isinstance(env.get(result), _Value):

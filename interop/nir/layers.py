@@ -142,7 +142,7 @@ TO_TORCH: dict[type, Callable[[Any, torch.dtype | None], nn.Module]] = {
     nir.SumPool2d: _sum_pool,
     nir.Threshold: _threshold,
     nir.AvgPool2d: lambda n, d: nn.AvgPool2d(_ints(n.kernel_size, 2), _ints(n.stride, 2), _ints(n.padding, 2)),
-    nir.Flatten: lambda n, d: nn.Flatten(int(n.start_dim) + 1 if int(n.start_dim) >= 0 else int(n.start_dim), int(n.end_dim)),
+    nir.Flatten: lambda n, d: nn.Flatten(*(int(k) + 1 if int(k) >= 0 else int(k) for k in (n.start_dim, n.end_dim))),
     nir.Scale: lambda n, d: Scale(_tensor(n.scale, d)),
 }
 

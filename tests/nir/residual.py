@@ -6,11 +6,13 @@ import torch
 from torch import nn
 
 
-def residual_net(kind: str = "sew", connect: str = "ADD") -> nn.Module:
+def residual_net(kind: str = "sew", connect: str = "ADD", flatten: str = "by_mode") -> nn.Module:
     """conv, BatchNorm, LIF, max pool, two residual blocks (the second downsampling through a 1x1
     conv), global average pool, flatten, Linear, IF; multi-step mode, eval, on 2x8x8 spikes.
     ``kind``: "sew" adds spikes after each block's last neuron (SEW-ResNet, ``connect`` as its
-    ``cnf``), "spiking" adds currents before it (Spiking ResNet)."""
+    ``cnf``), "spiking" adds currents before it (Spiking ResNet). ``flatten``: "by_mode" as the
+    model zoo writes it (``torch.flatten(x, 1)`` or ``(x, 2)`` by step mode), "time_major" as users
+    of multi-step mode often do (``x.flatten(2)``, the time and batch dimensions kept)."""
     from spikingjelly.activation_based import functional, layer, neuron, surrogate
 
     def sn(lif: bool = False) -> nn.Module:
@@ -53,7 +55,10 @@ def residual_net(kind: str = "sew", connect: str = "ADD") -> nn.Module:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             x = self.maxpool(self.sn1(self.bn1(self.conv1(x))))
             x = self.avgpool(self.layer1(x))
-            x = torch.flatten(x, 1) if self.avgpool.step_mode == "s" else torch.flatten(x, 2)
+            if flatten == "time_major":
+                x = x.flatten(2)
+            else:
+                x = torch.flatten(x, 1) if self.avgpool.step_mode == "s" else torch.flatten(x, 2)
             return self.sn_out(self.fc(x))
 
     torch.manual_seed(0)

@@ -37,6 +37,17 @@ def test_a_residual_class_converts_exactly(kind, target):
     assert len(convs) == 6 and convs <= set(report.gradient["weight_rel_err"]), "every convolution's gradient compared"
 
 
+def test_a_forward_written_for_time_major_values_flattens_each_step():
+    """``x.flatten(2)`` on [T, B, C, 1, 1] in multi-step mode is the per-step flatten from 1: the
+    graph ran once on time-major input knows which values hold time."""
+    plugin_or_skip("spikingjelly")
+    graph, _, report = conv.convert_full(residual_net(flatten="time_major"), "spikingjelly", "snntorch", steps=20,
+                                         input_shape_=SHAPE)
+    assert report.exact and report.forward["spikes_source"] > 20, report.table()
+    node = graph.nodes["flatten"]
+    assert (int(node.start_dim), int(node.end_dim)) == (0, -1), "NIR's dims exclude the batch"
+
+
 def test_the_graph_runs_the_forward_it_was_read_from():
     """Not only the output: the converted model's every layer gives what the class's own layer gave
     (hooks on the source's layers; the converted model recorded node by node)."""
