@@ -11,7 +11,7 @@ from torch import nn
 from snn_interop import cli, conversion as conv
 from snn_interop.errors import BadSource, ExitCode
 from tests.conftest import plugin_or_skip
-from tests.nir.residual import residual_net
+from examples.sj_resnet.model import build as residual_net, spiking_resnet
 
 TARGETS = ["snntorch", "spikingjelly", "sinabs", "norse", "rockpool", "nir"]
 SHAPE = (2, 8, 8)
@@ -91,12 +91,10 @@ def test_a_layer_called_twice_is_refused():
         conv.convert(Twice(), "spikingjelly", "nir", input_shape_=(6,))
 
 
-def test_snn_convert_takes_a_residual_class(tmp_path, monkeypatch, capsys):
+def test_snn_convert_takes_a_residual_class(tmp_path, capsys):
     plugin_or_skip("spikingjelly")
     plugin_or_skip("sinabs")
-    (tmp_path / "resnet.py").write_text("from tests.nir.residual import residual_net as build\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    code = cli.convert_main(["--from", "spikingjelly", "--to", "sinabs", "resnet:build", "-o", str(tmp_path / "out"),
+    code = cli.convert_main(["--from", "spikingjelly", "--to", "sinabs", "examples.sj_resnet.model:build", "-o", str(tmp_path / "out"),
                              "--input-shape", "2", "8", "8", "--steps", "20", "--verify"])
     out = capsys.readouterr().out
     assert code == ExitCode.OK and "EXACT" in out, out
@@ -108,7 +106,7 @@ def test_compare_records_a_residual_class_by_its_graph_and_finds_where_a_convers
     from snn_interop import compare
 
     spikingjelly = plugin_or_skip("spikingjelly")
-    net = residual_net("spiking")
+    net = spiking_resnet()
     x = (torch.rand(16, 2, *SHAPE, generator=torch.Generator().manual_seed(5)) < 0.4).float()
     native = compare.record(net, x, spikingjelly)
     assert set(native.preds["layer1.0.sn2"]) == {"maxpool_max", "layer1.0.bn2"}, "the skip connection's two edges"

@@ -1,12 +1,21 @@
-"""Residual networks written as SpikingJelly users write them (its model zoo's SEW-ResNet and
-Spiking ResNet blocks, scaled down): classes whose forward adds a block's input to its output."""
+"""A residual SpikingJelly network, as its model zoo writes SEW-ResNet and Spiking ResNet
+(``spikingjelly.activation_based.model``), scaled down: a class whose forward adds each block's
+input to its output, in multi-step mode.
+
+    snn-convert --from spikingjelly --to sinabs examples.sj_resnet.model:build \\
+        --input-shape 2 8 8 -o resnet-sinabs --verify
+
+Its forward is not a chain of layers: snn-interop reads it with torch.fx as a graph, and each
+skip connection becomes NIR edges from both summed layers into the node that reads the sum
+(docs/cli.md). The weights and BatchNorm statistics are seeded stand-ins for trained ones.
+"""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 
-def residual_net(kind: str = "sew", connect: str = "ADD", flatten: str = "by_mode") -> nn.Module:
+def build(kind: str = "sew", connect: str = "ADD", flatten: str = "by_mode") -> nn.Module:
     """conv, BatchNorm, LIF, max pool, two residual blocks (the second downsampling through a 1x1
     conv), global average pool, flatten, Linear, IF; multi-step mode, eval, on 2x8x8 spikes.
     ``kind``: "sew" adds spikes after each block's last neuron (SEW-ResNet, ``connect`` as its
@@ -73,3 +82,8 @@ def residual_net(kind: str = "sew", connect: str = "ADD", flatten: str = "by_mod
         net.fc.weight.mul_(4.0)
     functional.set_step_mode(net, "m")
     return net.eval()
+
+
+def spiking_resnet() -> nn.Module:
+    """The same network with Spiking ResNet's blocks: currents added before each block's last neuron."""
+    return build("spiking")
