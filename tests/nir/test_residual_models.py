@@ -119,3 +119,29 @@ def test_compare_records_a_residual_class_by_its_graph_and_finds_where_a_convers
         converted.layer("layer1.1.downsample.0").weight.mul_(1.5)  # the skip path of the second block drifts
     result = compare.localise(native, compare.record(converted, x, None, graph=graph))
     assert result.status != "match" and result.first.node == "layer1.1.downsample.0", result.text()
+
+
+def test_layers_inside_a_framework_container_are_nodes_of_the_graph():
+    """A SeqToANNContainer (SpikingJelly's idiom for torch layers over a sequence) inside a
+    residual class: its layers are nodes named by their path, the sum after it two edges."""
+    plugin_or_skip("spikingjelly")
+    from spikingjelly.activation_based import functional, layer, neuron
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Sequential(layer.SeqToANNContainer(nn.Conv2d(2, 2, 3, padding=1), nn.BatchNorm2d(2)))
+            self.sn, self.fc, self.sn2 = neuron.IFNode(), layer.Linear(2 * 8 * 8, 5), neuron.IFNode()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.sn2(self.fc((self.sn(self.conv(x)) + x).flatten(2)))
+
+    torch.manual_seed(2)
+    net = Net()
+    with torch.no_grad():
+        net.conv[0][0].weight.mul_(4.0)
+        net.fc.weight.mul_(6.0)
+    functional.set_step_mode(net, "m")
+    graph, _, report = conv.convert_full(net.eval(), "spikingjelly", "snntorch", steps=30, input_shape_=SHAPE)
+    assert report.exact and report.forward["spikes_source"] > 10, report.table()
+    assert {("input", "conv.0.0"), ("conv.0.0", "conv.0.1"), ("sn", "flatten"), ("input", "flatten")} <= set(graph.edges)
