@@ -31,6 +31,7 @@ import torch
 import torch.fx
 from torch import nn
 
+from snn_interop.dataflow import NotSteps, step_graph
 from snn_interop.errors import BadSource
 
 
@@ -105,8 +106,18 @@ class ForwardGraph(nn.Module):
 def read_graph(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> ForwardGraph:
     """``model``'s forward as a graph of its layers (:func:`forward_graph`), run once on time-major
     ``x`` to learn each value's dimensions (whether it holds time, for ``torch.flatten``'s dims);
-    NotAGraph when it cannot be traced or the traced graph does not run."""
-    graph = forward_graph(model, plugin)
+    NotAGraph when it cannot be traced or the traced graph does not run. A forward that loops
+    over time, which torch.fx cannot trace, is run step by step instead (:mod:`snn_interop.dataflow`)."""
+    try:
+        graph = forward_graph(model, plugin)
+    except NotAGraph as not_traced:
+        reset_states(model, plugin)
+        try:
+            return ForwardGraph(model, step_graph(model, layers_of(model, plugin), x), {})
+        except NotSteps as exc:  # a forward that loops over time is told what its steps do, any other why fx failed
+            raise NotAGraph(str(exc) if exc.looped else str(not_traced)) from exc
+        finally:
+            reset_states(model, plugin)
     ndims: dict[str, int] = {}
 
     class Shapes(torch.fx.Interpreter):

@@ -1,8 +1,11 @@
 """Models written as a class whose forward loops over time through its layers (snnTorch's
 tutorials) or runs them on the whole sequence (spikingjelly's multi-step mode): read as the
 chain of layers the forward calls (snn_interop.trace), verified against that forward, and
-refused, saying why, when the forward is not a chain."""
+refused, saying why, when the forward is not a chain; a forward that loops over time through a
+graph (a skip connection) is read step by step (snn_interop.dataflow)."""
 from __future__ import annotations
+
+import re
 
 import pytest
 import torch
@@ -150,3 +153,99 @@ def test_a_forward_over_a_fixed_number_of_steps_needs_steps_to_match():
     assert report.exact and report.forward["spikes_source"] > 0, report.table()
     _, one = conv.convert(tutorial_net(), "snntorch", "nir", steps=1)  # one step: per step and whole sequence look alike
     assert one.exact
+
+
+def skip_net(variant: str = "linear") -> nn.Module:
+    """snnTorch's tutorial network with a skip connection around its hidden layer, each step:
+    "linear" adds a Linear of the input step to the second layer's current, "inplace" the same
+    with ``+=``, "spikes" feeds the readout both hidden layers' spikes summed."""
+    snn = pytest.importorskip("snntorch")
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.lif1 = nn.Linear(12, 16), snn.Leaky(beta=0.9)
+            self.fc2, self.lif2 = nn.Linear(16, 16), snn.Leaky(beta=0.8)
+            self.skip, self.fc3, self.lif3 = nn.Linear(12, 16), nn.Linear(16, 5), snn.Leaky(beta=0.7)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            mem1, mem2, mem3 = self.lif1.init_leaky(), self.lif2.init_leaky(), self.lif3.init_leaky()
+            spikes, membranes = [], []
+            for step in range(x.shape[0]):
+                spk1, mem1 = self.lif1(self.fc1(x[step]), mem1)
+                cur2 = self.fc2(spk1)
+                if variant == "inplace":
+                    cur2 += self.skip(x[step])
+                elif variant == "linear":
+                    cur2 = cur2 + self.skip(x[step])
+                spk2, mem2 = self.lif2(cur2, mem2)
+                spk3, mem3 = self.lif3(self.fc3(spk2 + spk1 if variant == "spikes" else spk2), mem3)
+                spikes.append(spk3)
+                membranes.append(mem3)
+            return torch.stack(spikes), torch.stack(membranes)
+
+    torch.manual_seed(3)
+    net = Net()
+    with torch.no_grad():
+        for fc in (net.fc1, net.fc2, net.skip, net.fc3):
+            fc.weight.mul_(3.0)
+    if variant == "spikes":
+        del net.skip
+    return net
+
+
+SKIP_EDGES = {"linear": {("skip", "lif2"), ("fc2", "lif2"), ("input", "skip")}, "inplace": {("skip", "lif2"), ("fc2", "lif2")},
+              "spikes": {("lif1", "fc3"), ("lif2", "fc3")}}
+
+
+@pytest.mark.parametrize("variant", list(SKIP_EDGES))
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_forward_that_loops_over_a_graph_converts_exactly(variant, target):
+    plugin_or_skip("snntorch")
+    if target != "nir":
+        plugin_or_skip(target)
+    graph, _, report = conv.convert_full(skip_net(variant), "snntorch", target, steps=30)
+    assert report.exact and report.forward["spikes_source"] > 20, report.table()
+    assert SKIP_EDGES[variant] <= set(graph.edges), sorted(graph.edges)
+
+
+def test_compare_records_a_forward_that_loops_over_a_graph():
+    from snn_interop import compare
+
+    snntorch = plugin_or_skip("snntorch")
+    net = skip_net()
+    x = inputs.bernoulli_input(30, (12,), 1, torch.float32)
+    native = compare.record(net, x, snntorch)
+    assert set(native.preds["lif2"]) == {"fc2", "skip"} and native.nodes["skip"]["out"].shape == (30, 2, 16)
+    graph, converted, _ = conv.convert_full(net, "snntorch", "nir", verify_result=False)
+    assert compare.localise(native, compare.record(converted, x, None, graph=graph)).status == "match"
+    with torch.no_grad():
+        converted.layer("skip").bias += 0.3
+    result = compare.localise(native, compare.record(converted, x, None, graph=graph))
+    assert result.status != "match" and result.first.node == "skip", result.text()
+
+
+@pytest.mark.parametrize("change, words", [
+    ("product", "feeds layer lif2 at step 0 mul(fc2 (step 0), skip (step 0)), which computes mul"),
+    ("previous", "feeds layer lif2 at step 1 fc2 (step 1) + skip (step 0), from another step"),
+])
+def test_a_forward_whose_steps_are_not_a_graph_of_layers_is_refused(change, words):
+    snn = pytest.importorskip("snntorch")
+    plugin_or_skip("snntorch")
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc2, self.skip, self.lif2 = nn.Linear(12, 5), nn.Linear(12, 5), snn.Leaky(beta=0.8, init_hidden=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out, before = [], None
+            for step in range(x.shape[0]):
+                skip = self.skip(x[step])
+                cur = self.fc2(x[step]) * skip if change == "product" else self.fc2(x[step]) + (skip if before is None else before)
+                before = skip
+                out.append(self.lif2(cur))
+            return torch.stack(out)
+
+    with pytest.raises(BadSource, match=re.escape(words)):
+        conv.convert(Net(), "snntorch", "nir", steps=10)
