@@ -207,6 +207,7 @@ def test_a_forward_that_loops_over_a_graph_converts_exactly(variant, target):
     graph, _, report = conv.convert_full(skip_net(variant), "snntorch", target, steps=30)
     assert report.exact and report.forward["spikes_source"] > 20, report.table()
     assert SKIP_EDGES[variant] <= set(graph.edges), sorted(graph.edges)
+    assert report.gradient["max_rel_err"] == 0.0 and report.gradient["input_rel_err"] == 0.0, "the same arithmetic, bit for bit"
 
 
 def test_compare_records_a_forward_that_loops_over_a_graph():
