@@ -7,7 +7,8 @@ a ``TorchFunctionMode`` follows what the forward computes between layers (not in
 
 - ``x[t]`` (or iterating over ``x``) is the input at step t;
 - ``a + b`` (``+=`` too) of followed values is their sum, a skip connection;
-- ``torch.flatten`` / ``.flatten`` of a followed value is that flatten;
+- ``torch.flatten`` / ``.flatten`` of a followed value is that flatten, and so is a ``view`` or
+  ``reshape`` that flattens it after the batch dimension (``x.view(batch, -1)``);
 - anything else on a followed value is remembered by name, and refused if a layer reads it.
 
 Each step's graph (which layer reads which sum of the step's values) must be step 0's; the
@@ -69,6 +70,9 @@ class Flow(TorchFunctionMode):
             start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
             end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
             self.follow(out, ("flatten", self.of(args[0]), start, end))
+        elif name in ("view", "reshape") and self.of(args[0]) is not None and torch.is_tensor(out) \
+                and tuple(out.shape) == (args[0].shape[0], args[0][0].numel()):
+            self.follow(out, ("flatten", self.of(args[0]), 1, -1))  # x.view(batch, -1)
         elif name == "stack" and args and isinstance(args[0], (list, tuple)) and all(self.of(a) is not None for a in args[0]):
             self.follow(out, ("stack", [self.of(a) for a in args[0]]))
         else:

@@ -91,13 +91,14 @@ def forward_graph(model: nn.Module, plugin: ModuleType) -> torch.fx.Graph:
 
 class ForwardGraph(nn.Module):
     """A class model with the graph of its forward (:func:`forward_graph`), traced in the model's
-    own step mode, and how many dimensions each of the graph's values had when it ran on
-    time-major input (``ndims`` by fx node name): what :func:`snn_interop.nir.graph.to_nir` writes
-    for a forward that is not a chain. Runs as the model."""
+    own step mode, and the shape of each of the graph's tensor values when it ran on time-major
+    input (``shapes`` by fx node name; empty for a graph read step by step, whose values are one
+    step's): what :func:`snn_interop.nir.graph.to_nir` writes for a forward that is not a chain.
+    Runs as the model."""
 
-    def __init__(self, model: nn.Module, graph: torch.fx.Graph, ndims: dict[str, int]) -> None:
+    def __init__(self, model: nn.Module, graph: torch.fx.Graph, shapes: dict[str, tuple[int, ...]]) -> None:
         super().__init__()
-        self.model, self.fx_graph, self.ndims = model, graph, ndims
+        self.model, self.fx_graph, self.shapes = model, graph, shapes
 
     def forward(self, x: torch.Tensor) -> Any:
         return self.model(x)
@@ -105,7 +106,8 @@ class ForwardGraph(nn.Module):
 
 def read_graph(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> ForwardGraph:
     """``model``'s forward as a graph of its layers (:func:`forward_graph`), run once on time-major
-    ``x`` to learn each value's dimensions (whether it holds time, for ``torch.flatten``'s dims);
+    ``x`` to learn each value's shape (whether it holds time, for ``torch.flatten``'s dims; what a
+    ``view`` or ``reshape`` does);
     NotAGraph when it cannot be traced or the traced graph does not run. A forward that loops
     over time, which torch.fx cannot trace, is run step by step instead (:mod:`snn_interop.dataflow`)."""
     try:
@@ -118,13 +120,13 @@ def read_graph(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Forward
             raise NotAGraph(str(exc) if exc.looped else str(not_traced)) from exc
         finally:
             reset_states(model, plugin)
-    ndims: dict[str, int] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
 
     class Shapes(torch.fx.Interpreter):
         def run_node(self, n: torch.fx.Node) -> Any:
             out = super().run_node(n)
             if torch.is_tensor(_first(out)):
-                ndims[n.name] = _first(out).dim()
+                shapes[n.name] = tuple(_first(out).shape)
             return out
 
     reset_states(model, plugin)
@@ -136,7 +138,7 @@ def read_graph(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Forward
                         f"{tuple(x.shape)} ({type(exc).__name__}: {exc})") from exc
     finally:
         reset_states(model, plugin)
-    return ForwardGraph(model, graph, ndims)
+    return ForwardGraph(model, graph, shapes)
 
 
 def reset_states(model: nn.Module, plugin: ModuleType) -> None:

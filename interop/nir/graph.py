@@ -388,13 +388,20 @@ class _Writer:
                 env[node] = _Value(a.nodes + b.nodes, a.x + b.x, False)
             elif _is_flatten(node) and isinstance(env.get(node.args[0]), _Value):
                 source = env[node.args[0]]
-                ran = traced.ndims.get(node.args[0].name, source.x.dim())  # [T, B, ...] in a whole-sequence forward
+                ran = len(traced.shapes.get(node.args[0].name, source.x.shape))  # [T, B, ...] in a whole-sequence forward
                 start, end = (d % ran - (ran - source.x.dim()) for d in _flatten_dims(node))
                 if start != 1:
                     raise NotAGraph(f"{what}'s forward flattens {ran}-dimensional values from dimension {_flatten_dims(node)[0]}: "
                                     "only the dimensions after time and batch can be flattened")
                 name = node.name if node.name not in self.nodes else f"{node.name}_{len(self.nodes)}"
                 env[node] = self.layer(name, nn.Flatten(1, end - source.x.dim()), source)
+            elif node.op == "call_method" and node.target in ("view", "reshape") and isinstance(env.get(node.args[0]), _Value) \
+                    and _flattens(traced.shapes.get(node.args[0].name), traced.shapes.get(node.name), env[node.args[0]].x.dim()):
+                name = node.name if node.name not in self.nodes else f"{node.name}_{len(self.nodes)}"
+                env[node] = self.layer(name, nn.Flatten(1, -1), env[node.args[0]])
+            elif traced.shapes and node.name not in traced.shapes and node.op in ("call_method", "call_function") \
+                    and node.target in ("size", "dim", getattr, operator.getitem):
+                env[node] = None  # a size, for a view: not a value of the graph (a layer that reads it is refused)
             elif node.op == "output":
                 result = node.args[0][0] if isinstance(node.args[0], (tuple, list)) and node.args[0] else node.args[0]
                 if not isinstance(env.get(result), _Value):
@@ -415,6 +422,15 @@ def _call(node: torch.fx.Node, env: dict[torch.fx.Node, Any]) -> str:
     what = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
     args = [operand(a) for a in node.args] + [f"{k}={operand(v)}" for k, v in node.kwargs.items()]
     return f"{what}({', '.join(args)})"
+
+
+def _flattens(before: tuple[int, ...] | None, after: tuple[int, ...] | None, step_dims: int) -> bool:
+    """Whether a view or reshape from shape ``before`` to ``after`` (as the forward ran: with time
+    first when the values hold it) flattens each step's values after the batch dimension."""
+    if before is None or after is None:
+        return False
+    kept = len(before) - step_dims + 1  # time (when held) and batch
+    return tuple(after) == (*before[:kept], int(np.prod(before[kept:])))
 
 
 def _is_flatten(node: torch.fx.Node) -> bool:

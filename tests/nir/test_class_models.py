@@ -250,3 +250,49 @@ def test_a_forward_whose_steps_are_not_a_graph_of_layers_is_refused(change, word
 
     with pytest.raises(BadSource, match=re.escape(words)):
         conv.convert(Net(), "snntorch", "nir", steps=10)
+
+
+def test_a_view_that_flattens_each_step_is_a_flatten():
+    """``spk.view(batch, -1)`` in a loop over steps (snnTorch's convolutional tutorial) and
+    ``y.view(T, B, -1)`` on a whole sequence (SpikingJelly's multi-step mode) flatten each step's
+    values after the batch: a Flatten node. The forward is then not a chain, but a graph."""
+    snn = pytest.importorskip("snntorch")
+    plugin_or_skip("snntorch")
+    plugin_or_skip("spikingjelly")
+    from spikingjelly.activation_based import functional, layer, neuron
+
+    class Loop(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1, self.lif1 = nn.Conv2d(2, 4, 3, padding=1), snn.Leaky(beta=0.9)
+            self.fc1, self.lif2 = nn.Linear(4 * 8 * 8, 5), snn.Leaky(beta=0.9)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            mem1, mem2, out = self.lif1.init_leaky(), self.lif2.init_leaky(), []
+            for t in range(x.size(0)):
+                spk1, mem1 = self.lif1(self.conv1(x[t]), mem1)
+                spk2, mem2 = self.lif2(self.fc1(spk1.view(x.size(1), -1)), mem2)
+                out.append(spk2)
+            return torch.stack(out)
+
+    class Whole(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1, self.lif1 = layer.Conv2d(2, 4, 3, padding=1, step_mode="m"), neuron.IFNode(step_mode="m")
+            self.fc1, self.lif2 = layer.Linear(4 * 8 * 8, 5, step_mode="m"), neuron.IFNode(step_mode="m")
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            steps, batch = x.shape[0], x.shape[1]
+            return self.lif2(self.fc1(self.lif1(self.conv1(x)).reshape(steps, batch, -1)))
+
+    for source, net in (("snntorch", Loop()), ("spikingjelly", Whole())):
+        torch.manual_seed(0)
+        with torch.no_grad():
+            net.conv1.weight.mul_(3.0)
+            net.fc1.weight.mul_(5.0)
+        if source == "spikingjelly":
+            functional.set_step_mode(net, "m")
+        graph, _, report = conv.convert_full(net, source, "nir", steps=30, input_shape_=(2, 8, 8))
+        assert report.exact and report.forward["spikes_source"] > 10, (source, report.table())
+        flat = [n for n, node in graph.nodes.items() if type(node).__name__ == "Flatten"]
+        assert len(flat) == 1 and ("lif1", flat[0]) in graph.edges and (flat[0], "fc1") in graph.edges, sorted(graph.edges)
