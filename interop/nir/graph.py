@@ -356,10 +356,15 @@ class _Writer:
         with torch.no_grad():
             return _Value((name,), layer(x), value.spikes and isinstance(layer, nn.Flatten))
 
+    def _fresh(self, name: str) -> str:
+        """``name`` for a new node (a flatten the forward computes), made unique among the nodes."""
+        return name if name not in self.nodes else f"{name}_{len(self.nodes)}"
+
     def forward(self, traced: ForwardGraph, value: _Value) -> _Value:
         """Write a model written as a class by the graph of its forward (:func:`snn_interop.trace.read_graph`):
         each layer once, sums of their outputs (skip connections) as several edges into a node, and
-        ``torch.flatten`` after the batch dimension. Raises NotAGraph for any other computation, naming it."""
+        flattens after the batch dimension (``torch.flatten``, a ``view`` or ``reshape`` that flattens).
+        Raises NotAGraph for any other computation, naming it."""
         module = traced.model
         what = type(module).__name__
         env: dict[torch.fx.Node, Any] = {}
@@ -393,12 +398,10 @@ class _Writer:
                 if start != 1:
                     raise NotAGraph(f"{what}'s forward flattens {ran}-dimensional values from dimension {_flatten_dims(node)[0]}: "
                                     "only the dimensions after time and batch can be flattened")
-                name = node.name if node.name not in self.nodes else f"{node.name}_{len(self.nodes)}"
-                env[node] = self.layer(name, nn.Flatten(1, end - source.x.dim()), source)
+                env[node] = self.layer(self._fresh(node.name), nn.Flatten(1, end - source.x.dim()), source)
             elif node.op == "call_method" and node.target in ("view", "reshape") and isinstance(env.get(node.args[0]), _Value) \
                     and _flattens(traced.shapes.get(node.args[0].name), traced.shapes.get(node.name), env[node.args[0]].x.dim()):
-                name = node.name if node.name not in self.nodes else f"{node.name}_{len(self.nodes)}"
-                env[node] = self.layer(name, nn.Flatten(1, -1), env[node.args[0]])
+                env[node] = self.layer(self._fresh(node.name), nn.Flatten(1, -1), env[node.args[0]])
             elif traced.shapes and node.name not in traced.shapes and node.op in ("call_method", "call_function") \
                     and node.target in ("size", "dim", getattr, operator.getitem):
                 env[node] = None  # a size, for a view: not a value of the graph (a layer that reads it is refused)
@@ -409,7 +412,7 @@ class _Writer:
                 return env[result]
             else:
                 raise NotAGraph(f"{what}'s forward computes {_call(node, env)}: a graph of layers has only the layers, sums "
-                                "of their outputs (skip connections) and torch.flatten")
+                                "of their outputs (skip connections) and flattens (torch.flatten, a view that flattens)")
         raise NotAGraph(f"{what}'s forward returns nothing")
 
 
