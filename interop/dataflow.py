@@ -197,7 +197,8 @@ def _step_graph(what: str, steps: int, calls: list[tuple[str, int, Source | None
                            "nor its layers' outputs (a constant, a state it keeps itself)")
         if (other := _other(source)) is not None:
             raise NotSteps(f"{what}'s forward feeds layer {name} at step {t} {_text(source)}, which computes {_text(other)}: "
-                           "a graph of layers has only the layers, sums of their outputs (skip connections) and flattens (torch.flatten, a view that flattens)")
+                           "a graph of layers has only the layers, sums of their outputs (skip connections) and flattens "
+                           "(torch.flatten, a view that flattens)")
         if _steps(source) != {t}:
             raise NotSteps(f"{what}'s forward feeds layer {name} at step {t} {_text(source)}, from another step: only a "
                            "neuron's own recurrence, inside the layer, carries values between steps")
