@@ -384,8 +384,7 @@ class _Writer:
                         env[node] = self.layer(name, original, env[node])
                 else:
                     env[node] = self.layer(node.target, layer, env[node.args[0]])
-            elif node.op == "call_function" and node.target in (operator.add, torch.add) and len(node.args) == 2 and not node.kwargs \
-                    and all(isinstance(env.get(a), _Value) for a in node.args):
+            elif _is_add(node) and len(node.args) == 2 and not node.kwargs and all(isinstance(env.get(a), _Value) for a in node.args):
                 a, b = (env[arg] for arg in node.args)
                 if set(a.nodes) & set(b.nodes):
                     raise NotAGraph(f"{what}'s forward adds the output of {', '.join(sorted(set(a.nodes) & set(b.nodes)))} to "
@@ -434,6 +433,12 @@ def _flattens(before: tuple[int, ...] | None, after: tuple[int, ...] | None, ste
         return False
     kept = len(before) - step_dims + 1  # time (when held) and batch
     return tuple(after) == (*before[:kept], int(np.prod(before[kept:])))
+
+
+def _is_add(node: torch.fx.Node) -> bool:
+    """``a + b``, ``a += b``, ``torch.add(a, b)`` or ``a.add(b)``."""
+    return (node.op == "call_function" and node.target in (operator.add, operator.iadd, torch.add)) or \
+        (node.op == "call_method" and node.target in ("add", "add_"))
 
 
 def _is_flatten(node: torch.fx.Node) -> bool:

@@ -145,3 +145,29 @@ def test_layers_inside_a_framework_container_are_nodes_of_the_graph():
     graph, _, report = conv.convert_full(net.eval(), "spikingjelly", "snntorch", steps=30, input_shape_=SHAPE)
     assert report.exact and report.forward["spikes_source"] > 10, report.table()
     assert {("input", "conv.0.0"), ("conv.0.0", "conv.0.1"), ("sn", "flatten"), ("input", "flatten")} <= set(graph.edges)
+
+
+@pytest.mark.parametrize("add", ["torch.add", "method"])
+def test_every_way_of_writing_a_sum_is_a_skip_connection(add):
+    plugin_or_skip("spikingjelly")
+    from spikingjelly.activation_based import functional, layer, neuron
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.sn1 = layer.Linear(6, 6), neuron.IFNode()
+            self.fc2, self.sn2 = layer.Linear(6, 4), neuron.IFNode()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.sn1(self.fc1(x))
+            return self.sn2(self.fc2(torch.add(h, x) if add == "torch.add" else h.add(x)))
+
+    torch.manual_seed(1)
+    net = Net()
+    with torch.no_grad():
+        net.fc1.weight.mul_(4.0)
+        net.fc2.weight.mul_(4.0)
+    functional.set_step_mode(net, "m")
+    graph, _, report = conv.convert_full(net, "spikingjelly", "norse", steps=30, input_shape_=(6,))
+    assert report.exact and report.forward["spikes_source"] > 10, report.table()
+    assert {("sn1", "fc2"), ("input", "fc2")} <= set(graph.edges)
