@@ -77,7 +77,8 @@ def _add_convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", nargs="?", help="a .nir file, or module:callable returning a torch.nn.Module "
                                              "(importable from the working directory or PYTHONPATH): an nn.Sequential of "
                                              "the framework's neurons and torch layers, blocks nested as you like, or a class "
-                                             "whose forward runs its layers as a chain on time-major input; in eval mode when "
+                                             "whose forward runs its layers on time-major input, as a chain or as a graph with "
+                                             "skip connections (sums of layer outputs); in eval mode when "
                                              "it has BatchNorm or Dropout (docs/cli.md)")
     p.add_argument("-o", "--output", metavar="OUT", help="a .nir file for --to nir; else a directory (model.py, model.nir, weights.pt)")
     p.add_argument("--weights", metavar="FILE", help="a state dict for module:callable, loaded with weights_only=True")
