@@ -18,6 +18,7 @@ Step 0's graph is then written as a ``torch.fx.Graph`` of the model's layers, th
 """
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -71,7 +72,7 @@ class Flow(TorchFunctionMode):
             end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
             self.follow(out, ("flatten", self.of(args[0]), start, end))
         elif name in ("view", "reshape") and self.of(args[0]) is not None and torch.is_tensor(out) \
-                and tuple(out.shape) == (args[0].shape[0], args[0][0].numel()):
+                and tuple(out.shape) == (args[0].shape[0], math.prod(args[0].shape[1:])):
             self.follow(out, ("flatten", self.of(args[0]), 1, -1))  # x.view(batch, -1)
         elif name == "stack" and args and isinstance(args[0], (list, tuple)) and all(self.of(a) is not None for a in args[0]):
             self.follow(out, ("stack", [self.of(a) for a in args[0]]))
