@@ -521,8 +521,8 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
         probe = (torch.rand(steps, *one_step.shape, generator=torch.Generator().manual_seed(seed)) < 0.5).to(dtype)
         try:
             chain_model = trace.as_sequential(model, src, probe)
-        except BadSource as exc:  # perhaps a graph (skip connections), read with torch.fx
-            progress("not a chain of layers; reading the forward as a graph of layers (torch.fx)")
+        except BadSource as exc:  # perhaps a graph (skip connections)
+            progress("not a chain of layers; reading the forward as a graph of layers")
             not_a_chain = exc
             try:
                 chain_model = trace.read_graph(model, src, probe)

@@ -15,13 +15,15 @@ The chain is then an ``nn.Sequential`` of the model's own modules, named as in t
 its NIR nodes and parameter names match. Anything else (a skip connection, a static input
 repeated each step, a layer called twice) is not a chain, and is said so.
 
-A model that is not a chain may still be a graph: :func:`forward_graph` reads its forward with
-``torch.fx`` (layers and neurons as leaves), for a forward that calls each layer once and
+A model that is not a chain may still be a graph: :func:`read_graph` reads its forward with
+``torch.fx`` (layers and neurons as leaves), or, for a forward that loops over time, step by
+step (:mod:`snn_interop.dataflow`), for a forward that calls each layer once (per step) and
 computes nothing between them but sums of their outputs (a residual block's skip connection,
 SpikingJelly's SEW "ADD") and flattens; :func:`snn_interop.nir.graph.to_nir` writes that graph.
 """
 from __future__ import annotations
 
+import inspect
 from collections import OrderedDict
 from dataclasses import dataclass
 from types import ModuleType
@@ -74,8 +76,6 @@ def forward_graph(model: nn.Module, plugin: ModuleType) -> torch.fx.Graph:
     """The graph of ``model``'s forward as torch.fx traces it, its layers as leaves (``call_module``
     nodes); arguments after the first are held at their defaults. NotAGraph when the forward
     cannot be traced (control flow on its input, a required second argument)."""
-    import inspect
-
     params = list(inspect.signature(model.forward).parameters.values())
     required = [p.name for p in params[1:] if p.default is inspect.Parameter.empty
                 and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
