@@ -148,7 +148,7 @@ def _record_graph(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source:
     try:
         written = flatten(plugin.to_nir(trace.read_graph(model, plugin, x), torch.zeros(1, *x.shape[2:], dtype=x.dtype)))
     except trace.NotAGraph as exc:
-        raise BadSource(f"{not_a_chain}; nor a graph of layers: {exc}") from exc
+        raise trace.neither(not_a_chain, exc) from exc
     node_of = {name: f"{name}_max" if f"{name}_max" in written.nodes else name for name, _ in model.named_modules()}
     layers = [(node_of[name], m) for name, m in model.named_modules() if node_of[name] in written.nodes]
     trace.reset_states(model, plugin)

@@ -239,7 +239,7 @@ def _export(model: Any, plugin: ModuleType | None, sample: torch.Tensor, not_a_c
     except (SpecError, NotExpressible) as exc:
         raise Unsupported(f"{plugin.NAME} model cannot be exported: {exc}") from exc
     except trace.NotAGraph as exc:
-        raise BadSource(f"{not_a_chain}; nor a graph of layers: {exc}" if not_a_chain else str(exc)) from exc
+        raise trace.neither(not_a_chain, exc) from exc
 
 
 NEURONS = ("exact", "native", "approximate")  #: how neurons a target cannot express natively are built
@@ -527,7 +527,7 @@ def convert_full(model: Any, source: str, target: str, sample: torch.Tensor | No
             try:
                 chain_model = trace.read_graph(model, src, probe)
             except trace.NotAGraph as why:
-                raise BadSource(f"{exc}; nor a graph of layers: {why}") from why
+                raise trace.neither(exc, why) from why
     graph = _export(chain_model, src, one_step, not_a_chain)
     notes = nir_graph.export_notes(graph)
     progress(f"building the {target} model" if dst is not None else "checking the NIR graph")

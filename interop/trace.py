@@ -58,6 +58,11 @@ class NotAGraph(ValueError):
     """A class model whose forward torch.fx cannot read as a graph of its layers (says why)."""
 
 
+def neither(not_a_chain: BadSource | None, why: NotAGraph) -> BadSource:
+    """The error for a class model that is neither a chain of layers nor a graph of them."""
+    return BadSource(f"{not_a_chain}; nor a graph of layers: {why}" if not_a_chain is not None else str(why))
+
+
 class _LayerTracer(torch.fx.Tracer):
     """torch.fx's tracer with a model's layers as leaves: modules without children, the plugin's
     neurons, and the layers its ``describe_layer`` reads as another (framework containers)."""
