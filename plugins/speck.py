@@ -3,18 +3,21 @@
 ``import sinabs.backend.dynapcnn`` imports ``samna`` (its ``__init__`` pulls in
 ``dynapcnn_network.py`` and ``chips/``), and the PyPI ``samna`` runs pip when imported. This
 target never imports that package: :func:`_dynapcnn` loads the samna-free files of its
-directory (``discretize.py``, ``dynapcnn_layer.py``, ``mapping.py`` with ``dvs_layer.py``,
-``crop2d.py``, ``flipdims.py``, ``exceptions.py``) under a private package name, so their code
+directory (:data:`_SAMNA_FREE`: ``discretize.py``, ``dynapcnn_layer.py``, ``mapping.py``,
+``nir_graph_extractor.py`` and what they import) under a private package name, so their code
 runs unchanged. The chip's memory table (``chips/dynapcnn.py``,
 ``DynapcnnConfigBuilder.get_constraints``) sits in a module that imports samna; it is copied
 into :data:`CORES` below.
 
 Rules checked (each limit's source, files under ``sinabs/backend/dynapcnn/``):
 
-* graph: a chain of layers, each a weight layer (Conv2d, Linear/Affine), an IF neuron
-  (``IAFSqueeze``), optionally one SumPool2d; Flatten between (``exceptions.py``
-  ``default_invalid_structure_string``; ``dynapcnn_layer.py`` ``DynapcnnLayer``: IAFSqueeze only).
-  Branching (two destinations per core) is not handled by this target.
+* graph: layers, each a weight layer (Conv2d, Linear/Affine) and its IF neuron (``IAFSqueeze``);
+  Flatten between (``exceptions.py`` ``default_invalid_structure_string``; ``dynapcnn_layer.py``
+  ``DynapcnnLayer``: IAFSqueeze only). A layer's spikes go to at most 2 other layers (the config's
+  two ``destinations``, ``chips/dynapcnn.py``), each way through at most one SumPool2d; a weight
+  layer sums the spikes of at most 2 layers of one shape (sinabs ``Merge``, two arguments), not
+  the input's; feed-forward; one layer, sending nowhere else, feeds the output
+  (``sinabs_edges_handler.py`` ``set_exit_destinations``).
 * neuron: IF only; the cores integrate without leak (``chips/dynapcnn.py``
   ``get_dynapcnn_layer_config_dict`` writes no decay). One threshold per layer
   (``threshold_high = int(spike_threshold)``), one input gain (folded into the weights),
@@ -28,7 +31,7 @@ Rules checked (each limit's source, files under ``sinabs/backend/dynapcnn/``):
   dense ``[f, c, k, k]`` kernel, stride and padding only), numeric padding.
 * pooling: SumPool2d (AvgPool is only emulated by sinabs by rescaling weights), square, stride
   = kernel, no padding (``dynapcnn_layer_utils.py`` ``extract_pooling_from_module``), one per
-  layer (one pooling value per destination, ``chips/dynapcnn.py``).
+  destination (one pooling value per destination, ``chips/dynapcnn.py``).
 * memory: each layer fits a core, K = c 2^(ceil log2(k_y k_x) + ceil log2 f) kernel words,
   N = f 2^(ceil log2 h + ceil log2 w) neurons, bias <= 1024 (``DynapcnnLayer.memory_summary``,
   :data:`CORES`), and all layers fit distinct cores at once (``mapping.py``
@@ -50,6 +53,7 @@ the scale, and without v_min the floor is the chip's -2^15 in integer units, wha
 from __future__ import annotations
 
 import copy
+import graphlib
 import importlib
 import json
 import re
@@ -65,7 +69,7 @@ import torch
 from torch import nn
 
 from snn_interop.errors import PluginUnavailable
-from snn_interop.hardware import Violation
+from snn_interop.hardware import ConstraintViolation, Violation
 from snn_interop.nir.graph import _io_names, check_graph, flatten, with_weights
 from snn_interop.nir.neurons import NEURON_NODES, neuron_from_node
 from snn_interop.spec.neurons import Compare, Model, Neuron, ResetMode, ResetTiming, SpikeFn, uniform, values
@@ -76,7 +80,7 @@ NAME = "speck"
 CHIP = "Speck / DYNAP-CNN"
 TOOLCHAIN = "sinabs"
 EXTRA = "sinabs"
-CHECKS = ("graph: chain of weight -> IF -> [SumPool2d] layers", "neuron: IF (no leak)", "threshold: one per layer",
+CHECKS = ("graph: weight -> IF layers, <= 2 destinations each, [SumPool2d] per destination, <= 2 layers summed, feed-forward", "neuron: IF (no leak)", "threshold: one per layer",
           "input gain: one per layer", "reset: subtract or to 0, same step", "compare: > needs reset to 0",
           "bias: zero", "conv: square kernel, dilation 1, groups 1", "pooling: SumPool2d, square, stride = kernel, no padding",
           "memory: kernel, neuron and bias words per core", "cores: 9, one layer each", "input: 1-2 channels, <= 128 x 128")
@@ -90,7 +94,8 @@ SENSOR = 128  #: Speck's DVS array is 128 x 128 (sinabs dynapcnn_visualizer.py d
 BOUND = 0.1  #: output spike mismatch fraction against the float model: empirical, measured in docs/hardware-speck.md
 _ALIAS = "snn_interop_plugins._sinabs_dynapcnn"
 #: the files of sinabs/backend/dynapcnn/ this target loads (with what they import), none importing samna in sinabs 3.1.3
-_SAMNA_FREE = ("discretize", "dynapcnn_layer", "mapping", "dvs_layer", "crop2d", "flipdims", "exceptions")
+_SAMNA_FREE = ("discretize", "dynapcnn_layer", "mapping", "dvs_layer", "crop2d", "flipdims", "exceptions", "nir_graph_extractor",
+               "dynapcnnnetwork_module", "dynapcnn_layer_utils", "sinabs_edges_handler", "connectivity_specs", "utils")
 
 
 def available() -> str | None:
@@ -114,20 +119,25 @@ def _dynapcnn(module: str) -> ModuleType:
     return importlib.import_module(f"{_ALIAS}.{module}")
 
 
+WEIGHTS = (nir.Conv2d, nir.Linear, nir.Affine)
+POOLS = (nir.SumPool2d, nir.AvgPool2d)
+STRUCTURE = "weight (Conv2d, Linear) -> IF -> [SumPool2d] per layer, Flatten between"
+MERGE = 2  #: inputs a weight layer may sum: sinabs' ``Merge.forward(data1, data2)`` (layers/merge.py, dynapcnnnetwork_module.py)
+DESTINATIONS = 2  #: other cores a core sends to: chips/dynapcnn.py's two ``destinations``; exceptions.py ``MaxDestinationsReached``
+
+
 @dataclass
 class _Layer:
-    """One DYNAP-CNN layer: weight node -> IF node -> optional SumPool2d node."""
+    """One DYNAP-CNN layer: a weight node, its IF node, the SumPool2d nodes on its way out."""
 
     weight: str
     in_shape: tuple[int, int, int]  #: (c, h, w) seen by the weight layer (a Linear's input as (n, 1, 1) or its flattened source)
-    flatten: bool = False  #: a Flatten precedes the weight layer
     neuron: str | None = None
-    pool: str | None = None
-    pool_size: int = 1
+    pools: list[str] = field(default_factory=list)
 
     @property
     def nodes(self) -> list[str]:
-        return [n for n in (self.weight, self.neuron, self.pool) if n is not None]
+        return [self.weight, *([self.neuron] if self.neuron else []), *self.pools]
 
 
 def _shape(node: Any, key: str) -> tuple[int, ...] | None:
@@ -136,24 +146,129 @@ def _shape(node: Any, key: str) -> tuple[int, ...] | None:
     return None if value is None else tuple(int(s) for s in np.asarray(value).ravel())
 
 
-def _chain(graph: nir.NIRGraph) -> tuple[list[str], list[Violation]]:
-    """The node names from Input to Output, or a violation when the graph is not a chain."""
+@dataclass
+class _Topology:
+    """The graph's nodes in topological order and its edges both ways, Flatten nodes seen through
+    (``pred``/``succ``: the nearest non-Flatten nodes; a Flatten only reshapes)."""
+
+    order: list[str]
+    edges_in: dict[str, list[str]]
+    pred: dict[str, list[str]]
+    succ: dict[str, list[str]]
+
+
+def _topology(graph: nir.NIRGraph) -> tuple[_Topology | None, list[Violation]]:
+    """The topology, or violations when the graph has a cycle or nodes off every Input -> Output path."""
     first, last = _io_names(graph)
-    succ: dict[str, list[str]] = {}
+    edges_in: dict[str, list[str]] = {n: [] for n in graph.nodes}
+    edges_out: dict[str, list[str]] = {n: [] for n in graph.nodes}
     for a, b in graph.edges:
-        succ.setdefault(a, []).append(b)
-    order, node = [], first
-    while node != last:
-        nxt = succ.get(node, [])
-        if len(nxt) != 1 or nxt[0] in order:
-            found = f"{len(nxt)} successors" if len(nxt) != 1 else f"a cycle through {nxt[0]!r}"
-            return order, [Violation(node, "graph: chain", found, "one successor per node (branching is not handled by this target)")]
-        order.append(node)
-        node = nxt[0]
-    if len(order) + 1 != len(graph.nodes):
-        return order, [Violation("graph", "graph: chain", f"{len(graph.nodes) - len(order) - 1} nodes off the Input -> Output path",
-                                 "every node on one path")]
-    return order[1:], []
+        edges_out[a].append(b)
+        edges_in[b].append(a)
+    try:
+        order = list(graphlib.TopologicalSorter(edges_in).static_order())
+    except graphlib.CycleError as exc:
+        cycle = exc.args[1]
+        return None, [Violation(cycle[0], "graph: feed-forward", "a cycle " + " -> ".join(cycle),
+                                "no recurrent edges (sinabs' DynapcnnNetwork orders its layers topologically)")]
+    on_path = _reach(first, edges_out) & _reach(last, edges_in)
+    bad = [Violation(n, "graph: connected", "off every Input -> Output path", "every node between Input and Output")
+           for n in graph.nodes if n not in on_path]
+
+    def through(links: dict[str, list[str]], name: str) -> list[str]:
+        return [m for n in links[name] for m in (through(links, n) if isinstance(graph.nodes[n], nir.Flatten) else [n])]
+    return _Topology(order, edges_in, {n: through(edges_in, n) for n in graph.nodes}, {n: through(edges_out, n) for n in graph.nodes}), bad
+
+
+def _reach(start: str, links: dict[str, list[str]]) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        if (n := todo.pop()) not in seen:
+            seen.add(n)
+            todo += links[n]
+    return seen
+
+
+def _shapes(graph: nir.NIRGraph, top: _Topology) -> tuple[dict[str, tuple[int, ...] | None], dict[str, tuple[int, int, int]], list[Violation]]:
+    """Each node's output shape (None where unknown), each weight node's (c, h, w) input, and the
+    violations of the shape, conv, pooling, flatten and bias rules."""
+    first, _ = _io_names(graph)
+    shape: dict[str, tuple[int, ...] | None] = {first: _shape(graph.nodes[first], "input")}
+    unflat: dict[str, tuple[int, ...] | None] = {}  # a Flatten's input: a Linear's kernel spans it, as in sinabs
+    in_shapes: dict[str, tuple[int, int, int]] = {}
+    bad: list[Violation] = []
+    s0 = shape[first]
+    if s0 is None or len(s0) != 3:
+        return shape, in_shapes, [Violation(first, "input", f"shape {s0}", "(channels, height, width)")]
+    if not 1 <= s0[0] <= 2 or max(s0[1:]) > SENSOR:
+        bad.append(Violation(first, "input", f"shape {s0}", f"1 or 2 channels on at most {SENSOR} x {SENSOR}"))
+    for name in top.order:
+        node, ins = graph.nodes[name], top.edges_in[name]
+        if name == first or isinstance(node, nir.Output):
+            continue
+        known = {shape.get(p) for p in ins}
+        if len(known) > 1:
+            if None not in known:
+                bad.append(Violation(name, "graph: merge", f"inputs of shapes {', '.join(map(str, sorted(known)))}",
+                                     "equal shapes (the inputs' spikes are summed)"))
+            shape[name] = None
+            continue
+        s = known.pop() if known else None
+        shape[name] = None
+        if s is None:
+            continue
+        if isinstance(node, nir.Flatten):
+            if (int(node.start_dim), int(node.end_dim)) not in ((0, -1), (0, len(s) - 1)):
+                bad.append(Violation(name, "flatten", f"start_dim {int(node.start_dim)}, end_dim {int(node.end_dim)}",
+                                     "the whole (c, h, w) into one vector, as before a Linear"))
+            unflat[name] = next((unflat[p] for p in ins if p in unflat), s)
+            shape[name] = (int(np.prod(s)),)
+        elif isinstance(node, WEIGHTS):
+            bias = getattr(node, "bias", None)
+            if bias is not None and np.any(np.asarray(bias) != 0):
+                bad.append(Violation(name, "bias", f"max |bias| {np.abs(bias).max():.3g}", "0: the chip adds biases on its slow clock, not per step"))
+            source = next((unflat[p] for p in ins if p in unflat), s)
+            in_shapes[name] = tuple(source) if len(source) == 3 else (s[0], 1, 1) if len(s) == 1 else tuple(s)
+            w = np.asarray(node.weight)
+            if isinstance(node, nir.Conv2d):
+                shape[name] = _conv_rules(name, node, s, bad)
+            elif w.shape[1] != int(np.prod(s)):
+                bad.append(Violation(name, "linear: input", f"{w.shape[1]} inputs for shape {s}", "the preceding layer's size"))
+            else:
+                shape[name] = (w.shape[0],)
+        elif isinstance(node, NEURON_NODES):
+            shape[name] = s
+        elif isinstance(node, POOLS):
+            k, st, p = _ints2(node.kernel_size), _ints2(node.stride), _ints2(node.padding)
+            if isinstance(node, nir.AvgPool2d):
+                bad.append(Violation(name, "pooling: SumPool2d", "AvgPool2d", "SumPool2d (the chip sums; sinabs only emulates averages by rescaling weights)"))
+            if k[0] != k[1] or st != k or p != (0, 0):
+                bad.append(Violation(name, "pooling: shape", f"kernel {k}, stride {st}, padding {p}",
+                                     "square kernel, stride = kernel, no padding (dynapcnn_layer_utils.py)"))
+            if len(s) != 3:
+                bad.append(Violation(name, "pooling: input", f"input shape {s}", "(channels, height, width)"))
+            else:
+                shape[name] = (s[0], s[1] // k[0], s[2] // k[1])
+    return shape, in_shapes, bad
+
+
+def _conv_rules(name: str, node: nir.Conv2d, s: tuple[int, ...], bad: list[Violation]) -> tuple[int, ...] | None:
+    """The conv's output shape (None when unknown), appending the violations of the conv rules to ``bad``."""
+    if len(s) != 3:
+        bad.append(Violation(name, "conv: input", f"input shape {s}", "(channels, height, width)"))
+        return None
+    if isinstance(node.padding, str):
+        bad.append(Violation(name, "conv: padding", f"padding {node.padding!r}", "numbers (the config holds padding x, y)"))
+        return None
+    w = np.asarray(node.weight)
+    kh, kw = w.shape[2:]
+    (sh, sw), (dh, dw), (ph, pw) = _ints2(node.stride), _ints2(node.dilation), _ints2(node.padding)
+    for ok, rule, found, limit in [(kh == kw, "conv: square kernel", f"kernel {kh} x {kw}", "k x k (dynapcnn_layer.py)"),
+                                   ((dh, dw) == (1, 1), "conv: dilation", f"dilation {(dh, dw)}", "1 (not in the chip's config)"),
+                                   (int(node.groups) == 1, "conv: groups", f"groups {int(node.groups)}", "1 (the chip's kernel is dense)")]:
+        if not ok:
+            bad.append(Violation(name, rule, found, limit))
+    return (w.shape[0], _conv_out(s[1], kh, sh, ph), _conv_out(s[2], kw, sw, pw))
 
 
 def _conv_out(size: int, k: int, s: int, p: int) -> int:
@@ -166,86 +281,83 @@ def _ints2(value: Any) -> tuple[int, int]:
 
 
 def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
-    """Group the chain into layers, checking structure, layer types, conv and pooling rules."""
-    order, bad = _chain(graph)
-    if bad:
+    """Group the graph into DYNAP-CNN layers (topological order), checking its structure, layer
+    types, shapes, conv and pooling rules.
+
+    A layer is weight -> IF; its spikes go, each path through at most one SumPool2d (and Flatten),
+    to at most 2 other layers' weights or to the Output. A weight layer sums at most 2 inputs of one
+    shape (sinabs' ``Merge``); one layer, sending nowhere else, feeds the Output."""
+    top, bad = _topology(graph)
+    if top is None:
         return [], bad
-    node_in = graph.nodes[_io_names(graph)[0]]
-    shape = _shape(node_in, "input")
-    if shape is None or len(shape) != 3:
-        return [], [Violation(_io_names(graph)[0], "input", f"shape {shape}", "(channels, height, width)")]
-    if not 1 <= shape[0] <= 2 or max(shape[1:]) > SENSOR:
-        bad.append(Violation(_io_names(graph)[0], "input", f"shape {shape}", f"1 or 2 channels on at most {SENSOR} x {SENSOR}"))
-    layers: list[_Layer] = []
-    flat, unflat = False, shape  # unflat: the shape before the last Flatten (a Linear's kernel spans it, as in sinabs)
-    structure = "weight (Conv2d, Linear) -> IF -> [SumPool2d] per layer, Flatten between"
-    for name in order:
-        node = graph.nodes[name]
-        current = layers[-1] if layers else None
-        if isinstance(node, nir.Flatten):
-            if (int(node.start_dim), int(node.end_dim)) not in ((0, -1), (0, len(shape) - 1)):
-                bad.append(Violation(name, "flatten", f"start_dim {int(node.start_dim)}, end_dim {int(node.end_dim)}",
-                                     "the whole (c, h, w) into one vector, as before a Linear"))
-            flat, unflat = True, shape
-            shape = (int(np.prod(shape)),)
-        elif isinstance(node, (nir.Conv2d, nir.Linear, nir.Affine)):
-            if current is not None and current.neuron is None:
-                bad.append(Violation(name, "graph: structure", f"{type(node).__name__} after {current.weight!r} without a neuron", structure))
-            bias = getattr(node, "bias", None)
-            if bias is not None and np.any(np.asarray(bias) != 0):
-                bad.append(Violation(name, "bias", f"max |bias| {np.abs(bias).max():.3g}", "0: the chip adds biases on its slow clock, not per step"))
-            in_shape = tuple(unflat) if flat and len(unflat) == 3 else (shape[0], 1, 1) if len(shape) == 1 else tuple(shape)
-            if isinstance(node, nir.Conv2d):
-                if len(shape) != 3:
-                    bad.append(Violation(name, "conv: input", f"input shape {shape}", "(channels, height, width)"))
-                    return layers, bad
-                w = np.asarray(node.weight)
-                kh, kw = w.shape[2:]
-                (sh, sw), (dh, dw) = _ints2(node.stride), _ints2(node.dilation)
-                if isinstance(node.padding, str):
-                    bad.append(Violation(name, "conv: padding", f"padding {node.padding!r}", "numbers (the config holds padding x, y)"))
-                    return layers, bad
-                ph, pw = _ints2(node.padding)
-                for ok, rule, found, limit in [(kh == kw, "conv: square kernel", f"kernel {kh} x {kw}", "k x k (dynapcnn_layer.py)"),
-                                               ((dh, dw) == (1, 1), "conv: dilation", f"dilation {(dh, dw)}", "1 (not in the chip's config)"),
-                                               (int(node.groups) == 1, "conv: groups", f"groups {int(node.groups)}", "1 (the chip's kernel is dense)")]:
-                    if not ok:
-                        bad.append(Violation(name, rule, found, limit))
-                shape = (w.shape[0], _conv_out(shape[1], kh, sh, ph), _conv_out(shape[2], kw, sw, pw))
-            else:
-                w = np.asarray(node.weight)
-                if w.shape[1] != int(np.prod(shape)):
-                    bad.append(Violation(name, "linear: input", f"{w.shape[1]} inputs for shape {shape}", "the preceding layer's size"))
-                    return layers, bad
-                shape = (w.shape[0],)
-            layers.append(_Layer(name, in_shape, flat))
-            flat = False
-        elif isinstance(node, NEURON_NODES):
-            if current is None or current.neuron is not None:
-                bad.append(Violation(name, "graph: structure", "a neuron without its own weight layer before it", structure))
-                continue
-            current.neuron = name
-        elif isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
-            k, s, p = _ints2(node.kernel_size), _ints2(node.stride), _ints2(node.padding)
-            if isinstance(node, nir.AvgPool2d):
-                bad.append(Violation(name, "pooling: SumPool2d", "AvgPool2d", "SumPool2d (the chip sums; sinabs only emulates averages by rescaling weights)"))
-            if current is None or current.neuron is None or current.pool is not None or flat:
-                bad.append(Violation(name, "graph: structure", "pooling not right after an IF neuron", structure))
-            if k[0] != k[1] or s != k or p != (0, 0):
-                bad.append(Violation(name, "pooling: shape", f"kernel {k}, stride {s}, padding {p}",
-                                     "square kernel, stride = kernel, no padding (dynapcnn_layer_utils.py)"))
-            if current is not None and current.pool is None:
-                current.pool, current.pool_size = name, k[0]
-            if len(shape) != 3:
-                bad.append(Violation(name, "pooling: input", f"input shape {shape}", "(channels, height, width)"))
-                return layers, bad
-            shape = (shape[0], shape[1] // k[0], shape[2] // k[1])
-        else:
+    first, last = _io_names(graph)
+    shape, in_shapes, shape_bad = _shapes(graph, top)
+    bad += shape_bad
+    if shape[first] is None or len(shape[first]) != 3:
+        return [], bad
+    kind = {n: "weight" if isinstance(node, WEIGHTS) else "neuron" if isinstance(node, NEURON_NODES) else "pool" if isinstance(node, POOLS)
+            else "io" if n in (first, last) else "flatten" if isinstance(node, nir.Flatten) else "other" for n, node in graph.nodes.items()}
+    layers: dict[str, _Layer] = {}  # by neuron node
+    for name in top.order:
+        node, pred, succ = graph.nodes[name], top.pred[name], top.succ[name]
+        if kind[name] == "other":
             bad.append(Violation(name, "layer type", type(node).__name__,
                                  "Conv2d, Linear, Affine, IF, SumPool2d, Flatten (the layers a DYNAP-CNN core runs)"))
-    if layers and layers[-1].neuron is None:
-        bad.append(Violation(layers[-1].weight, "graph: structure", "a weight layer without an IF neuron after it", structure))
-    return layers, bad
+        elif kind[name] == "weight":
+            fed = [p for p in pred if kind[p] not in ("neuron", "pool") and p != first]
+            if fed:
+                bad.append(Violation(name, "graph: structure", f"{type(node).__name__} fed by {', '.join(map(repr, fed))}, not by spikes", STRUCTURE))
+            if len(pred) > 1 and first in pred:
+                bad.append(Violation(name, "graph: merge", "the input summed with a layer's spikes",
+                                     "two layers' spikes (sinabs' GraphExtractor takes a Merge's arguments from layers: "
+                                     "nir_graph_extractor.py _find_merge_arguments)"))
+            if len(pred) > MERGE:
+                bad.append(Violation(name, "graph: merge", f"{len(pred)} inputs summed ({', '.join(map(repr, pred))})",
+                                     f"at most {MERGE} (sinabs' Merge sums two: layers/merge.py, dynapcnnnetwork_module.py)"))
+            if [kind[n] for n in succ] != ["neuron"]:
+                bad.append(Violation(name, "graph: structure", f"{type(node).__name__} followed by {', '.join(map(repr, succ)) or 'nothing'}",
+                                     f"exactly one IF neuron of its own: {STRUCTURE}"))
+        elif kind[name] == "neuron":
+            if len(pred) > 1:
+                bad.append(Violation(name, "graph: merge", f"{len(pred)} inputs summed into a neuron ({', '.join(map(repr, pred))})",
+                                     "inputs summed into a weight layer only: a core adds other cores' spikes before its kernel"))
+            elif [kind[p] for p in pred] != ["weight"]:
+                bad.append(Violation(name, "graph: structure", "a neuron without its own weight layer before it", STRUCTURE))
+            else:
+                layers[name] = _Layer(pred[0], in_shapes.get(pred[0], (0, 0, 0)), name)
+        elif kind[name] == "pool":
+            if [kind[p] for p in pred] != ["neuron"]:
+                bad.append(Violation(name, "graph: structure", "pooling not right after an IF neuron", STRUCTURE))
+            elif pred[0] in layers:
+                layers[pred[0]].pools.append(name)
+            if any(kind[n] not in ("weight", "io") for n in succ):
+                bad.append(Violation(name, "graph: structure", f"pooling followed by {', '.join(map(repr, succ))}",
+                                     f"one SumPool2d per destination: {STRUCTURE}"))
+    bad += _destinations(graph, top, kind, layers)
+    return list(layers.values()), bad
+
+
+def _destinations(graph: nir.NIRGraph, top: _Topology, kind: dict[str, str], layers: dict[str, _Layer]) -> list[Violation]:
+    """The rules on where spikes go: at most 2 destinations per layer; one layer feeds the Output and no other layer."""
+    _, last = _io_names(graph)
+    bad = []
+    exits = [n for p in top.pred[last] for n in ([p] if kind[p] == "neuron" else top.pred[p] if kind[p] == "pool" else [])]
+    for p in top.pred[last]:
+        if kind[p] not in ("neuron", "pool"):
+            bad.append(Violation(p, "graph: structure", f"{type(graph.nodes[p]).__name__} feeds the output", "an IF layer's spikes (after its pooling)"))
+    if len(exits) > 1:
+        bad.append(Violation(last, "graph: output", f"fed by {len(exits)} paths ({', '.join(map(repr, top.pred[last]))})",
+                             "one layer's spikes: the chip's output is one layer's events, not a sum"))
+    for neuron, layer in layers.items():
+        dests = [d for s in top.succ[neuron] for d in (top.succ[s] if kind[s] == "pool" else [s]) if d != last]
+        if len(dests) > DESTINATIONS:
+            bad.append(Violation(neuron, "graph: destinations", f"spikes sent to {len(dests)} layers ({', '.join(map(repr, dests))})",
+                                 f"at most {DESTINATIONS} per core (chips/dynapcnn.py: two destinations; exceptions.py MaxDestinationsReached)"))
+        if neuron in exits and dests:
+            bad.append(Violation(neuron, "graph: output", f"the output layer also sends to {', '.join(map(repr, dests))}",
+                                 "the output layer sends to no other layer (sinabs reads the layers with no destination: "
+                                 "sinabs_edges_handler.py set_exit_destinations)"))
+    return bad
 
 
 def _neuron_rules(name: str, n: Neuron) -> list[Violation]:
@@ -295,14 +407,11 @@ def _as_conv(node: Any, in_shape: tuple[int, int, int], weight: torch.Tensor) ->
     return conv
 
 
-def _mapping(convs: list[tuple[nn.Conv2d, tuple[int, int, int]]]) -> dict[int, int] | None:
-    """Layer index -> core by sinabs' own bipartite matching (mapping.py), or None when none exists."""
-    mapping, layer_mod = _dynapcnn("mapping"), _dynapcnn("dynapcnn_layer")
-    constraints = [mapping.LayerConstraints(*c) for c in CORES]
-    layers = {i: layer_mod.DynapcnnLayer(conv, _iaf(1.0, STATE_MIN, ResetMode.SUBTRACT, SpikeFn.MULTI), shape, [[1, 1]], discretize=False)
-              for i, (conv, shape) in enumerate(convs)}
+def _mapping(layers: dict[int, Any]) -> dict[int, int] | None:
+    """Layer index -> core for sinabs ``DynapcnnLayer`` s by sinabs' own bipartite matching (mapping.py), or None when none exists."""
+    mapping = _dynapcnn("mapping")
     try:
-        return {int(k): int(v) for k, v in mapping.get_valid_mapping(layers, constraints).items()}
+        return {int(k): int(v) for k, v in mapping.get_valid_mapping(layers, [mapping.LayerConstraints(*c) for c in CORES]).items()}
     except ValueError:
         return None
 
@@ -332,7 +441,9 @@ def check(graph: nir.NIRGraph) -> list[Violation]:
             bad.append(Violation(layer.weight, "memory", f"kernel {used['kernel']}, neuron {used['neuron']}, bias {used['bias']} words",
                                  f"a core's (kernel, neuron, bias) words: {sorted(set(CORES))}"))
         convs.append((conv, layer.in_shape))
-    if not bad and _mapping(convs) is None:
+    layer_mod = _dynapcnn("dynapcnn_layer")
+    if not bad and _mapping({i: layer_mod.DynapcnnLayer(conv, _iaf(1.0, STATE_MIN, ResetMode.SUBTRACT, SpikeFn.MULTI), shape, [[1, 1]],
+                                                        discretize=False) for i, (conv, shape) in enumerate(convs)}) is None:
         bad.append(Violation("graph", "cores", f"{len(layers)} layers have no assignment to distinct cores",
                              "each layer on its own core with enough memory (mapping.py get_valid_mapping)"))
     return bad
@@ -342,9 +453,9 @@ def check(graph: nir.NIRGraph) -> list[Violation]:
 class SpeckDeployment:
     """The discretised sinabs model (integer-valued parameters) and its per-layer figures."""
 
-    model: nn.Sequential
+    model: nn.Module  #: nn.Sequential for a chain, else a torch.fx GraphModule with a sinabs Merge where two inputs meet
     input_shape: tuple[int, int, int]
-    layers: list[dict[str, Any]]
+    layers: list[dict[str, Any]]  #: in the order of sinabs' DynapcnnNetwork layer indices
     cores: dict[int, int]
     #: per weight node, the weights the chip applies in the graph's units: W / (s g)
     applied: dict[str, np.ndarray] = field(default_factory=dict)
@@ -352,8 +463,8 @@ class SpeckDeployment:
     bound: dict[str, float] = field(default_factory=lambda: {"mismatch_fraction": BOUND})
 
     def save(self, out: Path) -> list[Path]:
-        """``speck_model.pt`` (``torch.save`` of the nn.Sequential: Conv2d / Flatten / Linear,
-        IAFSqueeze, SumPool2d, integer-valued) and ``speck_layers.json`` (scales, thresholds, cores)."""
+        """``speck_model.pt`` (``torch.save`` of the model: Conv2d / Flatten / Linear, IAFSqueeze,
+        SumPool2d, Merge, integer-valued) and ``speck_layers.json`` (scales, thresholds, destinations, cores)."""
         model_path, meta_path = out / "speck_model.pt", out / "speck_layers.json"
         torch.save(self.model, model_path)
         meta = {"chip": CHIP, "sinabs": dist_version("sinabs"), "input_shape": list(self.input_shape),
@@ -378,20 +489,97 @@ class SpeckDeployment:
                 "layer_to_core": dict(self.cores)}
 
 
-def run(model: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    """A chip-form sinabs model (IAFSqueeze layers) on time-major ``x`` ``[T, B, ...]`` in float64."""
+class _Float64(torch.fx.Interpreter):
+    """Runs a GraphModule casting every module's output to float64 (sinabs' spike functions return float32)."""
+
+    def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+        return super().call_module(target, args, kwargs).to(torch.float64)
+
+
+def run(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A chip-form sinabs model (IAFSqueeze layers; nn.Sequential or GraphModule) on time-major ``x`` ``[T, B, ...]`` in float64."""
     import sinabs.layers as sl
 
     steps, batch = x.shape[:2]
     model = copy.deepcopy(model).double()
+    for m in model.modules():
+        if isinstance(m, sl.IAFSqueeze):
+            m.batch_size, m.num_timesteps = batch, -1
+            m.reset_states()
     y = x.to(torch.float64).transpose(0, 1).reshape(batch * steps, *x.shape[2:])
     with torch.no_grad():
-        for m in model:
-            if isinstance(m, sl.IAFSqueeze):
-                m.batch_size, m.num_timesteps = batch, -1
-                m.reset_states()
-            y = m(y).to(torch.float64)  # sinabs' spike functions return float32 (exact integers)
+        if isinstance(model, torch.fx.GraphModule):
+            y = _Float64(model).run(y)
+        else:
+            for m in model:
+                y = m(y).to(torch.float64)  # sinabs' spike functions return float32 (exact integers)
     return y.reshape(batch, steps, *y.shape[1:]).transpose(0, 1)
+
+
+def _attribute(name: str, taken: dict[str, Any]) -> str:
+    """A module attribute name for NIR node ``name``, free in ``taken`` (also with ``_merge`` appended)."""
+    base = re.sub(r"\W", "_", name)
+    base = base if base[:1].isalpha() else f"n_{base}"
+    while base in taken or f"{base}_merge" in taken:
+        base += "_"
+    return base
+
+
+def _torch_model(graph: nir.NIRGraph, top: _Topology, modules: dict[str, nn.Module]) -> tuple[nn.Module, dict[str, str]]:
+    """The chip-form model from one module per node, and module name -> NIR node: an nn.Sequential for
+    a chain, else a torch.fx GraphModule calling a sinabs ``Merge`` on the two inputs of a node fed twice
+    (what sinabs' DynapcnnNetwork takes for a graph: it traces module calls, Merge among them).
+
+    A neuron with a pooled and an unpooled destination gets a ``SumPool2d(1)`` (pooling 1 on the chip,
+    the identity) on the unpooled one: sinabs 3.1.3's ``set_pooling_layer_destination``
+    (sinabs_edges_handler.py) raises IndexError on a layer whose unpooled destination comes first."""
+    import sinabs.layers as sl
+
+    first, last = _io_names(graph)
+    order = [n for n in top.order if n not in (first, last)]
+    if all(len(top.edges_in[n]) == 1 for n in [*order, last]):
+        return nn.Sequential(*(modules[n] for n in order)), {str(i): n for i, n in enumerate(order)}
+    fx = torch.fx.Graph()
+    root: dict[str, nn.Module] = {}
+    names: dict[str, str] = {}
+    value = {first: fx.placeholder("x")}
+    pooled = {p for n in order if isinstance(graph.nodes[n], POOLS) for p in top.edges_in[n]}
+    unpooled: dict[str, torch.fx.Node] = {}  # a SumPool2d(1) for the unpooled way out of a neuron that also pools
+
+    def arg(source: str, reader: str) -> torch.fx.Node:
+        if source not in pooled or isinstance(graph.nodes[reader], POOLS):
+            return value[source]
+        if source not in unpooled:
+            attr = _attribute(f"{source}_pool1", root)
+            root[attr] = sl.SumPool2d(1)
+            unpooled[source] = fx.call_module(attr, (value[source],))
+        return unpooled[source]
+    for n in order:
+        attr = _attribute(n, root)
+        args = tuple(arg(p, n) for p in top.edges_in[n])
+        if len(args) > 1:
+            root[f"{attr}_merge"] = sl.Merge()
+            args = (fx.call_module(f"{attr}_merge", args),)
+        root[attr], names[attr] = modules[n], n
+        value[n] = fx.call_module(attr, args)
+    fx.output(value[top.edges_in[last][0]])
+    return torch.fx.GraphModule(root, fx, class_name="SpeckGraph"), names
+
+
+def network(model: nn.Module, input_shape: tuple[int, int, int]) -> tuple[Any, dict[int, str]]:
+    """sinabs' own ``DynapcnnNetworkModule`` of a chip-form ``model``: what ``DynapcnnNetwork(model,
+    input_shape, discretize=False)`` builds (dynapcnn_network.py, whose samna import is skipped: its
+    GraphExtractor, the layer grouping, topological indices), and each layer index's weight module name."""
+    extractor_mod, utils = _dynapcnn("nir_graph_extractor"), _dynapcnn("utils")
+    extractor = extractor_mod.GraphExtractor(copy.deepcopy(model).float(), torch.zeros(1, *input_shape), False,
+                                             ignore_node_types=utils.COMPLETELY_IGNORED_LAYER_TYPES)
+    extractor.remove_nodes_by_class(utils.IGNORED_LAYER_TYPES)
+    net = extractor.get_dynapcnn_network_module(discretize=False)
+    net.setup_dynapcnnlayer_graph()
+    order = net.sorted_nodes
+    net.reindex_layers(order)  # DynapcnnNetwork's index_layers_topologically=True
+    module = {i: n for n, i in extractor.name_2_indx_map.items()}
+    return net, {order.index(old): module[entry["conv"]["node_id"]] for old, entry in extractor.dcnnl_info.items()}
 
 
 def build(graph: nir.NIRGraph) -> SpeckDeployment:
@@ -400,14 +588,17 @@ def build(graph: nir.NIRGraph) -> SpeckDeployment:
     Per layer: w' = w g (g the IF input gain), s = min(s_w(w'), s_v(min(v_min, -theta), theta)) by
     sinabs' ``determine_discretization_scale`` (8 and 16 bits), W = round(w' s),
     threshold_high = round(theta s) (+1 for v > theta), threshold_low = round(v_min s) or -2^15.
+    Layer indices, destinations and cores are sinabs' own (:func:`network`, ``get_valid_mapping``).
     """
     import sinabs.layers as sl
 
     disc = _dynapcnn("discretize")
     graph = flatten(graph)
     layers, _ = _layers(graph)
-    modules: list[nn.Module] = []
-    info, convs, applied = [], [], {}
+    top, _ = _topology(graph)
+    assert top is not None  # check() passed: no cycle
+    modules: dict[str, nn.Module] = {}
+    info, applied = {}, {}
     for layer in layers:
         node, neuron = graph.nodes[layer.weight], neuron_from_node(graph.nodes[layer.neuron])
         gain = float(values(neuron.input_gain).ravel()[0])
@@ -422,8 +613,6 @@ def build(graph: nir.NIRGraph) -> SpeckDeployment:
         applied[layer.weight] = (w_int / (scale * gain)).numpy()
         t_int = float(round(theta * scale))
         v_min = float(STATE_MIN if neuron.v_min is None else round(neuron.v_min * scale))
-        if layer.flatten:
-            modules.append(nn.Flatten())
         if isinstance(node, nir.Conv2d):
             conv = nn.Conv2d(w_int.shape[1], w_int.shape[0], tuple(w_int.shape[2:]), stride=_ints2(node.stride),
                              padding=_ints2(node.padding), bias=False)
@@ -431,21 +620,31 @@ def build(graph: nir.NIRGraph) -> SpeckDeployment:
             conv = nn.Linear(w_int.shape[1], w_int.shape[0], bias=False)
         with torch.no_grad():
             conv.weight.copy_(w_int.to(torch.float32))
-        modules += [conv, _iaf(t_int + strict, v_min, neuron.reset, neuron.spike_fn)]
-        if layer.pool is not None:
-            modules.append(sl.SumPool2d(layer.pool_size))
-        convs.append((_as_conv(node, layer.in_shape, w_int.to(torch.float32)), layer.in_shape))
-        info.append({"nodes": layer.nodes, "scale": scale, "threshold": theta, "threshold_high": int(t_int + strict),
-                     "threshold_low": int(v_min), "return_to_zero": neuron.reset is ResetMode.TO_VALUE,
-                     "max_abs_weight": int(w_int.abs().max()), "max_weight_error": float((w_int / scale - weight).abs().max()),
-                     "max_weight_error_rel": float((w_int / scale - weight).abs().max() / weight.abs().max()),
-                     "threshold_error": abs(t_int / scale - theta), "pooling": layer.pool_size,
-                     "memory": _memory(convs[-1][0], layer.in_shape)})
+        modules[layer.weight], modules[layer.neuron] = conv, _iaf(t_int + strict, v_min, neuron.reset, neuron.spike_fn)
+        info[layer.weight] = {"nodes": layer.nodes, "scale": scale, "threshold": theta, "threshold_high": int(t_int + strict),
+                              "threshold_low": int(v_min), "return_to_zero": neuron.reset is ResetMode.TO_VALUE,
+                              "max_abs_weight": int(w_int.abs().max()), "max_weight_error": float((w_int / scale - weight).abs().max()),
+                              "max_weight_error_rel": float((w_int / scale - weight).abs().max() / weight.abs().max()),
+                              "threshold_error": abs(t_int / scale - theta)}
+    for name in top.order:
+        if isinstance(graph.nodes[name], nir.Flatten):
+            modules[name] = nn.Flatten()
+        elif isinstance(graph.nodes[name], nir.SumPool2d):
+            modules[name] = sl.SumPool2d(_ints2(graph.nodes[name].kernel_size)[0])
+    model, names = _torch_model(graph, top, modules)
     shape = _shape(graph.nodes[_io_names(graph)[0]], "input")
-    return SpeckDeployment(nn.Sequential(*modules), shape, info, _mapping(convs) or {}, applied)
+    try:
+        net, weights = network(model, shape)
+    except Exception as exc:  # noqa: BLE001 - sinabs' own reading of the model; anything it raises is a rule check() missed
+        raise ConstraintViolation(NAME, CHIP, [Violation("graph", "sinabs DynapcnnNetwork", f"{type(exc).__name__}: {exc}",
+                                                         "a model sinabs' GraphExtractor maps to DYNAP-CNN layers")]) from exc
+    table = [{**info[names[weights[i]]], "destinations": [int(d) for d in net.destination_map[i]],
+              "pooling": [_ints2(p)[0] for p in layer.pool], "memory": {k: int(v) for k, v in layer.memory_summary().items()}}
+             for i, layer in net.dynapcnn_layers.items()]
+    return SpeckDeployment(model, shape, table, _mapping(net.dynapcnn_layers) or {}, applied)
 
 
-def load(path: str | Path) -> tuple[nn.Sequential, dict[str, Any]]:
+def load(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """The discretised model and the layer table a :class:`SpeckDeployment` saved into directory ``path``."""
     path = Path(path)
     return torch.load(path / "speck_model.pt", weights_only=False), json.loads((path / "speck_layers.json").read_text())
