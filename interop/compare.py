@@ -152,8 +152,9 @@ def _record_graph(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source:
     node_of = {name: f"{name}_max" if f"{name}_max" in written.nodes else name for name, _ in model.named_modules()}
     layers = [(node_of[name], m) for name, m in model.named_modules() if node_of[name] in written.nodes]
     trace.reset_states(model, plugin)
-    y, calls = _hooked(layers, lambda: trace.output_of(model, x))
-    nodes = {name: _time_major(calls[name], x, plugin) for name, _ in layers} | {"output": {"out": y.detach().to(x.dtype)}}
+    with trace.own_layout(model, plugin, x) as (native, back):
+        y, calls = _hooked(layers, lambda: back(trace._first(model(native))))
+    nodes = {name: _time_major(calls[name], x, back) for name, _ in layers} | {"output": {"out": y.detach().to(x.dtype)}}
     order, recurrent = topological_order(list(written.nodes), list(written.edges), "input")
     preds = {n: [a for a, b in written.edges if b == n] for n in written.nodes}
     neurons = {name: n for name, m in layers if (n := plugin.describe_neuron(m)) is not None}
@@ -175,15 +176,18 @@ def _hooked(layers: list[tuple[str, nn.Module]], run: Any) -> tuple[Any, dict[st
             h.remove()
 
 
-def _time_major(got: list[torch.Tensor], x: torch.Tensor, plugin: ModuleType) -> dict[str, torch.Tensor]:
+def _time_major(got: list[torch.Tensor], x: torch.Tensor, back: trace.Layout) -> dict[str, torch.Tensor]:
     """A layer's outputs as ``{"out": [T, B, ...]}``: one call per step, stacked, or one call on the
-    whole sequence (batch first for a plugin whose ``BATCH_FIRST`` says so); ``{}`` for anything else."""
+    whole sequence put back time-major by ``back`` (:func:`snn_interop.trace.own_layout`); ``{}`` for anything else."""
     steps, batch = x.shape[:2]
     out = None
     if len(got) == steps and all(torch.is_tensor(g) for g in got):
         out = torch.stack(got)
     elif len(got) == 1 and torch.is_tensor(got[0]):
-        seq = got[0].transpose(0, 1) if getattr(plugin, "BATCH_FIRST", False) else got[0]
+        try:
+            seq = back(got[0])
+        except RuntimeError:  # not a whole-sequence value of the model's layout
+            seq = got[0]
         out = seq if tuple(seq.shape[:2]) == (steps, batch) else None
     return {} if out is None else {"out": out.to(x.dtype)}
 
@@ -193,9 +197,10 @@ def _record_native(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source
     (per step for step-wise idioms, once for whole-sequence ones) and put time-major."""
     children = chain(model, getattr(plugin, "describe_layer", None)) if isinstance(model, nn.Sequential) else []
     (y, membranes), calls = _hooked(children, lambda: plugin.run_model(model, x))
+    back = trace.back_of(model, plugin, x)
     nodes: dict[str, dict[str, torch.Tensor]] = {}
     for name, _ in children:
-        nodes[name] = _time_major(calls[name], x, plugin)
+        nodes[name] = _time_major(calls[name], x, back)
         if name in membranes:
             nodes[name]["v"] = membranes[name].detach()
     order = ["input", *(name for name, _ in children), "output"]

@@ -299,10 +299,10 @@ def _runner(model: Any, plugin: ModuleType | None, dtype: torch.dtype) -> tuple[
         return (lambda x: module(x, record=True)), module
     if isinstance(model, GraphModule):  # a model snn-interop built (e.g. loaded from a converted directory)
         return (lambda x: model(x, record=True)), model
-    if _is_class_model(model):  # its own forward, on time-major input (snn_interop.trace); no membranes to compare
+    if _is_class_model(model):  # its own forward, time-major input in its layout (snn_interop.trace); no membranes to compare
         def run_forward(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, dict[str, torch.Tensor]]]:
             trace.reset_states(model, plugin)
-            return trace.output_of(model, x), {}
+            return trace.output_of(model, plugin, x), {}
 
         return run_forward, model
     def run_native(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, dict[str, torch.Tensor]]]:

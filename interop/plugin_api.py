@@ -4,7 +4,8 @@ Framework-free: plugins import this; the core never imports a plugin.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from dataclasses import dataclass, field
 
@@ -188,3 +189,14 @@ def seeded_linear(n_in: int, n_out: int, gain: float, seed: int, dtype: torch.dt
         layer.weight.copy_(torch.randn(n_out, n_in, generator=gen, dtype=dtype) * gain / n_in**0.5)
         layer.bias.fill_(0.1 * gain)
     return layer
+
+
+def _swap(v: torch.Tensor) -> torch.Tensor:
+    return v.transpose(0, 1)
+
+
+@contextmanager
+def batch_first(model: torch.nn.Module, steps: int, batch: int) -> Iterator[tuple[Callable[[torch.Tensor], torch.Tensor], ...]]:
+    """A plugin's ``layout`` for a framework whose modules take a whole sequence batch first,
+    ``[B, T, ...]``: time-major values swap their first two dimensions, both ways."""
+    yield _swap, _swap

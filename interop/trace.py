@@ -7,7 +7,9 @@ describes counts as one layer) and accepts it only when what it saw is a chain:
 
 - the forward takes time-major ``x`` ``[T, B, ...]``: the first layer sees ``x[t]`` at step
   t (layers called once per step), or ``x`` itself (layers called once on the whole sequence,
-  spikingjelly's multi-step mode);
+  spikingjelly's multi-step mode); or the layout the plugin's optional ``layout`` gives
+  (:func:`own_layout`: sinabs's batch-first ``[B, T, ...]``, its Squeeze layers' ``[B*T, ...]``),
+  what the forward returns and its layers give put back time-major;
 - every step calls the same layers in the same order, each on the previous one's output;
 - the forward returns the last layer's outputs, time-major (or a tuple that starts with them).
 
@@ -25,6 +27,8 @@ from __future__ import annotations
 
 import inspect
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -97,8 +101,8 @@ def forward_graph(model: nn.Module, plugin: ModuleType) -> torch.fx.Graph:
 class ForwardGraph(nn.Module):
     """A class model with the graph of its forward (:func:`forward_graph`), traced in the model's
     own step mode, and the shape of each of the graph's tensor values when it ran on time-major
-    input (``shapes`` by fx node name; empty for a graph read step by step, whose values are one
-    step's): what :func:`snn_interop.nir.graph.to_nir` writes for a forward that is not a chain.
+    input put in the model's own layout (:func:`own_layout`; ``shapes`` by fx node name; empty for
+    a graph read step by step, whose values are one step's): what :func:`snn_interop.nir.graph.to_nir` writes for a forward that is not a chain.
     Runs as the model."""
 
     def __init__(self, model: nn.Module, graph: torch.fx.Graph, shapes: dict[str, tuple[int, ...]]) -> None:
@@ -136,8 +140,8 @@ def read_graph(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Forward
 
     reset_states(model, plugin)
     try:
-        with torch.no_grad():
-            Shapes(torch.fx.GraphModule(model, graph)).run(x)
+        with torch.no_grad(), own_layout(model, plugin, x) as (native, _):
+            Shapes(torch.fx.GraphModule(model, graph)).run(native)
     except Exception as exc:  # noqa: BLE001 - the user's layers may raise anything; say what it was
         raise NotAGraph(f"the graph torch.fx traced of {type(model).__name__}'s forward does not run on time-major input "
                         f"{tuple(x.shape)} ({type(exc).__name__}: {exc})") from exc
@@ -152,9 +156,38 @@ def reset_states(model: nn.Module, plugin: ModuleType) -> None:
     getattr(plugin, "reset", lambda _: None)(model)
 
 
-def output_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The model's forward on time-major ``x``, its first output when it returns several."""
-    return _first(model(x))
+Layout = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _time_major(v: torch.Tensor) -> torch.Tensor:
+    return v
+
+
+@contextmanager
+def own_layout(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Iterator[tuple[torch.Tensor, Layout]]:
+    """Time-major ``x`` ``[T, B, ...]`` in the layout ``model``'s own forward takes a whole sequence
+    in, and what puts a value of that layout back time-major: the plugin's optional
+    ``layout(model, steps, batch)`` context (sinabs: batch first, or batch and time folded for its
+    Squeeze layers, whose batch size it sets meanwhile); ``x`` itself where the plugin has none."""
+    layout = getattr(plugin, "layout", None)
+    if layout is None:
+        yield x, _time_major
+        return
+    with layout(model, *x.shape[:2]) as (into, back):
+        yield into(x), back
+
+
+def back_of(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Layout:
+    """What puts a whole-sequence value of ``model``'s own layout back time-major (:func:`own_layout`)."""
+    with own_layout(model, plugin, x) as (_, back):
+        return back
+
+
+def output_of(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> torch.Tensor:
+    """The model's forward on time-major ``x`` (in its own layout, :func:`own_layout`), its first
+    output when it returns several, time-major."""
+    with own_layout(model, plugin, x) as (native, back):
+        return back(_first(model(native)))
 
 
 @dataclass
@@ -180,8 +213,8 @@ def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
     hooks = [m.register_forward_hook(lambda mod, inp, out: calls.append((name_of[id(mod)], _first(inp), _first(out))))
              for m in layers.values()]
     try:
-        with torch.no_grad():
-            y = output_of(model, x)
+        with torch.no_grad(), own_layout(model, plugin, x) as (native, back):
+            y = _first(model(native))
     except Exception as exc:  # noqa: BLE001 - a user's forward may raise anything; say what the contract is
         raise BadSource(f"{type(model).__name__} is not an nn.Sequential, and its forward does not run on time-major input "
                         f"{tuple(x.shape)} [T, B, ...] ({type(exc).__name__}: {exc}); give --input-shape (and, for a forward "
@@ -194,7 +227,7 @@ def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
         raise BadSource(f"{type(model).__name__}'s forward calls none of its layers")
     steps = x.shape[0]
     per_step = order[: len(order) // steps] if len(order) % steps == 0 else order
-    whole_sequence = torch.is_tensor(calls[0][1]) and calls[0][1].shape == x.shape  # the first layer sees all of x at once
+    whole_sequence = torch.is_tensor(calls[0][1]) and calls[0][1].shape == native.shape  # the first layer sees all of x at once
     if not whole_sequence and order != per_step * steps:
         raise BadSource(f"{type(model).__name__}'s forward does not call the same layers in the same order once per step "
                         f"({len(order)} calls over {steps} steps: {', '.join(order[:12])}{', ...' if len(order) > 12 else ''}); "
@@ -210,7 +243,7 @@ def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
     width = len(chain)
     for i, (name, inp, out) in enumerate(calls):
         k, t = i % width, i // width
-        expected = (x if whole_sequence else x[t]) if k == 0 else calls[i - 1][2]
+        expected = (native if whole_sequence else native[t]) if k == 0 else calls[i - 1][2]
         if not (torch.is_tensor(inp) and torch.is_tensor(expected) and inp.shape == expected.shape and torch.equal(inp, expected)):
             seen = "the model's input" + ("" if whole_sequence else f" at step {t}") if k == 0 else f"the output of {chain[k - 1]}"
             raise BadSource(f"{type(model).__name__}: layer {name} is not fed {seen} (a skip connection, a static input repeated "
@@ -220,6 +253,6 @@ def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
     if not (torch.is_tensor(y) and y.shape == produced.shape and torch.equal(y, produced)):
         raise BadSource(f"{type(model).__name__}'s forward does not return the time-major outputs of its last layer {chain[-1]} "
                         f"(it returned {tuple(y.shape) if torch.is_tensor(y) else type(y).__name__}); return them, stacked over time")
-    outputs = {name.replace(".", "_"): (calls[k][2] if whole_sequence else torch.stack([c[2] for c in calls[k::width]]))
+    outputs = {name.replace(".", "_"): (back(calls[k][2]) if whole_sequence else torch.stack([c[2] for c in calls[k::width]]))
                for k, name in enumerate(chain)}
-    return Traced(nn.Sequential(OrderedDict((name.replace(".", "_"), layers[name]) for name in chain)), y, outputs)
+    return Traced(nn.Sequential(OrderedDict((name.replace(".", "_"), layers[name]) for name in chain)), back(y), outputs)

@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from snn_interop.nir import graph as nir_graph
-from snn_interop.plugin_api import Capabilities, NotExpressible, chain, equals, require, require_uniform, seeded_linear, show, whole_model
+from snn_interop.plugin_api import (Capabilities, NotExpressible, batch_first, chain, equals, require, require_uniform, seeded_linear,
+                                    show, whole_model)
 from snn_interop.spec.neurons import (
     Compare, Decay, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, Value, pack, uniform,
 )
@@ -44,7 +45,6 @@ from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
 
 NAME = "rockpool"
-BATCH_FIRST = True  #: its layers run a whole sequence batch-first, [B, T, ...] (read by snn-interop compare's hooks)
 EXTRA = "rockpool"
 DT = 1.0  #: rockpool's dt for the modules built here; decays are given per step
 
@@ -408,6 +408,9 @@ def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
     """The NIR graph of a rockpool model (a combinator Sequential, an nn.Sequential or a from_nir
     module); sample: one step [B, ...]."""
     return nir_graph.to_nir(whole_model(module, sys.modules[__name__]), sys.modules[__name__], sample_input)
+
+
+layout = batch_first  #: a class model's own forward takes a whole sequence batch first, [B, T, ...], as rockpool's modules do
 
 
 def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -22,7 +22,8 @@ import torch
 
 from snn_interop.nir import graph as nir_graph
 from snn_interop.plugin_api import (
-    CanonicalDerivative, Capabilities, NotExpressible, chain, equals, native_alias, require, seeded_linear, show, surrogate_derivative,
+    CanonicalDerivative, Capabilities, NotExpressible, batch_first, chain, equals, native_alias, require, seeded_linear, show,
+    surrogate_derivative,
 )
 from snn_interop.spec.neurons import (
     Compare, Decay, Discretisation, InputScale, Model, Neuron, ResetMode, ResetTiming, SpikeFn, SynapseOrder, pack, uniform, values,
@@ -32,7 +33,6 @@ from snn_interop.spec.surrogates import from_native
 from snn_interop_plugins._common import availability, dist_version
 
 NAME = "sinabs"
-BATCH_FIRST = True  #: its layers run a whole sequence batch-first, [B, T, ...] (read by snn-interop compare's hooks)
 EXTRA = "sinabs"
 #: Set to "exodus", build_neuron builds sinabs-exodus's layers (CUDA only)
 BACKEND_VARIABLE = "SNN_INTEROP_SINABS_BACKEND"
@@ -441,35 +441,55 @@ def reset(model: torch.nn.Module) -> None:
             m.reset_states()
 
 
+def is_sum(layer: torch.nn.Module) -> bool:
+    """sinabs's ``Merge``: its output is the sum of its two inputs (``DynapcnnNetwork``'s way to join two layers' spikes)."""
+    import sinabs.layers as sl
+
+    return isinstance(layer, sl.Merge)
+
+
+@contextlib.contextmanager
+def layout(model: torch.nn.Module, steps: int, batch: int) -> Iterator[tuple[Callable[[torch.Tensor], torch.Tensor], ...]]:
+    """How ``model`` takes a whole sequence: batch first, [B, T, ...]; or, when its neurons are
+    Squeeze layers (IAFSqueeze, the form DYNAP-CNN takes), batch and time folded, [B*T, ...],
+    each Squeeze layer set to this batch size meanwhile. Yields (time-major -> that, back)."""
+    neurons = [m for m in model.modules() if describe_neuron(m) is not None]
+    squeezed = [_is_squeezed(m) for m in neurons]
+    if any(squeezed) and not all(squeezed):
+        raise ValueError("a sinabs network that mixes Squeeze neurons ([B*T, ...] input) with others ([B, T, ...]) cannot run")
+    if not any(squeezed):
+        with batch_first(model, steps, batch) as swaps:
+            yield swaps
+        return
+    folds = [(m, m.batch_size, m.num_timesteps) for m in neurons]
+    try:
+        for m, _, _ in folds:
+            m.batch_size, m.num_timesteps = batch, -1
+        yield (lambda v: v.transpose(0, 1).flatten(0, 1)), (lambda v: v.unflatten(0, (batch, steps)).transpose(0, 1))
+    finally:
+        for m, b, t in folds:
+            m.batch_size, m.num_timesteps = b, t
+
+
+def _is_squeezed(m: torch.nn.Module) -> bool:
+    import sinabs.layers as sl
+
+    return isinstance(m, sl.SqueezeMixin)  # sinabs's and exodus's Squeeze layers
+
+
 def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A sinabs network of batch-first layers ([B, T, ...]) on time-major ``x``: its output, and
     each neuron layer's membrane after reset and clipping keyed by its index in the Sequential.
 
     A network of Squeeze neurons (IAFSqueeze, the form DYNAP-CNN takes) gets batch and time
-    folded, [B*T, ...], each Squeeze layer set to this batch size for the run."""
-    import sinabs.layers as sl
-
+    folded, [B*T, ...] (:func:`layout`)."""
     neurons = {name: m for name, m in chain(model) if describe_neuron(m) is not None}
-    squeezed = [isinstance(m, sl.SqueezeMixin) for m in neurons.values()]  # sinabs's and exodus's Squeeze layers
-    if any(squeezed) and not all(squeezed):
-        raise ValueError("a sinabs network that mixes Squeeze neurons ([B*T, ...] input) with others ([B, T, ...]) cannot run")
     reset(model)
     for m in neurons.values():
         m.record_states = True
-    batch, steps = x.shape[1], x.shape[0]
-    if not any(squeezed):
-        with _recurrent_membranes(neurons) as recurrent:
-            y = model(x.transpose(0, 1)).transpose(0, 1).to(x.dtype)
-        return y, {name: recurrent[name] if name in recurrent else m.recordings["v_mem"].transpose(0, 1) for name, m in neurons.items()}
-    folds = [(m, m.batch_size, m.num_timesteps) for m in neurons.values()]
-    try:
-        for m, _, _ in folds:
-            m.batch_size, m.num_timesteps = batch, -1
-        y = model(x.transpose(0, 1).flatten(0, 1)).unflatten(0, (batch, steps)).transpose(0, 1).to(x.dtype)
-    finally:
-        for m, b, t in folds:
-            m.batch_size, m.num_timesteps = b, t
-    return y, {name: m.recordings["v_mem"].transpose(0, 1) for name, m in neurons.items()}
+    with layout(model, *x.shape[:2]) as (into, back), _recurrent_membranes(neurons) as recurrent:
+        y = back(model(into(x))).to(x.dtype)
+    return y, {name: recurrent[name] if name in recurrent else m.recordings["v_mem"].transpose(0, 1) for name, m in neurons.items()}
 
 
 def example_mlp(dtype: torch.dtype = torch.float32) -> torch.nn.Module:

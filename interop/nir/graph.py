@@ -356,6 +356,10 @@ class _Writer:
         with torch.no_grad():
             return _Value((name,), layer(x), value.spikes and isinstance(layer, nn.Flatten))
 
+    def _is_sum(self, module: nn.Module, node: torch.fx.Node) -> bool:
+        """A call of a layer the plugin's optional ``is_sum`` says adds its inputs (sinabs's Merge)."""
+        return node.op == "call_module" and getattr(self.plugin, "is_sum", lambda _: False)(module.get_submodule(node.target))
+
     def _fresh(self, name: str) -> str:
         """``name`` for a new node (a flatten the forward computes), made unique among the nodes."""
         return name if name not in self.nodes else f"{name}_{len(self.nodes)}"
@@ -384,11 +388,15 @@ class _Writer:
                         env[node] = self.layer(name, original, env[node])
                 else:
                     env[node] = self.layer(node.target, layer, env[node.args[0]])
-            elif _is_add(node) and len(node.args) == 2 and not node.kwargs and all(isinstance(env.get(a), _Value) for a in node.args):
+            elif (_is_add(node) or self._is_sum(module, node)) and len(node.args) == 2 and not node.kwargs \
+                    and all(isinstance(env.get(a), _Value) for a in node.args):
                 a, b = (env[arg] for arg in node.args)
                 if set(a.nodes) & set(b.nodes):
                     raise NotAGraph(f"{what}'s forward adds the output of {', '.join(sorted(set(a.nodes) & set(b.nodes)))} to "
                                     "itself: a NIR edge carries an output once")
+                if a.x.shape != b.x.shape:
+                    raise NotAGraph(f"{what}'s forward adds values of shapes {tuple(a.x.shape[1:])} and {tuple(b.x.shape[1:])} "
+                                    f"({', '.join(a.nodes + b.nodes)}): NIR sums the edges into a node, of one shape")
                 env[node] = _Value(a.nodes + b.nodes, a.x + b.x, False)
             elif _is_flatten(node) and isinstance(env.get(node.args[0]), _Value):
                 source = env[node.args[0]]

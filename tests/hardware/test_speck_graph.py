@@ -91,7 +91,15 @@ def _sinabs_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return net(x[:, 0].float()).double()
 
 
-@pytest.mark.parametrize("framework,make,names", [("spikingjelly", _spikingjelly, ("conv", "sn")), ("snntorch", _snntorch, ("conv", "lif"))])
+def _sinabs() -> nn.Module:
+    """As sinabs's DynapcnnNetwork takes a residual block: IAFSqueeze layers, a sinabs Merge."""
+    from tests.nir.test_sinabs_class import residual
+
+    return _weights(residual())
+
+
+@pytest.mark.parametrize("framework,make,names", [("spikingjelly", _spikingjelly, ("conv", "sn")), ("snntorch", _snntorch, ("conv", "lif")),
+                                                  ("sinabs", _sinabs, ("conv", "iaf"))])
 def test_residual_networks_go_through(framework: str, make, names: tuple[str, str], tmp_path: Path) -> None:
     plugin_or_skip(framework)
     graph, _, _ = convert_full(make(), framework, "nir", verify_result=False, input_shape_=SHAPE)
@@ -103,7 +111,7 @@ def test_residual_networks_go_through(framework: str, make, names: tuple[str, st
     model, meta = speck.load(tmp_path / "out")
     assert isinstance(model, torch.fx.GraphModule) and sum(type(m).__name__ == "Merge" for m in model.modules()) == 1
     conv, neuron = names
-    fc, last = ("fc", "sn4") if framework == "spikingjelly" else ("fc", "lif4")
+    fc, last = "fc", f"{neuron}4"
     assert [layer["nodes"] for layer in meta["layers"]] == [[f"{conv}{i}", f"{neuron}{i}"] for i in (1, 2, 3)] + [[fc, last]]
     assert [sorted(layer["destinations"]) for layer in meta["layers"]] == [[1, 2], [2], [3], [-1]]  # layer 0 feeds 1 and 2; 2 sums 0 and 1
     assert meta["layer_to_core"] == {str(i): c for i, c in report.figures["layer_to_core"].items()} and len(meta["layer_to_core"]) == 4
