@@ -210,8 +210,12 @@ def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
     layers = layers_of(model, plugin)
     name_of = {id(m): n for n, m in layers.items()}
     calls: list[tuple[str, Any, Any]] = []
-    hooks = [m.register_forward_hook(lambda mod, inp, out: calls.append((name_of[id(mod)], _first(inp), _first(out))))
-             for m in layers.values()]
+    inputs: list[tuple[str, int]] = []  # each call's number of tensor arguments
+
+    def hook(mod: nn.Module, inp: tuple[Any, ...], out: Any) -> None:
+        calls.append((name_of[id(mod)], _first(inp), _first(out)))
+        inputs.append((name_of[id(mod)], sum(torch.is_tensor(a) for a in inp)))
+    hooks = [m.register_forward_hook(hook) for m in layers.values()]
     try:
         with torch.no_grad(), own_layout(model, plugin, x) as (native, back):
             y = _first(model(native))
@@ -225,6 +229,9 @@ def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
     order = [name for name, _, _ in calls]
     if not order:
         raise BadSource(f"{type(model).__name__}'s forward calls none of its layers")
+    if joined := next((name for name, n in inputs if n > 1), None):
+        raise BadSource(f"{type(model).__name__}: layer {joined} takes {max(n for name, n in inputs if name == joined)} inputs "
+                        "(a merge of two layers' outputs): not a chain of layers")
     steps = x.shape[0]
     per_step = order[: len(order) // steps] if len(order) % steps == 0 else order
     whole_sequence = torch.is_tensor(calls[0][1]) and calls[0][1].shape == native.shape  # the first layer sees all of x at once

@@ -189,9 +189,36 @@ def _reach(start: str, links: dict[str, list[str]]) -> set[str]:
     return seen
 
 
+def _node_rules(name: str, node: Any) -> list[Violation]:
+    """The rules one node breaks whatever it is fed: bias, conv kernel, dilation, groups and padding, pooling type and shape."""
+    bad = []
+    bias = getattr(node, "bias", None) if isinstance(node, WEIGHTS) else None
+    if bias is not None and np.any(np.asarray(bias) != 0):
+        bad.append(Violation(name, "bias", f"max |bias| {np.abs(bias).max():.3g}", "0: the chip adds biases on its slow clock, not per step"))
+    if isinstance(node, nir.Conv2d):
+        kh, kw = np.asarray(node.weight).shape[2:]
+        dh, dw = _ints2(node.dilation)
+        for ok, rule, found, limit in [(kh == kw, "conv: square kernel", f"kernel {kh} x {kw}", "k x k (dynapcnn_layer.py)"),
+                                       ((dh, dw) == (1, 1), "conv: dilation", f"dilation {(dh, dw)}", "1 (not in the chip's config)"),
+                                       (int(node.groups) == 1, "conv: groups", f"groups {int(node.groups)}", "1 (the chip's kernel is dense)"),
+                                       (not isinstance(node.padding, str), "conv: padding", f"padding {node.padding!r}",
+                                        "numbers (the config holds padding x, y)")]:
+            if not ok:
+                bad.append(Violation(name, rule, found, limit))
+    if isinstance(node, POOLS):
+        k, st, p = _ints2(node.kernel_size), _ints2(node.stride), _ints2(node.padding)
+        if isinstance(node, nir.AvgPool2d):
+            bad.append(Violation(name, "pooling: SumPool2d", "AvgPool2d", "SumPool2d (the chip sums; sinabs only emulates averages by rescaling weights)"))
+        if k[0] != k[1] or st != k or p != (0, 0):
+            bad.append(Violation(name, "pooling: shape", f"kernel {k}, stride {st}, padding {p}",
+                                 "square kernel, stride = kernel, no padding (dynapcnn_layer_utils.py)"))
+    return bad
+
+
 def _shapes(graph: nir.NIRGraph, top: _Topology) -> tuple[dict[str, tuple[int, ...] | None], dict[str, tuple[int, int, int]], list[Violation]]:
     """Each node's output shape (None where unknown), each weight node's (c, h, w) input, and the
-    violations of the shape, conv, pooling, flatten and bias rules."""
+    violations of the rules on what a node is fed: the input's shape, equal shapes summed, a conv's
+    or pooling's (c, h, w), a Linear's size, a Flatten's dims."""
     first, _ = _io_names(graph)
     shape: dict[str, tuple[int, ...] | None] = {first: _shape(graph.nodes[first], "input")}
     unflat: dict[str, tuple[int, ...] | None] = {}  # a Flatten's input: a Linear's kernel spans it, as in sinabs
@@ -207,13 +234,10 @@ def _shapes(graph: nir.NIRGraph, top: _Topology) -> tuple[dict[str, tuple[int, .
         if name == first or isinstance(node, nir.Output):
             continue
         known = {shape.get(p) for p in ins}
-        if len(known) > 1:
-            if None not in known:
-                bad.append(Violation(name, "graph: merge", f"inputs of shapes {', '.join(map(str, sorted(known)))}",
-                                     "equal shapes (the inputs' spikes are summed)"))
-            shape[name] = None
-            continue
-        s = known.pop() if known else None
+        if len(known) > 1 and None not in known:
+            bad.append(Violation(name, "graph: merge", f"inputs of shapes {', '.join(map(str, sorted(known)))}",
+                                 "equal shapes (the inputs' spikes are summed)"))
+        s = known.pop() if len(known) == 1 else None
         shape[name] = None
         if s is None:
             continue
@@ -224,14 +248,15 @@ def _shapes(graph: nir.NIRGraph, top: _Topology) -> tuple[dict[str, tuple[int, .
             unflat[name] = next((unflat[p] for p in ins if p in unflat), s)
             shape[name] = (int(np.prod(s)),)
         elif isinstance(node, WEIGHTS):
-            bias = getattr(node, "bias", None)
-            if bias is not None and np.any(np.asarray(bias) != 0):
-                bad.append(Violation(name, "bias", f"max |bias| {np.abs(bias).max():.3g}", "0: the chip adds biases on its slow clock, not per step"))
             source = next((unflat[p] for p in ins if p in unflat), s)
             in_shapes[name] = tuple(source) if len(source) == 3 else (s[0], 1, 1) if len(s) == 1 else tuple(s)
             w = np.asarray(node.weight)
-            if isinstance(node, nir.Conv2d):
-                shape[name] = _conv_rules(name, node, s, bad)
+            if isinstance(node, nir.Conv2d) and len(s) != 3:
+                bad.append(Violation(name, "conv: input", f"input shape {s}", "(channels, height, width)"))
+            elif isinstance(node, nir.Conv2d):
+                if not isinstance(node.padding, str):
+                    (sh, sw), (ph, pw) = _ints2(node.stride), _ints2(node.padding)
+                    shape[name] = (w.shape[0], _conv_out(s[1], w.shape[2], sh, ph), _conv_out(s[2], w.shape[3], sw, pw))
             elif w.shape[1] != int(np.prod(s)):
                 bad.append(Violation(name, "linear: input", f"{w.shape[1]} inputs for shape {s}", "the preceding layer's size"))
             else:
@@ -239,36 +264,12 @@ def _shapes(graph: nir.NIRGraph, top: _Topology) -> tuple[dict[str, tuple[int, .
         elif isinstance(node, NEURON_NODES):
             shape[name] = s
         elif isinstance(node, POOLS):
-            k, st, p = _ints2(node.kernel_size), _ints2(node.stride), _ints2(node.padding)
-            if isinstance(node, nir.AvgPool2d):
-                bad.append(Violation(name, "pooling: SumPool2d", "AvgPool2d", "SumPool2d (the chip sums; sinabs only emulates averages by rescaling weights)"))
-            if k[0] != k[1] or st != k or p != (0, 0):
-                bad.append(Violation(name, "pooling: shape", f"kernel {k}, stride {st}, padding {p}",
-                                     "square kernel, stride = kernel, no padding (dynapcnn_layer_utils.py)"))
+            k = _ints2(node.kernel_size)
             if len(s) != 3:
                 bad.append(Violation(name, "pooling: input", f"input shape {s}", "(channels, height, width)"))
             else:
                 shape[name] = (s[0], s[1] // k[0], s[2] // k[1])
     return shape, in_shapes, bad
-
-
-def _conv_rules(name: str, node: nir.Conv2d, s: tuple[int, ...], bad: list[Violation]) -> tuple[int, ...] | None:
-    """The conv's output shape (None when unknown), appending the violations of the conv rules to ``bad``."""
-    if len(s) != 3:
-        bad.append(Violation(name, "conv: input", f"input shape {s}", "(channels, height, width)"))
-        return None
-    if isinstance(node.padding, str):
-        bad.append(Violation(name, "conv: padding", f"padding {node.padding!r}", "numbers (the config holds padding x, y)"))
-        return None
-    w = np.asarray(node.weight)
-    kh, kw = w.shape[2:]
-    (sh, sw), (dh, dw), (ph, pw) = _ints2(node.stride), _ints2(node.dilation), _ints2(node.padding)
-    for ok, rule, found, limit in [(kh == kw, "conv: square kernel", f"kernel {kh} x {kw}", "k x k (dynapcnn_layer.py)"),
-                                   ((dh, dw) == (1, 1), "conv: dilation", f"dilation {(dh, dw)}", "1 (not in the chip's config)"),
-                                   (int(node.groups) == 1, "conv: groups", f"groups {int(node.groups)}", "1 (the chip's kernel is dense)")]:
-        if not ok:
-            bad.append(Violation(name, rule, found, limit))
-    return (w.shape[0], _conv_out(s[1], kh, sh, ph), _conv_out(s[2], kw, sw, pw))
 
 
 def _conv_out(size: int, k: int, s: int, p: int) -> int:
@@ -300,6 +301,7 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
     layers: dict[str, _Layer] = {}  # by neuron node
     for name in top.order:
         node, pred, succ = graph.nodes[name], top.pred[name], top.succ[name]
+        bad += _node_rules(name, node)
         if kind[name] == "other":
             bad.append(Violation(name, "layer type", type(node).__name__,
                                  "Conv2d, Linear, Affine, IF, SumPool2d, Flatten (the layers a DYNAP-CNN core runs)"))
