@@ -195,6 +195,8 @@ class HandoffReport:
             ("output spike mismatches", f"{f['spike_mismatches']} of {f['outputs']} ({f['mismatch_fraction']:.3g}); "
                                         f"spikes: float {f['spikes_float']}, {self.target} {f['spikes_target']}"),
             ("first mismatch", "none" if first is None else f"step {first['step']}, output {first['index']}"),
+            ("spike counts", f"{f['count_differences']} spikes apart over the run, summed over outputs (at most "
+                             f"{f['count_difference_max']} for one output): what a readout counting spikes sees"),
             *((("weights alone", f"{a['spike_mismatches']} of {f['outputs']} ({a['mismatch_fraction']:.3g}): the float model "
                 "with the weights the chip applies (what its 8-bit weights alone change)"),) if (a := f.get("weights_alone")) else ()),
             *(("folded", n["note"]) for n in self.folded),
@@ -213,7 +215,10 @@ def _show(value: Any) -> str:
 
 
 def compare_spikes(reference: torch.Tensor, target: torch.Tensor) -> dict[str, Any]:
-    """Spike mismatches of ``target`` against ``reference`` (both ``[T, B, n]`` counts)."""
+    """Spike mismatches of ``target`` against ``reference`` (both ``[T, B, n]`` counts), per output and
+    step; and the spike counts over the run: sum over batch and outputs of |count_float - count_target|
+    (``count_differences``) and its largest term (``count_difference_max``), what a readout that
+    counts spikes over the run sees."""
     if reference.shape != target.shape:
         raise ValueError(f"the target's output has shape {tuple(target.shape)}, the float model's {tuple(reference.shape)}")
     ref, tgt = reference.to(torch.float64).flatten(2), target.to(torch.float64).flatten(2)
@@ -222,8 +227,10 @@ def compare_spikes(reference: torch.Tensor, target: torch.Tensor) -> dict[str, A
     if diff.any():
         step, batch, index = (int(i) for i in diff.nonzero()[0])
         first = {"step": step, "batch": batch, "index": index}
+    counts = (ref.sum(0) - tgt.sum(0)).abs()  # per batch and output, over the run
     return {"spike_mismatches": int(diff.sum()), "outputs": int(diff.numel()), "mismatch_fraction": float(diff.float().mean()),
-            "first_mismatch": first, "spikes_float": int(ref.sum()), "spikes_target": int(tgt.sum())}
+            "first_mismatch": first, "spikes_float": int(ref.sum()), "spikes_target": int(tgt.sum()),
+            "count_differences": int(counts.sum()), "count_difference_max": int(counts.max()) if counts.numel() else 0}
 
 
 def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 100, seed: int = 0, rate: float = SPIKE_P,

@@ -52,6 +52,12 @@ def test_compare_spikes_counts_and_locates_the_first_mismatch():
     assert found["spike_mismatches"] == 2 and found["outputs"] == 30
     assert found["first_mismatch"] == {"step": 3, "batch": 1, "index": 0}
     assert found["spikes_target"] == 3 and found["mismatch_fraction"] == pytest.approx(2 / 30)
+    # counts over the run: output (1, 0) lost its spike, output (0, 1) gained 2
+    assert (found["count_differences"], found["count_difference_max"]) == (3, 2)
+    late = ref.clone()
+    late[1, 0, 2], late[2, 0, 2] = 0, 1  # the same spike one step late: 2 per-step mismatches, no count apart
+    shifted = hardware.compare_spikes(ref, late)
+    assert (shifted["spike_mismatches"], shifted["count_differences"], shifted["count_difference_max"]) == (2, 0, 0)
     with pytest.raises(ValueError, match="shape"):
         hardware.compare_spikes(ref, ref[:, :, :2])
 
