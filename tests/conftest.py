@@ -29,3 +29,18 @@ def plugin_or_skip(name: str):
     if info.unavailable:
         pytest.skip(f"{name} not installed: {info.unavailable}")
     return registry.get(name)
+
+
+def seeded_weights(model, conv: float = 1.0, linear: float = 1.0):
+    """``model`` with each Conv2d and Linear weight (3 u - 0.5) / fan_in times ``conv`` or ``linear``
+    (u uniform in [0, 1), seed 3): a mean input of about one threshold per spike-filled fan-in."""
+    import torch
+    from torch import nn
+
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                gain = linear if isinstance(m, nn.Linear) else conv
+                m.weight.copy_((torch.rand(m.weight.shape, generator=gen) * 3 - 0.5) / m.weight[0].numel() * gain)
+    return model

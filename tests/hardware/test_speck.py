@@ -15,7 +15,7 @@ from torch import nn
 from snn_interop import hardware
 from snn_interop.cli import convert_main
 from snn_interop.conversion import convert_full, read_nir
-from tests.conftest import plugin_or_skip
+from tests.conftest import plugin_or_skip, seeded_weights
 
 pytest.importorskip("sinabs")
 from snn_interop_plugins import speck  # noqa: E402 - after the skip: this target needs sinabs
@@ -24,15 +24,8 @@ STEPS, RATE = 40, 0.3
 
 
 def _weights(model: nn.Sequential) -> nn.Sequential:
-    """Seeded weights (3 u - 0.5) / fan_in (u uniform in [0, 1)), a quarter of that for Linear:
-    every layer fires on 30 % input spikes, the outputs about once in five steps."""
-    gen = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                gain = 0.25 if isinstance(m, nn.Linear) else 1.0
-                m.weight.copy_((torch.rand(m.weight.shape, generator=gen) * 3 - 0.5) / m.weight[0].numel() * gain)
-    return model
+    """Seeded weights, a quarter for Linear: every layer fires on 30 % input spikes, the outputs about once in five steps."""
+    return seeded_weights(model, linear=0.25)
 
 
 def _net(neuron) -> nn.Sequential:

@@ -17,7 +17,7 @@ from torch import nn
 from snn_interop import hardware
 from snn_interop.cli import convert_main
 from snn_interop.conversion import convert_full
-from tests.conftest import plugin_or_skip
+from tests.conftest import plugin_or_skip, seeded_weights
 
 pytest.importorskip("sinabs")
 from snn_interop_plugins import speck  # noqa: E402 - after the skip: this target needs sinabs
@@ -27,14 +27,8 @@ STEPS, RATE = 40, 0.3
 
 
 def _weights(model: nn.Module) -> nn.Module:
-    """Seeded weights (3 u - 0.5) / fan_in, a half of that for Linear: every layer fires on 30 % input spikes."""
-    gen = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                gain = 0.5 if isinstance(m, nn.Linear) else 1.0
-                m.weight.copy_((torch.rand(m.weight.shape, generator=gen) * 3 - 0.5) / m.weight[0].numel() * gain)
-    return model
+    """Seeded weights, a half for Linear: every layer fires on 30 % input spikes."""
+    return seeded_weights(model, linear=0.5)
 
 
 def _spikingjelly() -> nn.Module:

@@ -9,18 +9,9 @@ from torch import nn
 
 from snn_interop import compare, inputs
 from snn_interop import conversion as conv
-from tests.conftest import plugin_or_skip
+from tests.conftest import plugin_or_skip, seeded_weights
 
 pytest.importorskip("sinabs")
-
-
-def _seeded(model: nn.Module, gain: float = 1.0) -> nn.Module:
-    gen = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                m.weight.copy_((torch.rand(m.weight.shape, generator=gen) * 3 - 0.5) / m.weight[0].numel() * gain)
-    return model
 
 
 def mlp() -> nn.Module:
@@ -35,7 +26,7 @@ def mlp() -> nn.Module:
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:  # x [B, T, 8]
             return self.lif2(self.fc2(self.lif1(self.fc1(x))))
-    return _seeded(MLP(), 16.0)  # sinabs scales a LIF input by 1 - exp(-1/tau)
+    return seeded_weights(MLP(), linear=16.0)  # sinabs scales a LIF input by 1 - exp(-1/tau)
 
 
 def residual(merge: str = "skip first") -> nn.Module:
@@ -59,7 +50,7 @@ def residual(merge: str = "skip first") -> nn.Module:
             b = self.iaf2(self.conv2(a))
             summed = self.merge(a, b) if merge == "skip first" else self.merge(b, a) if merge == "skip last" else a + b
             return self.iaf4(self.fc(self.flat(self.iaf3(self.conv3(summed)))))
-    return _seeded(Residual())
+    return seeded_weights(Residual())
 
 
 @pytest.mark.parametrize("target", ["nir", "snntorch"])
