@@ -413,6 +413,13 @@ def to_nir(module: torch.nn.Module, sample_input: torch.Tensor) -> Any:
 layout = batch_first  #: a class model's own forward takes a whole sequence batch first, [B, T, ...], as rockpool's modules do
 
 
+def reset(model: torch.nn.Module) -> None:
+    """Put rockpool's modules back at rest (their ``reset_state``): they keep their state between calls."""
+    for m in model.modules():
+        if hasattr(m, "reset_state"):
+            m.reset_state()
+
+
 def run_model(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A combinator Sequential or an ``nn.Sequential`` of torch layers, ``LinearTorch`` and
     rockpool neuron modules, run layer by layer over the whole sequence as rockpool does (its

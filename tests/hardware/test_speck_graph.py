@@ -87,7 +87,7 @@ def _sinabs_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def _sinabs() -> nn.Module:
     """As sinabs's DynapcnnNetwork takes a residual block: IAFSqueeze layers, a sinabs Merge."""
-    from tests.nir.test_sinabs_class import residual
+    from tests.nir.test_batch_first_classes import residual
 
     return _weights(residual())
 

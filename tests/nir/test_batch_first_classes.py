@@ -1,6 +1,7 @@
-"""sinabs models written as a class: run in sinabs's own layout (batch first, [B, T, ...], or
-batch and time folded, [B*T, ...], for Squeeze layers; the plugin's ``layout``), and sinabs's
-``Merge`` read as a sum (the plugin's ``is_sum``), as a DynapcnnNetwork residual block is written."""
+"""Models written as a class in frameworks whose layers take a whole sequence batch first: run in
+the framework's own layout (the plugin's ``layout``: sinabs [B, T, ...], or [B*T, ...] for its
+Squeeze layers; rockpool [B, T, ...]), and sinabs's ``Merge`` read as a sum (the plugin's
+``is_sum``), as a DynapcnnNetwork residual block is written."""
 from __future__ import annotations
 
 import pytest
@@ -101,3 +102,24 @@ def test_compare_records_a_squeeze_class_time_major() -> None:
         converted.layer("conv2").weight[0] += 0.5
     result = compare.localise(native, compare.record(converted, x, None, graph=graph))
     assert result.status != "match" and result.first.node in ("conv2", "iaf2"), result.text()
+
+
+def test_a_rockpool_class_runs_batch_first_from_rest() -> None:
+    """A torch class of rockpool LIFTorch layers (they take [B, T, N] and keep their state between
+    calls): exact into NIR, and again on a second conversion (the plugin's ``reset``)."""
+    rockpool = plugin_or_skip("rockpool")
+    with rockpool.importing():
+        from rockpool.nn.modules import LIFTorch
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.lif1 = nn.Linear(8, 16, bias=False), LIFTorch(16, tau_mem=0.02, tau_syn=0.01, dt=1e-3)
+            self.fc2, self.lif2 = nn.Linear(16, 4, bias=False), LIFTorch(4, tau_mem=0.02, tau_syn=0.01, dt=1e-3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:  # x [B, T, 8]
+            return self.lif2(self.fc2(self.lif1(self.fc1(x))[0]))[0]
+    net = seeded_weights(Net(), linear=2.0)
+    for _ in range(2):
+        _, _, report = conv.convert_full(net, "rockpool", "nir", input_shape_=(8,), steps=30)
+        assert report.exact and report.forward["spikes_source"] > 100, report.table()
