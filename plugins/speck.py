@@ -350,7 +350,7 @@ def _destinations(graph: nir.NIRGraph, top: _Topology, kind: dict[str, str], lay
     if len(exits) > 1:
         bad.append(Violation(last, "graph: output", f"fed by {len(exits)} paths ({', '.join(map(repr, top.pred[last]))})",
                              "one layer's spikes: the chip's output is one layer's events, not a sum"))
-    for neuron, layer in layers.items():
+    for neuron in layers:
         dests = [d for s in top.succ[neuron] for d in (top.succ[s] if kind[s] == "pool" else [s]) if d != last]
         if len(dests) > DESTINATIONS:
             bad.append(Violation(neuron, "graph: destinations", f"spikes sent to {len(dests)} layers ({', '.join(map(repr, dests))})",
