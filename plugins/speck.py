@@ -37,7 +37,9 @@ Rules checked (each limit's source, files under ``sinabs/backend/dynapcnn/``):
   :data:`CORES`), and all layers fit distinct cores at once (``mapping.py``
   ``get_valid_mapping``, 9 cores).
 * input: (channels, height, width) with 1 or 2 channels on at most 128 x 128
-  (``dvs_layer.py``: 1 or 2 channels; ``dynapcnn_visualizer.py``: the 128 x 128 sensor).
+  (``dvs_layer.py``: 1 or 2 channels; ``dynapcnn_visualizer.py``: the 128 x 128 sensor). A
+  SumPool2d right after it is the DVS layer's pooling (``DVSLayer``, one ``pool_layer``): all the
+  input through it, to at most 2 layers.
 
 Not checked (samna's ``validate_configuration``, ``config_builder.py``, holds them): the ranges
 of kernel size, stride, padding and feature counts, and 16-bit saturation of v_mem while running.
@@ -83,7 +85,8 @@ EXTRA = "sinabs"
 CHECKS = ("graph: weight -> IF layers, <= 2 destinations each, [SumPool2d] per destination, <= 2 layers summed, feed-forward", "neuron: IF (no leak)", "threshold: one per layer",
           "input gain: one per layer", "reset: subtract or to 0, same step", "compare: > needs reset to 0",
           "bias: zero", "conv: square kernel, dilation 1, groups 1", "pooling: SumPool2d, square, stride = kernel, no padding",
-          "memory: kernel, neuron and bias words per core", "cores: 9, one layer each", "input: 1-2 channels, <= 128 x 128")
+          "memory: kernel, neuron and bias words per core", "cores: 9, one layer each", "input: 1-2 channels, <= 128 x 128",
+          "input: pooling in the DVS layer, all of it, to <= 2 layers")
 
 #: (kernel, neuron, bias) memory words of cores 0..8: sinabs 3.1.3 chips/dynapcnn.py
 #: DynapcnnConfigBuilder.get_constraints (that module imports samna, so the table is copied)
@@ -309,7 +312,7 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
             fed = [p for p in pred if kind[p] not in ("neuron", "pool") and p != first]
             if fed:
                 bad.append(Violation(name, "graph: structure", f"{type(node).__name__} fed by {', '.join(map(repr, fed))}, not by spikes", STRUCTURE))
-            if len(pred) > 1 and first in pred:
+            if len(pred) > 1 and any(p == first or top.pred[p] == [first] for p in pred):
                 bad.append(Violation(name, "graph: merge", "the input summed with a layer's spikes",
                                      "two layers' spikes (sinabs' GraphExtractor takes a Merge's arguments from layers: "
                                      "nir_graph_extractor.py _find_merge_arguments)"))
@@ -327,9 +330,11 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
                 bad.append(Violation(name, "graph: structure", "a neuron without its own weight layer before it", STRUCTURE))
             else:
                 layers[name] = _Layer(pred[0], in_shapes.get(pred[0], (0, 0, 0)), name)
+        elif kind[name] == "pool" and pred == [first]:
+            bad += _input_pooling(graph, top, name)
         elif kind[name] == "pool":
             if [kind[p] for p in pred] != ["neuron"]:
-                bad.append(Violation(name, "graph: structure", "pooling not right after an IF neuron", STRUCTURE))
+                bad.append(Violation(name, "graph: structure", "pooling not right after an IF neuron or the input", STRUCTURE))
             elif pred[0] in layers:
                 layers[pred[0]].pools.append(name)
             if any(kind[n] not in ("weight", "io") for n in succ):
@@ -339,11 +344,35 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
     return list(layers.values()), bad
 
 
+def _input_pooling(graph: nir.NIRGraph, top: _Topology, pool: str) -> list[Violation]:
+    """The rules on pooling the input, which the DVS layer does (sinabs ``DVSLayer``, one
+    ``pool_layer``): all the input through this one pooling, to at most 2 layers, none of it the output."""
+    first, last = _io_names(graph)
+    bad = []
+    if top.succ[first] != [pool]:
+        bad.append(Violation(pool, "input: pooling", f"the input also goes to {', '.join(repr(n) for n in top.succ[first] if n != pool)}",
+                             "all the input through one pooling: the DVS layer's (dvs_layer.py, one pool_layer)"))
+    if last in top.succ[pool] or any(not isinstance(graph.nodes[n], WEIGHTS) for n in top.succ[pool] if n != last):
+        bad.append(Violation(pool, "graph: structure", f"the pooled input goes to {', '.join(map(repr, top.succ[pool]))}",
+                             f"weight layers: {STRUCTURE}"))
+    if len(top.succ[pool]) > DESTINATIONS:
+        bad.append(Violation(pool, "graph: destinations", f"the pooled input sent to {len(top.succ[pool])} layers "
+                             f"({', '.join(map(repr, top.succ[pool]))})", f"at most {DESTINATIONS} (the DVS layer's destinations)"))
+    return bad
+
+
+def _dvs_pool(graph: nir.NIRGraph, top: _Topology) -> str | None:
+    """The pooling node right after the input, which sinabs puts in its DVS layer, if any."""
+    first, _ = _io_names(graph)
+    return next((n for n in top.succ[first] if isinstance(graph.nodes[n], POOLS)), None)
+
+
 def _destinations(graph: nir.NIRGraph, top: _Topology, kind: dict[str, str], layers: dict[str, _Layer]) -> list[Violation]:
     """The rules on where spikes go: at most 2 destinations per layer; one layer feeds the Output and no other layer."""
     _, last = _io_names(graph)
     bad = []
-    exits = [n for p in top.pred[last] for n in ([p] if kind[p] == "neuron" else top.pred[p] if kind[p] == "pool" else [])]
+    exits = [n for p in top.pred[last] for n in ([p] if kind[p] == "neuron" else top.pred[p] if kind[p] == "pool" else [])
+             if kind[n] == "neuron"]
     for p in top.pred[last]:
         if kind[p] not in ("neuron", "pool"):
             bad.append(Violation(p, "graph: structure", f"{type(graph.nodes[p]).__name__} feeds the output", "an IF layer's spikes (after its pooling)"))
@@ -461,6 +490,8 @@ class SpeckDeployment:
     cores: dict[int, int]
     #: per weight node, the weights the chip applies in the graph's units: W / (s g)
     applied: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the DVS layer, where the input is pooled: {"node": the NIR pooling node, "pooling", "destinations"}
+    dvs: dict[str, Any] | None = None
     simulator: str = field(default_factory=lambda: f"sinabs {dist_version('sinabs')} time-stepped forward of the discretised model (float64)")
     bound: dict[str, float] = field(default_factory=lambda: {"mismatch_fraction": BOUND})
 
@@ -469,8 +500,8 @@ class SpeckDeployment:
         SumPool2d, Merge, integer-valued) and ``speck_layers.json`` (scales, thresholds, destinations, cores)."""
         model_path, meta_path = out / "speck_model.pt", out / "speck_layers.json"
         torch.save(self.model, model_path)
-        meta = {"chip": CHIP, "sinabs": dist_version("sinabs"), "input_shape": list(self.input_shape),
-                "layer_to_core": {str(k): v for k, v in self.cores.items()}, "layers": self.layers}
+        meta = {"chip": CHIP, "sinabs": dist_version("sinabs"), "input_shape": list(self.input_shape), "dvs_input": self.dvs is not None,
+                "layer_to_core": {str(k): v for k, v in self.cores.items()}, "layers": self.layers, "dvs": self.dvs}
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")
         return [model_path, meta_path]
 
@@ -568,12 +599,13 @@ def _torch_model(graph: nir.NIRGraph, top: _Topology, modules: dict[str, nn.Modu
     return torch.fx.GraphModule(root, fx, class_name="SpeckGraph"), names
 
 
-def network(model: nn.Module, input_shape: tuple[int, int, int]) -> tuple[Any, dict[int, str]]:
+def network(model: nn.Module, input_shape: tuple[int, int, int], dvs_input: bool = False) -> tuple[Any, dict[int, str]]:
     """sinabs' own ``DynapcnnNetworkModule`` of a chip-form ``model``: what ``DynapcnnNetwork(model,
-    input_shape, discretize=False)`` builds (dynapcnn_network.py, whose samna import is skipped: its
-    GraphExtractor, the layer grouping, topological indices), and each layer index's weight module name."""
+    input_shape, dvs_input=dvs_input, discretize=False)`` builds (dynapcnn_network.py, whose samna
+    import is skipped: its GraphExtractor, the layer grouping, topological indices; with
+    ``dvs_input``, a DVS layer that takes a pooling of the input), and each layer index's weight module name."""
     extractor_mod, utils = _dynapcnn("nir_graph_extractor"), _dynapcnn("utils")
-    extractor = extractor_mod.GraphExtractor(copy.deepcopy(model).float(), torch.zeros(1, *input_shape), False,
+    extractor = extractor_mod.GraphExtractor(copy.deepcopy(model).float(), torch.zeros(1, *input_shape), dvs_input,
                                              ignore_node_types=utils.COMPLETELY_IGNORED_LAYER_TYPES)
     extractor.remove_nodes_by_class(utils.IGNORED_LAYER_TYPES)
     net = extractor.get_dynapcnn_network_module(discretize=False)
@@ -635,15 +667,18 @@ def build(graph: nir.NIRGraph) -> SpeckDeployment:
             modules[name] = sl.SumPool2d(_ints2(graph.nodes[name].kernel_size)[0])
     model, names = _torch_model(graph, top, modules)
     shape = _shape(graph.nodes[_io_names(graph)[0]], "input")
+    dvs = _dvs_pool(graph, top)
     try:
-        net, weights = network(model, shape)
+        net, weights = network(model, shape, dvs is not None)
     except Exception as exc:  # noqa: BLE001 - sinabs' own reading of the model; anything it raises is a rule check() missed
         raise ConstraintViolation(NAME, CHIP, [Violation("graph", "sinabs DynapcnnNetwork", f"{type(exc).__name__}: {exc}",
                                                          "a model sinabs' GraphExtractor maps to DYNAP-CNN layers")]) from exc
-    table = [{**info[names[weights[i]]], "destinations": [int(d) for d in net.destination_map[i]],
+    table = [{"index": i, **info[names[weights[i]]], "destinations": [int(d) for d in net.destination_map[i]],
               "pooling": [_ints2(p)[0] for p in layer.pool], "memory": {k: int(v) for k, v in layer.memory_summary().items()}}
              for i, layer in net.dynapcnn_layers.items()]
-    return SpeckDeployment(model, shape, table, _mapping(net.dynapcnn_layers) or {}, applied)
+    dvs_layer = None if dvs is None else {"node": dvs, "pooling": _ints2(net.dvs_layer.pool_layer.kernel_size)[0],
+                                          "destinations": [int(d) for d in net.destination_map["dvs"]]}
+    return SpeckDeployment(model, shape, table, _mapping(net.dynapcnn_layers) or {}, applied, dvs_layer)
 
 
 def load(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:

@@ -190,3 +190,48 @@ def test_graph_rules_name_the_node() -> None:
         ("n1", "graph: destinations"), ("c4", "graph: connected"), ("n5", "graph: connected")}
     with pytest.raises(hardware.ConstraintViolation, match="node 'c2': graph: merge: the input summed with a layer's spikes"):
         hardware.handoff(nir.NIRGraph(nodes=nodes, edges=edges + [("input", "c2")]), "speck", Path("never-written"))
+
+
+def _pooled_input() -> tuple[dict[str, nir.NIRNode], list[tuple[str, str]]]:
+    """2x16x16 -> SumPool2d(2) -> c1 -> n1 -> flat -> fc -> n2: the input pooled, as the DVS layer does."""
+    nodes = {"input": nir.Input(input_type={"input": np.array([2, 16, 16])}), "pool": _pool(), "c1": _conv(2, 4, 8, 1), "n1": _if(4, 8, 8),
+             "flat": nir.Flatten(start_dim=0, input_type={"input": np.array([4, 8, 8])}),
+             "fc": nir.Linear(weight=(np.random.default_rng(4).random((5, 256)) * 3 - 0.5) / 256 * 0.5), "n2": _if(5),
+             "output": nir.Output(output_type={"output": np.array([5])})}
+    edges = [("input", "pool"), ("pool", "c1"), ("c1", "n1"), ("n1", "flat"), ("flat", "fc"), ("fc", "n2"), ("n2", "output")]
+    return nodes, edges
+
+
+def test_pooled_input_goes_to_the_dvs_layer(tmp_path: Path) -> None:
+    """A pooling of the input is the DVS layer's: sinabs builds DynapcnnNetwork with dvs_input, its
+    DVS layer pooling 2x2 into layer 1; the forward equals sinabs' own, DVS layer included."""
+    nodes, edges = _pooled_input()
+    graph = nir.NIRGraph(nodes=nodes, edges=edges)
+    assert speck.check(graph) == []
+    report = hardware.handoff(graph, "speck", tmp_path / "out", steps=30, rate=0.2)
+    assert report.within_bound and report.forward["spikes_float"] >= 10, report.table()
+    model, meta = speck.load(tmp_path / "out")
+    assert meta["dvs_input"] and meta["dvs"] == {"node": "pool", "pooling": 2, "destinations": [1]}
+    assert [(layer["index"], layer["nodes"], layer["destinations"]) for layer in meta["layers"]] == [(1, ["c1", "n1"], [2]), (2, ["fc", "n2"], [-1])]
+    assert set(meta["layer_to_core"]) == {"1", "2"}
+    x = hardware.spike_input(graph, 30, 0, 0.2)
+    net, _ = speck.network(model, (2, 16, 16), dvs_input=True)
+    assert net.dvs_layer is not None
+    for layer in net.dynapcnn_layers.values():
+        layer.spk.reset_states()
+    with torch.no_grad():
+        assert torch.equal(net(x[:, 0].float()).double().reshape(30, -1), speck.run(model, x)[:, 0].reshape(30, -1))
+
+
+def test_input_pooling_rules() -> None:
+    nodes, edges = _pooled_input()
+    c2, n3 = _conv(2, 4, 16, 2), _if(4, 16, 16)
+    # part of the input pooled, part not: the DVS layer has one pooling for all of it
+    assert ("pool", "input: pooling") in _rules({**nodes, "c2": c2, "n3": n3}, edges + [("input", "c2"), ("c2", "n3"), ("n3", "output")])
+    # the pooled input to three layers (the DVS layer has two destinations)
+    more = {**nodes, **{f"c{i}": _conv(2, 4, 8, i) for i in (3, 4)}, **{f"m{i}": _if(4, 8, 8) for i in (3, 4)}}
+    wider = edges + [("pool", "c3"), ("pool", "c4"), ("c3", "m3"), ("c4", "m4"), ("m3", "c1"), ("m4", "c1")]
+    assert ("pool", "graph: destinations") in _rules(more, wider)
+    # the pooled input summed with a layer's spikes, as the input itself may not be
+    assert ("c1", "graph: merge") in _rules({**nodes, "c3": _conv(2, 2, 8, 3), "m3": _if(2, 8, 8)},
+                                            edges + [("pool", "c3"), ("c3", "m3"), ("m3", "c1")])
