@@ -210,11 +210,13 @@ def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
     layers = layers_of(model, plugin)
     name_of = {id(m): n for n, m in layers.items()}
     calls: list[tuple[str, Any, Any]] = []
-    inputs: list[tuple[str, int]] = []  # each call's number of tensor arguments
+    joined: list[str] = []  # layers called with another layer's output beside their first argument (sinabs's Merge)
 
     def hook(mod: nn.Module, inp: tuple[Any, ...], out: Any) -> None:
+        produced = {id(o) for name, _, o in calls if name != name_of[id(mod)]}  # its own spikes fed back are its state
+        if any(torch.is_tensor(a) and id(a) in produced for a in inp[1:]):
+            joined.append(name_of[id(mod)])
         calls.append((name_of[id(mod)], _first(inp), _first(out)))
-        inputs.append((name_of[id(mod)], sum(torch.is_tensor(a) for a in inp)))
     hooks = [m.register_forward_hook(hook) for m in layers.values()]
     try:
         with torch.no_grad(), own_layout(model, plugin, x) as (native, back):
@@ -229,9 +231,8 @@ def trace(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Traced:
     order = [name for name, _, _ in calls]
     if not order:
         raise BadSource(f"{type(model).__name__}'s forward calls none of its layers")
-    if joined := next((name for name, n in inputs if n > 1), None):
-        raise BadSource(f"{type(model).__name__}: layer {joined} takes {max(n for name, n in inputs if name == joined)} inputs "
-                        "(a merge of two layers' outputs): not a chain of layers")
+    if joined:
+        raise BadSource(f"{type(model).__name__}: layer {joined[0]} takes the outputs of two layers (a merge): not a chain of layers")
     steps = x.shape[0]
     per_step = order[: len(order) // steps] if len(order) % steps == 0 else order
     whole_sequence = torch.is_tensor(calls[0][1]) and calls[0][1].shape == native.shape  # the first layer sees all of x at once
