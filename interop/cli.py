@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from snn_interop import __version__, catalogue, hardware, inputs, registry
@@ -219,12 +220,19 @@ def _cmd_inspect(args: argparse.Namespace) -> ExitCode:
     from snn_interop import conversion as conv, describe
 
     graph = conv.read_nir(args.file)
+    defaults = _nir_defaults(args) or NirDefaults()
     try:
-        description = describe.describe(graph, _nir_defaults(args) or NirDefaults())
+        description = describe.describe(graph, defaults)
     except SpecError as exc:
         raise InvalidGraph(f"{args.file}: {exc}") from exc
+    fits = {}
+    for target in args.target or []:
+        t = hardware.get(target)
+        fits[target] = {"chip": t.CHIP, "violations": [asdict(v) for v in hardware.fits(graph, target, defaults)]}
+    if fits:
+        description["targets"] = fits
     print(json.dumps(description, indent=2) if args.json else describe.text(description, args.file))
-    return ExitCode.OK
+    return ExitCode.CONSTRAINT if any(f["violations"] for f in fits.values()) else ExitCode.OK
 
 
 def _cmd_verify(args: argparse.Namespace) -> ExitCode:
@@ -380,6 +388,9 @@ def _parser() -> argparse.ArgumentParser:
                                    "has no node for; then the graph's notes and its embedded reference.")
     s.add_argument("file", metavar="FILE.nir")
     _add_nir_default_args(s)
+    s.add_argument("--target", action="append", metavar="CHIP",
+                   help=f"also check a chip's design rules, as snn-convert --to CHIP does, building and writing nothing "
+                        f"({', '.join(hardware.names()) or 'no target installed'}; repeatable); exit 17 when the graph breaks any")
     s.add_argument("--json", action="store_true", help="the description as JSON on stdout")
     s.set_defaults(run=_cmd_inspect)
 

@@ -84,7 +84,8 @@ def _layer_text(name: str, node: Any, notes: dict[str, str]) -> str:
 
 def describe(graph: nir.NIRGraph, defaults: NirDefaults = NirDefaults()) -> dict[str, Any]:
     """The graph as data: ``nodes`` [{name, type, inputs, meaning, metadata}], ``plain_neurons``
-    (neuron nodes read with ``defaults``: no snn-interop metadata), ``notes``, ``reference``."""
+    (neuron nodes read with ``defaults``: no snn-interop metadata), ``notes``, ``reference``
+    (``snn-interop inspect --target`` adds ``targets``: {name: {chip, violations}})."""
     from snn_interop import reference
 
     flat = flatten(graph)
@@ -127,4 +128,8 @@ def text(description: dict[str, Any], title: str) -> str:
                      "(change the first three with --nir-dt, --nir-discretisation, --nir-reset)")
     lines += [f"written as: {line}" for line in note_lines(d["notes"])]
     lines.append(f"embedded {d['reference']}; check it with: snn-interop verify FILE" if d["reference"] else "no embedded reference")
+    for target, fit in d.get("targets", {}).items():
+        broken = fit["violations"]
+        lines.append(f"fits {fit['chip']} (--to {target}): " + ("yes" if not broken else f"no, {len(broken)} design rule(s) broken:"))
+        lines += [f"  - node {v['node']!r}: {v['rule']}: {v['found']} (limit: {v['limit']})" for v in broken]
     return "\n".join(lines)

@@ -233,6 +233,22 @@ def compare_spikes(reference: torch.Tensor, target: torch.Tensor) -> dict[str, A
             "count_differences": int(counts.sum()), "count_difference_max": int(counts.max()) if counts.numel() else 0}
 
 
+def _for_chip(graph: nir.NIRGraph, defaults: NirDefaults) -> tuple[nir.NIRGraph, nir.NIRGraph, list[dict[str, str]], dict[str, Any] | None]:
+    """The graph with every neuron node annotated (``defaults`` for those without our metadata),
+    the same with each BatchNorm's affine folded into the weights before it (what a target
+    checks and builds), what was folded, and how plain neuron nodes were read."""
+    read = defaults.read(without_metadata(graph))
+    graph = annotate(graph, defaults)
+    chip_graph, folded = fold(graph)
+    return graph, chip_graph, folded, read
+
+
+def fits(graph: nir.NIRGraph, target: str, defaults: NirDefaults | None = None) -> list[Violation]:
+    """Every design rule of ``target`` that ``graph`` breaks, as :func:`handoff` checks them; nothing is built."""
+    t = get(target)
+    return t.check(_for_chip(graph, defaults or NirDefaults())[1])
+
+
 def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 100, seed: int = 0, rate: float = SPIKE_P,
             x: torch.Tensor | None = None, force: bool = False, source: str = "", defaults: NirDefaults | None = None,
             progress: Callable[[str], None] = lambda message: None) -> HandoffReport:
@@ -242,10 +258,7 @@ def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 1
     without our metadata (a NIR file from elsewhere) are read with ``defaults`` (dt,
     discretisation, reset: :class:`~snn_interop.nir.neurons.NirDefaults`)."""
     t = get(target)
-    defaults = defaults or NirDefaults()
-    read = defaults.read(without_metadata(graph))
-    graph = annotate(graph, defaults)
-    chip_graph, folded = fold(graph)  # a BatchNorm's affine into the weights before it; the check runs the unfolded graph
+    graph, chip_graph, folded, read = _for_chip(graph, defaults or NirDefaults())  # the float model runs the unfolded graph
     out = Path(out)
     check_output(out, "directory", force, empty_ok=True)
     progress(f"checking {t.CHIP}'s design rules")

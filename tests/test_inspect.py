@@ -94,3 +94,26 @@ def test_pooling_windows_given_as_one_number_are_described(tmp_path, capsys):
     module = conv.resolve("snntorch").from_nir(graph, dtype=torch.float32)
     x = torch.arange(16.0).reshape(1, 1, 1, n, n)  # [T, B, C, H, W]: the 2x2 windows average to these
     assert module(x).flatten().tolist() == [2.5, 4.5, 10.5, 12.5]
+
+
+def test_target_checks_the_design_rules_and_writes_nothing(tmp_path, capsys):
+    """--target CHIP: the rules snn-convert --to CHIP checks, nothing built; exit 17 when one is broken."""
+    pytest.importorskip("sinabs")
+    from tests.hardware.test_speck_graph import _downsampling
+
+    nodes, edges = _downsampling()
+    nir.write(tmp_path / "down.nir", nir.NIRGraph(nodes=nodes, edges=edges))
+    assert cli.main(["inspect", str(tmp_path / "down.nir"), "--target", "speck"]) is ExitCode.OK
+    assert _lines(capsys)[-1] == "fits Speck / DYNAP-CNN (--to speck): yes"
+    nir.write(tmp_path / "merged.nir", nir.NIRGraph(nodes=nodes, edges=edges + [("input", "c2")]))
+    assert cli.main(["inspect", str(tmp_path / "merged.nir"), "--target", "speck", "--target", "loihi"]) is ExitCode.CONSTRAINT
+    lines = _lines(capsys)
+    speck_line = lines.index("fits Speck / DYNAP-CNN (--to speck): no, 2 design rule(s) broken:")
+    assert lines[speck_line + 1].startswith("  - node 'c2': graph: merge: inputs of shapes (2, 8, 8), (4, 8, 8)")
+    assert lines[speck_line + 2].startswith("  - node 'c2': graph: merge: the input summed with a layer's spikes")
+    assert any(line.startswith("fits Loihi 2 (--to loihi): no") for line in lines)
+    assert cli.main(["inspect", str(tmp_path / "merged.nir"), "--target", "speck", "--json"]) is ExitCode.CONSTRAINT
+    found = json.loads(capsys.readouterr().out)["targets"]["speck"]
+    assert found["chip"] == "Speck / DYNAP-CNN" and [(v["node"], v["rule"]) for v in found["violations"]] == [("c2", "graph: merge")] * 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["down.nir", "merged.nir"]
+    assert cli.main(["inspect", str(tmp_path / "down.nir"), "--target", "nochip"]) is ExitCode.UNKNOWN_FRAMEWORK
