@@ -95,6 +95,9 @@ class Deployment(Protocol):
     # Optional: ``chip_weights(graph) -> nir.NIRGraph``, the built graph with the weights the chip
     # applies, in the graph's units; ``handoff`` then runs it in float and reports the mismatch the
     # quantised weights cause alone (``forward["weights_alone"]``).
+    # Optional: ``layer_spikes(x) -> {neuron node: spikes [T, B, ...]}``, each neuron layer's spikes
+    # on the chip; ``handoff`` then compares each with the float model's (``forward["layers"]``),
+    # which shows the layer where the spikes first part ways.
 
 
 def names() -> list[str]:
@@ -140,15 +143,16 @@ def spike_input(graph: nir.NIRGraph, steps: int, seed: int, rate: float = SPIKE_
     return (torch.rand(steps, batch, *shape, generator=gen, dtype=torch.float64) < rate).to(torch.float64)
 
 
-def float_model(graph: nir.NIRGraph) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The graph's reference semantics in float64 (canonical neurons)."""
+def float_model(graph: nir.NIRGraph) -> Callable[..., Any]:
+    """The graph's reference semantics in float64 (canonical neurons): ``run(x)`` the output, and
+    ``run(x, record=True)`` also every node's outputs by NIR node name (``{"out": [T, B, ...]}``)."""
     from snn_interop.nir.graph import from_nir
 
     module = from_nir(graph, None, dtype=torch.float64)
 
-    def run(x: torch.Tensor) -> torch.Tensor:
+    def run(x: torch.Tensor, record: bool = False) -> Any:
         with torch.no_grad():
-            return module(x.to(torch.float64))
+            return module(x.to(torch.float64), record=record)
     return run
 
 
@@ -197,6 +201,8 @@ class HandoffReport:
             ("first mismatch", "none" if first is None else f"step {first['step']}, output {first['index']}"),
             ("spike counts", f"{f['count_differences']} spikes apart over the run, summed over outputs (at most "
                              f"{f['count_difference_max']} for one output): what a readout counting spikes sees"),
+            *((("per layer", ", ".join(f"{node} {c['spike_mismatches']} of {c['outputs']}" for node, c in layers.items())
+                + ": each neuron layer's spikes against the float model's"),) if (layers := f.get("layers")) else ()),
             *((("weights alone", f"{a['spike_mismatches']} of {f['outputs']} ({a['mismatch_fraction']:.3g}): the float model "
                 "with the weights the chip applies (what its 8-bit weights alone change)"),) if (a := f.get("weights_alone")) else ()),
             *(("folded", n["note"]) for n in self.folded),
@@ -272,9 +278,13 @@ def handoff(graph: nir.NIRGraph, target: str, out: str | Path, *, steps: int = 1
     rate_used = rate if x is None else None
     x = spike_input(graph, steps, seed, rate) if x is None else x
     progress(f"running the float model and {deployment.simulator} on {x.shape[0]} steps")
-    reference = float_model(graph)(x)
+    reference, recorded = float_model(graph)(x, record=True)
     simulated = deployment.simulate(x)
     forward = compare_spikes(reference, simulated)
+    layer_spikes = getattr(deployment, "layer_spikes", None)
+    if layer_spikes is not None:
+        forward["layers"] = {node: {k: c[k] for k in ("spike_mismatches", "outputs", "mismatch_fraction")}
+                             for node, chip in layer_spikes(x).items() if (c := compare_spikes(recorded[node]["out"], chip))}
     chip_weights = getattr(deployment, "chip_weights", None)
     if chip_weights is not None:  # the float model with the chip's weights: the part of the mismatch they cause alone
         alone = compare_spikes(reference, float_model(chip_weights(chip_graph))(x))

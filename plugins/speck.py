@@ -492,6 +492,8 @@ class SpeckDeployment:
     applied: dict[str, np.ndarray] = field(default_factory=dict)
     #: the DVS layer, where the input is pooled: {"node": the NIR pooling node, "pooling", "destinations"}
     dvs: dict[str, Any] | None = None
+    #: module name in ``model`` -> the NIR node it computes
+    modules: dict[str, str] = field(default_factory=dict)
     simulator: str = field(default_factory=lambda: f"sinabs {dist_version('sinabs')} time-stepped forward of the discretised model (float64)")
     bound: dict[str, float] = field(default_factory=lambda: {"mismatch_fraction": BOUND})
 
@@ -508,6 +510,13 @@ class SpeckDeployment:
     def simulate(self, x: torch.Tensor) -> torch.Tensor:
         """Output spikes ``[T, B, ...]`` of the discretised model on ``x`` ``[T, B, c, h, w]``."""
         return run(self.model, x)
+
+    def layer_spikes(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each IF layer's spikes ``[T, B, ...]`` in the discretised model on ``x``, by NIR neuron node."""
+        import sinabs.layers as sl
+
+        neurons = {name: node for name, node in self.modules.items() if isinstance(self.model.get_submodule(name), sl.IAFSqueeze)}
+        return _run(self.model, x, neurons)[1]
 
     def chip_weights(self, graph: nir.NIRGraph) -> nir.NIRGraph:
         """``graph`` (the one built) with each layer's weights replaced by the chip's, W / (s g)."""
@@ -531,6 +540,11 @@ class _Float64(torch.fx.Interpreter):
 
 def run(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """A chip-form sinabs model (IAFSqueeze layers; nn.Sequential or GraphModule) on time-major ``x`` ``[T, B, ...]`` in float64."""
+    return _run(model, x, {})[0]
+
+
+def _run(model: nn.Module, x: torch.Tensor, watch: dict[str, str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """:func:`run`, and the outputs of the modules ``watch`` names (module name -> key), time-major."""
     import sinabs.layers as sl
 
     steps, batch = x.shape[:2]
@@ -539,14 +553,24 @@ def run(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         if isinstance(m, sl.IAFSqueeze):
             m.batch_size, m.num_timesteps = batch, -1
             m.reset_states()
+
+    def time_major(v: torch.Tensor) -> torch.Tensor:
+        return v.to(torch.float64).reshape(batch, steps, *v.shape[1:]).transpose(0, 1)
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [model.get_submodule(name).register_forward_hook(lambda m, i, out, key=key: seen.__setitem__(key, time_major(out)))
+             for name, key in watch.items()]
     y = x.to(torch.float64).transpose(0, 1).reshape(batch * steps, *x.shape[2:])
-    with torch.no_grad():
-        if isinstance(model, torch.fx.GraphModule):
-            y = _Float64(model).run(y)
-        else:
-            for m in model:
-                y = m(y).to(torch.float64)  # sinabs' spike functions return float32 (exact integers)
-    return y.reshape(batch, steps, *y.shape[1:]).transpose(0, 1)
+    try:
+        with torch.no_grad():
+            if isinstance(model, torch.fx.GraphModule):
+                y = _Float64(model).run(y)
+            else:
+                for m in model:
+                    y = m(y).to(torch.float64)  # sinabs' spike functions return float32 (exact integers)
+    finally:
+        for h in hooks:
+            h.remove()
+    return time_major(y), seen
 
 
 def _attribute(name: str, taken: dict[str, Any]) -> str:
@@ -678,7 +702,7 @@ def build(graph: nir.NIRGraph) -> SpeckDeployment:
              for i, layer in net.dynapcnn_layers.items()]
     dvs_layer = None if dvs is None else {"node": dvs, "pooling": _ints2(net.dvs_layer.pool_layer.kernel_size)[0],
                                           "destinations": [int(d) for d in net.destination_map["dvs"]]}
-    return SpeckDeployment(model, shape, table, _mapping(net.dynapcnn_layers) or {}, applied, dvs_layer)
+    return SpeckDeployment(model, shape, table, _mapping(net.dynapcnn_layers) or {}, applied, dvs_layer, names)
 
 
 def load(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:

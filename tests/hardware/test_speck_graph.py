@@ -105,6 +105,9 @@ def test_residual_networks_go_through(framework: str, make, names: tuple[str, st
     model, meta = speck.load(tmp_path / "out")
     assert isinstance(model, torch.fx.GraphModule) and sum(type(m).__name__ == "Merge" for m in model.modules()) == 1
     conv, neuron = names
+    # per layer: each IF layer against the float model; the last one is the output
+    assert list(f["layers"]) == [f"{neuron}{i}" for i in (1, 2, 3, 4)]
+    assert f["layers"][f"{neuron}4"]["spike_mismatches"] == f["spike_mismatches"] and f["layers"][f"{neuron}1"]["outputs"] == STEPS * 64
     fc, last = "fc", f"{neuron}4"
     assert [layer["nodes"] for layer in meta["layers"]] == [[f"{conv}{i}", f"{neuron}{i}"] for i in (1, 2, 3)] + [[fc, last]]
     assert [sorted(layer["destinations"]) for layer in meta["layers"]] == [[1, 2], [2], [3], [-1]]  # layer 0 feeds 1 and 2; 2 sums 0 and 1
@@ -210,6 +213,10 @@ def test_pooled_input_goes_to_the_dvs_layer(tmp_path: Path) -> None:
     assert speck.check(graph) == []
     report = hardware.handoff(graph, "speck", tmp_path / "out", steps=30, rate=0.2)
     assert report.within_bound and report.forward["spikes_float"] >= 10, report.table()
+    layers = report.forward["layers"]
+    assert [(n, c["outputs"]) for n, c in layers.items()] == [("n1", 30 * 256), ("n2", 30 * 5)]
+    assert layers["n2"]["spike_mismatches"] == report.forward["spike_mismatches"]  # n2 is the output
+    assert f"per layer                n1 {layers['n1']['spike_mismatches']} of 7680, n2 " in report.table()
     model, meta = speck.load(tmp_path / "out")
     assert meta["dvs_input"] and meta["dvs"] == {"node": "pool", "pooling": 2, "destinations": [1]}
     assert [(layer["index"], layer["nodes"], layer["destinations"]) for layer in meta["layers"]] == [(1, ["c1", "n1"], [2]), (2, ["fc", "n2"], [-1])]
