@@ -29,9 +29,12 @@ Rules checked (each limit's source, files under ``sinabs/backend/dynapcnn/``):
 * bias: zero. The chip adds biases on its slow clock (``leak_enable``), not once per step.
 * conv: square kernel (``dynapcnn_layer.py``), dilation 1 and groups 1 (the config holds a
   dense ``[f, c, k, k]`` kernel, stride and padding only), numeric padding.
-* pooling: SumPool2d (AvgPool is only emulated by sinabs by rescaling weights), square, stride
-  = kernel, no padding (``dynapcnn_layer_utils.py`` ``extract_pooling_from_module``), one per
-  destination (one pooling value per destination, ``chips/dynapcnn.py``).
+* pooling: the chip sums, square, stride = kernel, no padding (``dynapcnn_layer_utils.py``
+  ``extract_pooling_from_module``), one per destination (one pooling value per destination,
+  ``chips/dynapcnn.py``). An AvgPool2d is the sum with its 1 / (k k) in the weights of the layer
+  after it, as sinabs' ``rescale_weights`` does: exact before discretisation; refused where it
+  feeds the output, or a layer whose inputs would need different factors (sinabs'
+  ``consolidate_layer_scaling``).
 * memory: each layer fits a core, K = c 2^(ceil log2(k_y k_x) + ceil log2 f) kernel words,
   N = f 2^(ceil log2 h + ceil log2 w) neurons, bias <= 1024 (``DynapcnnLayer.memory_summary``,
   :data:`CORES`), and all layers fit distinct cores at once (``mapping.py``
@@ -84,7 +87,8 @@ TOOLCHAIN = "sinabs"
 EXTRA = "sinabs"
 CHECKS = ("graph: weight -> IF layers, <= 2 destinations each, [SumPool2d] per destination, <= 2 layers summed, feed-forward", "neuron: IF (no leak)", "threshold: one per layer",
           "input gain: one per layer", "reset: subtract or to 0, same step", "compare: > needs reset to 0",
-          "bias: zero", "conv: square kernel, dilation 1, groups 1", "pooling: SumPool2d, square, stride = kernel, no padding",
+          "bias: zero", "conv: square kernel, dilation 1, groups 1",
+          "pooling: sum (an average's 1 / (k k) into the next weights), square, stride = kernel, no padding",
           "memory: kernel, neuron and bias words per core", "cores: 9, one layer each", "input: 1-2 channels, <= 128 x 128",
           "input: pooling in the DVS layer, all of it, to <= 2 layers")
 
@@ -210,8 +214,6 @@ def _node_rules(name: str, node: Any) -> list[Violation]:
                 bad.append(Violation(name, rule, found, limit))
     if isinstance(node, POOLS):
         k, st, p = _ints2(node.kernel_size), _ints2(node.stride), _ints2(node.padding)
-        if isinstance(node, nir.AvgPool2d):
-            bad.append(Violation(name, "pooling: SumPool2d", "AvgPool2d", "SumPool2d (the chip sums; sinabs only emulates averages by rescaling weights)"))
         if k[0] != k[1] or st != k or p != (0, 0):
             bad.append(Violation(name, "pooling: shape", f"kernel {k}, stride {st}, padding {p}",
                                  "square kernel, stride = kernel, no padding (dynapcnn_layer_utils.py)"))
@@ -316,6 +318,11 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
                 bad.append(Violation(name, "graph: merge", "the input summed with a layer's spikes",
                                      "two layers' spikes (sinabs' GraphExtractor takes a Merge's arguments from layers: "
                                      "nir_graph_extractor.py _find_merge_arguments)"))
+            if len({_rescale(graph, p) for p in pred}) > 1:
+                bad.append(Violation(name, "pooling: average", "inputs averaged over different windows, or averaged and not: "
+                                     + ", ".join(f"{p!r} x {_rescale(graph, p):g}" for p in pred),
+                                     "one factor for all the inputs of a layer: an average pooling is a sum whose 1 / (k k) "
+                                     "goes into the weights after it (dynapcnn_layer_utils.py consolidate_layer_scaling)"))
             if len(pred) > MERGE:
                 bad.append(Violation(name, "graph: merge", f"{len(pred)} inputs summed ({', '.join(map(repr, pred))})",
                                      f"at most {MERGE} (sinabs' Merge sums two: layers/merge.py, dynapcnnnetwork_module.py)"))
@@ -340,8 +347,19 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
             if any(kind[n] not in ("weight", "io") for n in succ):
                 bad.append(Violation(name, "graph: structure", f"pooling followed by {', '.join(map(repr, succ))}",
                                      f"one SumPool2d per destination: {STRUCTURE}"))
+            if isinstance(node, nir.AvgPool2d) and last in succ:
+                bad.append(Violation(name, "pooling: average", "an average pooling feeds the output",
+                                     "a sum pooling, or an average into a weight layer (the chip sums; the 1 / (k k) goes into "
+                                     "the next layer's weights, as sinabs' rescale_weights)"))
     bad += _destinations(graph, top, kind, layers)
     return list(layers.values()), bad
+
+
+def _rescale(graph: nir.NIRGraph, node: str) -> float:
+    """What a weight layer fed by ``node`` multiplies its weights by: 1 / (k_h k_w) after an average
+    pooling (the chip sums), else 1."""
+    pool = graph.nodes[node]
+    return 1.0 / float(np.prod(_ints2(pool.kernel_size))) if isinstance(pool, nir.AvgPool2d) else 1.0
 
 
 def _input_pooling(graph: nir.NIRGraph, top: _Topology, pool: str) -> list[Violation]:
@@ -660,7 +678,8 @@ def build(graph: nir.NIRGraph) -> SpeckDeployment:
     for layer in layers:
         node, neuron = graph.nodes[layer.weight], neuron_from_node(graph.nodes[layer.neuron])
         gain = float(values(neuron.input_gain).ravel()[0])
-        weight = torch.as_tensor(np.asarray(node.weight, dtype=np.float64)) * gain
+        rescale = _rescale(graph, top.pred[layer.weight][0])  # one for all its inputs (check): 1 / (k k) after an average
+        weight = torch.as_tensor(np.asarray(node.weight, dtype=np.float64)) * gain * rescale
         theta = float(values(neuron.threshold).ravel()[0])
         strict = neuron.compare is Compare.GT
         low = -theta if neuron.v_min is None else min(float(neuron.v_min), -theta)
@@ -668,7 +687,7 @@ def build(graph: nir.NIRGraph) -> SpeckDeployment:
                     float(disc.determine_discretization_scale(torch.tensor([low, theta * (1 + strict / 2**15)]),
                                                               disc.DYNAPCNN_STATE_PRECISION_BITS)))
         w_int = disc.discretize_tensor(weight, scale, to_int=False)
-        applied[layer.weight] = (w_int / (scale * gain)).numpy()
+        applied[layer.weight] = (w_int / (scale * gain * rescale)).numpy()
         t_int = float(round(theta * scale))
         v_min = float(STATE_MIN if neuron.v_min is None else round(neuron.v_min * scale))
         if isinstance(node, nir.Conv2d):
@@ -683,11 +702,11 @@ def build(graph: nir.NIRGraph) -> SpeckDeployment:
                               "threshold_low": int(v_min), "return_to_zero": neuron.reset is ResetMode.TO_VALUE,
                               "max_abs_weight": int(w_int.abs().max()), "max_weight_error": float((w_int / scale - weight).abs().max()),
                               "max_weight_error_rel": float((w_int / scale - weight).abs().max() / weight.abs().max()),
-                              "threshold_error": abs(t_int / scale - theta)}
+                              "threshold_error": abs(t_int / scale - theta), "rescale": rescale}
     for name in top.order:
         if isinstance(graph.nodes[name], nir.Flatten):
             modules[name] = nn.Flatten()
-        elif isinstance(graph.nodes[name], nir.SumPool2d):
+        elif isinstance(graph.nodes[name], POOLS):  # an average as the chip's sum, its 1 / (k k) in the weights after it
             modules[name] = sl.SumPool2d(_ints2(graph.nodes[name].kernel_size)[0])
     model, names = _torch_model(graph, top, modules)
     shape = _shape(graph.nodes[_io_names(graph)[0]], "input")

@@ -109,10 +109,10 @@ def _rules(graph: nir.NIRGraph) -> set[tuple[str, str]]:
 
 def test_planted_violations_name_the_node_and_limit(tmp_path: Path) -> None:
     lif = nir.LIF(tau=np.full(5, 1e-3), r=np.ones(5), v_leak=np.zeros(5), v_threshold=np.ones(5))
-    graph = _graph(("conv", _conv(2, 4, 3)), ("if", _if(144)), ("avg", nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
-                                                                                       padding=np.array([0, 0]))),
-                   ("flat", nir.Flatten(start_dim=0, input_type={"input": np.array([4, 3, 3])})), ("fc", nir.Linear(weight=np.ones((5, 36)))), ("lif", lif))
-    assert {("lif", "neuron: IF"), ("avg", "pooling: SumPool2d")} <= _rules(graph)
+    padded = nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([1, 1]))  # 6x6 -> 4x4
+    graph = _graph(("conv", _conv(2, 4, 3)), ("if", _if(144)), ("pool", padded),
+                   ("flat", nir.Flatten(start_dim=0, input_type={"input": np.array([4, 4, 4])})), ("fc", nir.Linear(weight=np.ones((5, 64)))), ("lif", lif))
+    assert {("lif", "neuron: IF"), ("pool", "pooling: shape")} <= _rules(graph)
     big = _graph(("conv", _conv(2, 64, 31, 32)), ("if", _if(256)), ("flat", nir.Flatten(start_dim=0, input_type={"input": np.array([64, 2, 2])})),
                  ("fc", nir.Linear(weight=np.ones((5, 256)))), ("if2", _if(5)), shape=(2, 32, 32))  # a 31 x 31 kernel
     bad = [v for v in speck.check(big) if v.node == "conv"]
@@ -124,7 +124,7 @@ def test_planted_violations_name_the_node_and_limit(tmp_path: Path) -> None:
     with pytest.raises(hardware.ConstraintViolation, match="node 'lif': neuron: IF: lif neuron") as raised:
         hardware.handoff(graph, "speck", tmp_path / "never")
     limits = {v.node: v.limit for v in raised.value.violations}
-    assert "without leak" in limits["lif"] and limits["avg"].startswith("SumPool2d")
+    assert "without leak" in limits["lif"] and limits["pool"].startswith("square kernel, stride = kernel")
     assert not (tmp_path / "never").exists()
     source = tmp_path / "planted.nir"
     nir.write(source, graph)

@@ -242,3 +242,39 @@ def test_input_pooling_rules() -> None:
     # the pooled input summed with a layer's spikes, as the input itself may not be
     assert ("c1", "graph: merge") in _rules({**nodes, "c3": _conv(2, 2, 8, 3), "m3": _if(2, 8, 8)},
                                             edges + [("pool", "c3"), ("c3", "m3"), ("m3", "c1")])
+
+
+def test_average_pooling_is_a_sum_with_its_factor_in_the_next_weights(tmp_path: Path) -> None:
+    """spikingjelly's AvgPool2d(2): the chip's SumPool2d(2), the next layer's weights times 1/4 before
+    discretisation (sinabs' rescale_weights); exact before rounding, so the model goes through."""
+    plugin_or_skip("spikingjelly")
+    from spikingjelly.activation_based import layer, neuron
+
+    net = seeded_weights(nn.Sequential(layer.Conv2d(2, 4, 3, bias=False, step_mode="m"), neuron.IFNode(v_reset=0.0, step_mode="m"),
+                                       layer.AvgPool2d(2, step_mode="m"), layer.Flatten(step_mode="m"),
+                                       layer.Linear(36, 5, bias=False, step_mode="m"), neuron.IFNode(v_reset=0.0, step_mode="m")))
+    graph, _, _ = convert_full(net, "spikingjelly", "nir", verify_result=False, input_shape_=(2, 8, 8))
+    assert any(isinstance(n, nir.AvgPool2d) for n in graph.nodes.values()) and speck.check(graph) == []
+    report = hardware.handoff(graph, "speck", tmp_path / "out", steps=STEPS, rate=RATE)
+    assert report.within_bound and report.forward["spikes_float"] >= 20, report.table()
+    model, meta = speck.load(tmp_path / "out")
+    assert [type(m).__name__ for m in model] == ["Conv2d", "IAFSqueeze", "SumPool2d", "Flatten", "Linear", "IAFSqueeze"]
+    assert [layer["rescale"] for layer in meta["layers"]] == [1.0, 0.25]
+    # the chip's weights in the graph's units: W / (s g) / (1/4), within half a level of the float weights
+    fc = next(n for n, node in graph.nodes.items() if isinstance(node, (nir.Linear, nir.Affine)))
+    applied = speck.build(graph).applied[fc]
+    assert np.abs(applied - np.asarray(graph.nodes[fc].weight)).max() <= 0.5 / (meta["layers"][1]["scale"] * 0.25) * (1 + 1e-6)
+    x = hardware.spike_input(graph, STEPS, 0, RATE)
+    assert torch.equal(_sinabs_forward(model, x).reshape(STEPS, -1), speck.run(model, x)[:, 0].reshape(STEPS, -1))
+
+
+def test_average_pooling_rules() -> None:
+    nodes, edges = _downsampling()
+    avg = nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
+    # c3 sums an average (x 1/4) and a sum (x 1): one weight matrix cannot take both
+    assert _rules({**nodes, "pool_a": avg}, edges) == {("c3", "pooling: average")}
+    assert _rules({**nodes, "pool_a": avg, "pool_b": avg}, edges) == set()  # both averaged: one factor
+    # an average into the output: the chip's output is a sum
+    tail = [e for e in edges if e[0] not in ("n3", "flat", "fc", "n4")] + [("n3", "avg_out"), ("avg_out", "output")]
+    kept = {k: v for k, v in nodes.items() if k not in ("flat", "fc", "n4")}
+    assert ("avg_out", "pooling: average") in _rules({**kept, "avg_out": avg}, tail)
