@@ -178,10 +178,15 @@ class LoihiDeployment:
 
     def simulate(self, x: torch.Tensor) -> torch.Tensor:
         """Output spikes [T, B, n_out] of the fixed-point chain on 0/1 spikes ``x`` [T, B, n_in]."""
-        s = x.detach().cpu().numpy()
-        if not np.all((s == 0) | (s == 1)):
-            raise ValueError("Loihi's netx dense input takes unary spikes: x must hold only 0 and 1")
-        return torch.from_numpy(loihi.simulate(self.layers, s.reshape(*s.shape[:2], -1)).astype(np.float64))
+        return torch.from_numpy(loihi.simulate(self.layers, _unary(x)).astype(np.float64))
+
+    def layer_spikes(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each layer's spikes [T, B, n] in the fixed-point chain on ``x``, by NIR neuron node."""
+        s, out = _unary(x), {}
+        for name, p in zip(self.names, self.layers):
+            s, _ = loihi.run_layer(p, s)
+            out[name] = torch.from_numpy(s.astype(np.float64))
+        return out
 
     def chip_weights(self, graph: nir.NIRGraph) -> nir.NIRGraph:
         """``graph`` (the one built) with each synapse's weights replaced by the chip's: the float
@@ -211,6 +216,14 @@ class LoihiDeployment:
             "integers": {n: {"du": p.du, "dv": p.dv, "vThMant": p.vth_mant, "max|w|": int(np.max(np.abs(p.weight)))}
                          for n, p in zip(self.names, self.layers)},
         }
+
+
+def _unary(x: torch.Tensor) -> np.ndarray:
+    """``x`` [T, B, ...] as the netx dense input's 0/1 spikes [T, B, n_in]."""
+    s = x.detach().cpu().numpy()
+    if not np.all((s == 0) | (s == 1)):
+        raise ValueError("Loihi's netx dense input takes unary spikes: x must hold only 0 and 1")
+    return s.reshape(*s.shape[:2], -1)
 
 
 def _u_worst(p: loihi.LoihiCuba) -> float:

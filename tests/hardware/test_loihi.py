@@ -76,6 +76,9 @@ def test_a_model_of_each_framework_runs_on_loihis_fixed_point_within_the_bound(f
     alone = hardware.float_model(deployment.chip_weights(graph))(torch.from_numpy(x)).numpy()
     assert np.array_equal(loihi.simulate_float(chip_floats, x), alone)
     assert f["weights_alone"]["spike_mismatches"] == int(np.sum(alone != reference))
+    # per layer: the hidden layer against the float model's, the last layer is the output
+    assert list(f["layers"]) == deployment.names and f["layers"][deployment.names[-1]]["spike_mismatches"] == f["spike_mismatches"]
+    assert f["layers"][deployment.names[0]]["outputs"] == 300 * N_HID  # one batch entry
 
 
 def test_the_netx_file_has_the_groups_and_datasets_netx_reads(tmp_path) -> None:
