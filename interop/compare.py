@@ -152,8 +152,8 @@ def _record_graph(model: nn.Module, plugin: ModuleType, x: torch.Tensor, source:
     node_of = {name: f"{name}_max" if f"{name}_max" in written.nodes else name for name, _ in model.named_modules()}
     layers = [(node_of[name], m) for name, m in model.named_modules() if node_of[name] in written.nodes]
     trace.reset_states(model, plugin)
-    with trace.own_layout(model, plugin, x) as (native, back):
-        y, calls = _hooked(layers, lambda: back(trace._first(model(native))))
+    y, calls = _hooked(layers, lambda: trace.output_of(model, plugin, x))
+    back = trace.back_of(model, plugin, x)
     nodes = {name: _time_major(calls[name], x, back) for name, _ in layers} | {"output": {"out": y.detach().to(x.dtype)}}
     order, recurrent = topological_order(list(written.nodes), list(written.edges), "input")
     preds = {n: [a for a, b in written.edges if b == n] for n in written.nodes}

@@ -159,7 +159,7 @@ def reset_states(model: nn.Module, plugin: ModuleType) -> None:
 Layout = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _time_major(v: torch.Tensor) -> torch.Tensor:
+def _unchanged(v: torch.Tensor) -> torch.Tensor:
     return v
 
 
@@ -171,7 +171,7 @@ def own_layout(model: nn.Module, plugin: ModuleType, x: torch.Tensor) -> Iterato
     Squeeze layers, whose batch size it sets meanwhile); ``x`` itself where the plugin has none."""
     layout = getattr(plugin, "layout", None)
     if layout is None:
-        yield x, _time_major
+        yield x, _unchanged
         return
     with layout(model, *x.shape[:2]) as (into, back):
         yield into(x), back
