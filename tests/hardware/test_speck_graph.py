@@ -76,9 +76,11 @@ def _snntorch() -> nn.Module:
     return _weights(Loop())
 
 
-def _sinabs_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """sinabs' own DynapcnnNetworkModule (float32) of the saved model on one sample: [T, ...]."""
-    net, _ = speck.network(model, tuple(x.shape[2:]))
+def _sinabs_forward(model: nn.Module, x: torch.Tensor, dvs_input: bool = False) -> torch.Tensor:
+    """sinabs' own DynapcnnNetworkModule (float32) of the saved model on one sample: [T, ...]
+    (with ``dvs_input``, its DVS layer included)."""
+    net, _ = speck.network(model, tuple(x.shape[2:]), dvs_input)
+    assert (net.dvs_layer is not None) == dvs_input
     for layer in net.dynapcnn_layers.values():
         layer.spk.reset_states()
     with torch.no_grad():
@@ -222,12 +224,7 @@ def test_pooled_input_goes_to_the_dvs_layer(tmp_path: Path) -> None:
     assert [(layer["index"], layer["nodes"], layer["destinations"]) for layer in meta["layers"]] == [(1, ["c1", "n1"], [2]), (2, ["fc", "n2"], [-1])]
     assert set(meta["layer_to_core"]) == {"1", "2"}
     x = hardware.spike_input(graph, 30, 0, 0.2)
-    net, _ = speck.network(model, (2, 16, 16), dvs_input=True)
-    assert net.dvs_layer is not None
-    for layer in net.dynapcnn_layers.values():
-        layer.spk.reset_states()
-    with torch.no_grad():
-        assert torch.equal(net(x[:, 0].float()).double().reshape(30, -1), speck.run(model, x)[:, 0].reshape(30, -1))
+    assert torch.equal(_sinabs_forward(model, x, dvs_input=True).reshape(30, -1), speck.run(model, x)[:, 0].reshape(30, -1))
 
 
 def test_input_pooling_rules() -> None:
