@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of one lent-GPU session (see docs/performance.md):
 #   1. environment: GPU, driver, python, torch, triton;
-#   2. benchmarks/kernel.py at the size (T=64, 131072 neurons);
+#   2. benchmarks/kernel.py at the size (T=64, 131072 neurons), and benchmarks/host_overhead.py;
 #   3. tests/kernel with the compiled kernels on the GPU (pytest-xdist), and spikingjelly's forced CUDA backends;
 #   4. the quick conformance suite on CUDA, every framework and the kernel, with sinabs-exodus when
 #      its source distribution is in .whl/ and builds here (nvcc; the wheel is kept for a warm rerun);
@@ -13,7 +13,7 @@
 # shapes expect about 6: one call, timeout_s 540 or so.
 # The frameworks travel as pure-Python wheels in .whl/ (see docs/development.md: GPU sessions);
 # the machine's own torch, triton and numpy are used. Logs and reports go to $OUT.
-# Arguments pick steps (env bench bench-sj-torch bench-sj-native tests conformance); none runs them all.
+# Arguments pick steps (env bench host bench-sj-torch bench-sj-native tests conformance); none runs them all.
 # At most 8 files come back from $OUT: build logs stay in /tmp/gpu-logs, their tails are printed.
 # BENCH_ARGS (default: the launch-shape sweep of the spikes-only kernel, both save modes, 7 shapes x stages 4-8); BENCH_ARGS= drops the sweep.
 set -u
@@ -79,6 +79,11 @@ step environment
 if want bench; then
 step "benchmark (spikingjelly: auto)"
 timeout 360 python3 benchmarks/kernel.py ${BENCH_ARGS---sweep --sweep-save float16 --sweep-save exact} 2>&1 | grep -v -i warn | tee "$OUT/bench.txt"
+fi
+
+if want host; then
+step "host time of a forward+backward (benchmarks/host_overhead.py)"
+timeout 120 python3 benchmarks/host_overhead.py 2>&1 | grep -v -i warn | tee "$OUT/host.txt"
 fi
 
 if want tests; then

@@ -131,11 +131,13 @@ def _tl_dtype(dtype: torch.dtype) -> Any:
 
 Setting = int | tuple[int, int] | None  #: a launch setting: one value for both launches, or (forward, backward)
 
-# The compiled launches' defaults (each a Setting: one value, or (forward, backward)): 128 neurons
-# per program on 4 warps, one neuron per thread, the fastest shape measured on an H200 (docs/performance.md)
-BLOCK: Setting = 128  #: neurons per program
+# The compiled launches' defaults (each a Setting: one value, or (forward, backward)): 512 neurons
+# per program on 4 warps, 4 neurons per thread in 16-byte accesses, 7 stages: the fastest shape of
+# the float16-saved spikes-only kernel in a 70-shape sweep on an H100, within 2 % of the fastest
+# for save="exact" (docs/performance.md, 2026-11-27)
+BLOCK: Setting = 512  #: neurons per program
 WARPS: Setting = 4  #: warps per program
-STAGES: Setting = 4  #: software-pipelining depth of the time loops (tl.range num_stages): loads run 3 steps ahead
+STAGES: Setting = 7  #: software-pipelining depth of the time loops (tl.range num_stages): loads run 6 steps ahead
 
 
 def launch_shape(n: int, device: torch.device, backward: bool = False, block: Setting = None, warps: Setting = None,

@@ -35,7 +35,8 @@ def test_benchmark_sweeps_launch_shapes_and_pairs_the_fastest_forward_with_the_f
                            "--framework", "spikingjelly", "--sweep", "--stages", "4", "6"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
-    assert "launch shapes, fused kernel on spikingjelly's neuron, spikes only, save=float16, wall (interpreter) ms" in out, out
+    clock = "wall (interpreter)" if "device cpu" in out else "graph replay"  # compiled on a GPU: GPU time
+    assert f"launch shapes, fused kernel on spikingjelly's neuron, spikes only, save=float16, {clock} ms" in out, out
     for block, warps in _benchmark_module().SWEEP_SHAPES:
         assert f"{block:5d} {warps:5d} " in out, out
     assert "fused kernel (save=float16, best shape " in out, out
@@ -49,3 +50,16 @@ def test_best_split_pairs_the_fastest_forward_with_the_fastest_backward():
     times[(128, 1, 6)] = (0.033, 0.060)  # now fastest both ways: no pair can beat it
     assert best_split(times) is None
     assert best_split({}) is None
+
+
+def test_host_overhead_prints_both_layers_clocks_and_a_profile_of_the_fused_one():
+    done = subprocess.run([sys.executable, "benchmarks/host_overhead.py", "--steps", "2", "--neurons", "64", "--calls", "2", "--top", "1000"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    for expected in ("fused kernel (save=float16, spikes only)", "fused kernel (save=exact, spikes only)", "store_v_seq=False",
+                     "synced ms", "loop ms", "fwd loop ms", "host profile of fused kernel (save=float16, spikes only), 2 forward+backward calls",
+                     "Ordered by: internal time"):
+        assert expected in out, out
+    # the fused kernel's backward runs in the profile (on the calling thread): its launch is in it
+    assert "fused.py" in out and "(backward)" in out, out
