@@ -9,8 +9,7 @@
 #   6. the benchmark again with spikingjelly's native CUDA LIF kernel, built here in the background from
 #      its sdist in .whl/ (scripts/build_sj_native.sh; the PyPI wheel has none) and installed before
 #      step 4, whose spikingjelly column it then is (spikingjelly[triton] and [torch] beside it).
-# All of it took about 4.5 minutes on an H100 (2026-11-26) with the narrower sweep of then; with 70
-# shapes expect about 6: one call, timeout_s 540 or so.
+# All of it took 6.4 minutes on an H100 (2026-11-27, the 70-shape sweep): one call, timeout_s 540.
 # The frameworks travel as pure-Python wheels in .whl/ (see docs/development.md: GPU sessions);
 # the machine's own torch, triton and numpy are used. Logs and reports go to $OUT.
 # Arguments pick steps (env bench host bench-sj-torch bench-sj-native tests conformance); none runs them all.
