@@ -162,6 +162,7 @@ class _Plan:
     out: _Population | None = None
     dt: float = DEFAULT_DT
     delay: int = 1  #: steps the chip's output lags the float network's: one per hidden layer
+    sizes: list[int] = field(default_factory=list)  #: neurons of each hidden layer, in the hidden population's order
 
 
 def _weights(node: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -348,7 +349,7 @@ def _plan(graph: nir.NIRGraph) -> _Plan:
                                  "xylo_mapper.all_neurons_have_same_dt)") for k, d in dts.items() if not np.isclose(d, dts[first])]
     hidden = _concat(pops)
     plan = _Plan(violations, names, w_in_full.T * hidden.fold, w_rec.T * hidden.fold, w_out_full.T * out.fold, hidden, out,
-                 distinct[0] if distinct else DEFAULT_DT, len(sizes))
+                 distinct[0] if distinct else DEFAULT_DT, len(sizes), sizes)
     violations += _bit_widths(plan)
     return plan
 
@@ -435,18 +436,37 @@ class XyloDeployment:
     def approximated(self) -> list[str]:
         return self.plan.hidden.approximated + self.plan.out.approximated
 
+    def _evolve(self, x: torch.Tensor, record: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """XyloSim on spikes ``x`` [T, B, n_in] for T + ``plan.delay`` steps (the input then silent):
+        output spikes [T + delay, B, n_out] and, with ``record``, the hidden population's [T + delay, B, n_hidden]."""
+        steps, batch, delay = x.shape[0], x.shape[1], self.plan.delay
+        raster = np.concatenate([x.reshape(steps, batch, -1).numpy(), np.zeros((delay, batch, self.plan.w_in.shape[0]))]).astype(int)
+        outs, hidden = [], []
+        for b in range(batch):
+            sim = _simulator(self.spec)
+            out, _, rec = sim.evolve(raster[:, b], record=record)
+            outs.append(np.asarray(out, np.float64))
+            if record:
+                hidden.append(np.asarray(rec["Spikes"], np.float64))
+        return np.stack(outs, axis=1), np.stack(hidden, axis=1) if record else None
+
     def simulate(self, x: torch.Tensor) -> torch.Tensor:
         """XyloSim on spikes ``x`` [T, B, n_in]: output spikes [T, B, n_out]. Xylo delivers hidden
         spikes to the next hidden layer and to the output layer one step later, so the output lags
         one step per hidden layer (``plan.delay``): it runs T + delay steps and drops the first delay."""
-        steps, batch, delay = x.shape[0], x.shape[1], self.plan.delay
-        raster = np.concatenate([x.reshape(steps, batch, -1).numpy(), np.zeros((delay, batch, self.plan.w_in.shape[0]))]).astype(int)
-        outs = []
-        for b in range(batch):
-            sim = _simulator(self.spec)
-            out, _, _ = sim.evolve(raster[:, b], record=False)
-            outs.append(np.asarray(out, np.float64)[delay:])
-        return torch.from_numpy(np.stack(outs, axis=1))
+        return torch.from_numpy(self._evolve(x, record=False)[0][self.plan.delay:])
+
+    def layer_spikes(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each neuron layer's spikes [T, B, n] on XyloSim, by NIR neuron node, aligned with the
+        float network's: hidden layer j is its slice of the hidden population read j steps late
+        (it hears layer j - 1 one step later), the output ``plan.delay`` steps late. A hidden
+        neuron may fire up to 31 spikes in a step: its count."""
+        steps, delay = x.shape[0], self.plan.delay
+        out, hidden = self._evolve(x, record=True)
+        names = self.plan.names["hidden"]
+        start = np.cumsum([0, *self.plan.sizes])
+        layers = {name: torch.from_numpy(hidden[j:j + steps, :, start[j]:start[j + 1]]) for j, name in enumerate(names)}
+        return layers | {self.plan.names["out"]: torch.from_numpy(out[delay:delay + steps])}
 
     def chip_weights(self, graph: nir.NIRGraph) -> nir.NIRGraph:
         """``graph`` (the one built) with each weight node's weights replaced by the values the chip
@@ -460,7 +480,7 @@ class XyloDeployment:
         w_in = np.squeeze(spec["weights_in"], -1) / scale_h / p.hidden.fold  # (n_in, n_hidden), receivers in columns
         w_rec = np.squeeze(spec["weights_rec"], -1) / scale_h / p.hidden.fold  # (sender, receiver)
         w_out = np.asarray(spec["weights_out"]) / scale_o / p.out.fold
-        sizes = [np.shape(nodes[names["w_in"]].weight)[0], *(np.shape(nodes[k].weight)[0] for k in names["w_hidden"])]
+        sizes = p.sizes
         start = np.cumsum([0, *sizes])
         blocks = {names["w_in"]: w_in[:, :sizes[0]], names["w_out"]: w_out[start[-2]:]}
         for j, key in enumerate(names["w_rec"]):

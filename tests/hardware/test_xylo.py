@@ -253,8 +253,18 @@ def test_hidden_layers_in_a_chain_share_the_hidden_population_one_step_apart(tmp
     weights_rec = np.load(tmp_path / "out" / "xylo_spec.npz")["weights_rec"][..., 0]  # (sender, receiver)
     assert not weights_rec[12:, :12].any() and weights_rec[:12, 12:].any(), "layer 1 feeds layer 2 only, forward"
 
+    # per layer: each hidden layer read back from the shared population at its own lag, the output last
+    layers = f["layers"]
+    assert list(layers) == ["1", "3", "5"] and layers["5"]["spike_mismatches"] == f["spike_mismatches"], layers
+    assert [layers[k]["outputs"] for k in ("1", "3")] == [STEPS * 12, STEPS * 10]
     x = hardware.spike_input(graph, STEPS, 0, RATE)
     deployment = xylo.build(graph)
+    _, recorded = hardware.float_model(graph)(x, record=True)
+    for node, chip in deployment.layer_spikes(x).items():  # read one step early or late, every layer differs more
+        ref = recorded[node]["out"]
+        at = hardware.compare_spikes(ref, chip)["spike_mismatches"]
+        early, late = (hardware.compare_spikes(a, b)["spike_mismatches"] for a, b in ((ref[1:], chip[:-1]), (ref[:-1], chip[1:])))
+        assert at == layers[node]["spike_mismatches"] and at < min(early, late), (node, at, early, late)
     deployment.plan.delay = 1
     one_step = hardware.compare_spikes(hardware.float_model(graph)(x), deployment.simulate(x))["mismatch_fraction"]
     assert one_step > 1.3 * f["mismatch_fraction"], (one_step, f["mismatch_fraction"])
