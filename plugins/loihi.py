@@ -1,7 +1,9 @@
 """Hand-off to Intel Loihi 2 through lava-dl's netx HDF5 network format.
 
-A feed-forward chain ``Input -> (Affine | Linear -> LIF | CubaLIF | IF)+ -> Output`` becomes one
-netx ``dense`` block per synapse + neuron pair, with Loihi's CUBA neuron in fixed point. The
+A chain ``Input -> (Affine | Linear -> LIF | CubaLIF | IF)+ -> Output`` becomes one netx
+``dense`` block per synapse + neuron pair, with Loihi's CUBA neuron in fixed point; a neuron
+layer that feeds its own spikes back through one Affine | Linear (a NIR cycle, e.g. the NIR
+paper's Braille network) becomes a ``dense_rec`` block (lava-dl's ``RecurrentDense``). The
 integer semantics and the float -> integer mapping are declared in
 :mod:`snn_interop.spec.loihi` (Lava's ``PyLifModelBitAcc``); ``simulate`` runs exactly that.
 The design rules come from Lava's bit-accurate model and lava-dl's netx loader
@@ -30,10 +32,12 @@ CHIP = "Loihi 2"
 TOOLCHAIN = "lava-dl netx"
 EXTRA = "loihi"
 CHECKS = (
-    "graph: a feed-forward chain Input -> (Affine|Linear -> LIF|CubaLIF|IF)+ -> Output (netx dense blocks, no recurrence)",
+    "graph: a chain Input -> (Affine|Linear -> LIF|CubaLIF|IF)+ -> Output (netx dense blocks); a neuron layer may feed "
+    "its own spikes back through one Affine|Linear (netx dense_rec)",
     "neuron: reset to zero in the step it fires, single spikes, no lower bound, starts at 0 (Loihi CUBA)",
     "neuron: one current decay, one voltage decay and one threshold per layer (netx neuron group)",
-    "synapse: no bias into a CubaLIF current (Loihi's bias adds to v)",
+    "synapse: no bias into a CubaLIF current (Loihi's bias adds to v); a recurrent layer's synapse current first "
+    "(netx gives both of its synapses one delay)",
     "integers: one scale per layer keeps weights 8-bit signed [-128, 127], vThMant 17-bit [0, 131071] and bias 13-bit "
     "signed [-4096, 4095] (du/dv 12-bit by construction); rejected when every weight or the threshold rounds to 0",
 )
@@ -51,28 +55,35 @@ def available() -> str | None:
     return None if importlib.util.find_spec("h5py") else "h5py is not installed"
 
 
-def _chain(graph: nir.NIRGraph) -> tuple[list[str], list[Violation]]:
-    """The node names from Input to Output along the only path, or violations."""
+def _chain(graph: nir.NIRGraph) -> tuple[list[str], dict[str, str], list[Violation]]:
+    """The node names from Input to Output along the only path, and each neuron's recurrent
+    synapse (a weight node taking only that neuron's spikes and feeding only it back), or violations."""
     graph = flatten(graph)
     try:
         start, end = _io_names(graph)
     except SpecError as exc:
-        return [], [Violation("graph", "one Input and one Output", str(exc), "exactly one of each")]
+        return [], {}, [Violation("graph", "one Input and one Output", str(exc), "exactly one of each")]
     succ: dict[str, list[str]] = {}
+    pred: dict[str, list[str]] = {}
     for a, b in graph.edges:
         succ.setdefault(a, []).append(b)
+        pred.setdefault(b, []).append(a)
+    loops = {n: r for n, node in graph.nodes.items() if isinstance(node, NEURONS)
+             for r in succ.get(n, []) if isinstance(graph.nodes[r], SYNAPSES) and succ.get(r) == [n] and pred.get(r) == [n]}
     order, seen = [start], {start}
     while order[-1] != end:
-        nxt = succ.get(order[-1], [])
+        nxt = [b for b in succ.get(order[-1], []) if b != loops.get(order[-1])]
         if len(nxt) != 1 or nxt[0] in seen:
             found = "a cycle" if nxt and nxt[0] in seen else f"{len(nxt)} successors"
-            return order, [Violation(order[-1], "feed-forward chain", found, "exactly one successor, no recurrence (netx dense blocks)")]
+            return order, {}, [Violation(order[-1], "feed-forward chain", found,
+                                         "exactly one successor, recurrence only through a neuron's own weight node (netx dense, dense_rec)")]
         order.append(nxt[0])
         seen.add(nxt[0])
-    if len(seen) != len(graph.nodes) or len(graph.edges) != len(order) - 1:
-        return order, [Violation("graph", "feed-forward chain", f"{len(graph.nodes)} nodes, {len(graph.edges)} edges off one path",
-                                 "one path Input -> ... -> Output")]
-    return order, []
+    recurrent = {n: r for n, r in loops.items() if n in seen}
+    if len(seen) + len(recurrent) != len(graph.nodes) or len(graph.edges) != len(order) - 1 + 2 * len(recurrent):
+        return order, {}, [Violation("graph", "feed-forward chain", f"{len(graph.nodes)} nodes, {len(graph.edges)} edges off one path",
+                                     "one path Input -> ... -> Output, and a neuron's own recurrent weight node")]
+    return order, recurrent, []
 
 
 def _neuron_rules(name: str, n: Neuron) -> list[Violation]:
@@ -92,24 +103,31 @@ def _neuron_rules(name: str, n: Neuron) -> list[Violation]:
     return [Violation(name, rule, found, limit) for ok, rule, found, limit in rules if not ok]
 
 
-def float_layer(synapse: Any, n: Neuron) -> loihi.FloatCuba:
-    """The synapse + canonical neuron in Loihi's float form (gains folded into the weights' rows):
-    LIF/IF: W' = g W, c = g b + (1 - beta) v_leak;  CubaLIF: W' = g g_syn W, c = (1 - beta) v_leak."""
+def float_layer(synapse: Any, n: Neuron, recurrent: Any = None) -> loihi.FloatCuba:
+    """The synapse (and the ``recurrent`` one) + canonical neuron in Loihi's float form (gains folded
+    into the weights' rows): LIF/IF: W' = g W, c = g (b + b_rec) + (1 - beta) v_leak;
+    CubaLIF: W' = g g_syn W, c = (1 - beta) v_leak."""
     w = np.asarray(synapse.weight, dtype=np.float64)
-    b = np.asarray(getattr(synapse, "bias", np.zeros(w.shape[0])), dtype=np.float64)
+    bias = lambda node: np.asarray(getattr(node, "bias", np.zeros(w.shape[0])), dtype=np.float64)  # noqa: E731
+    b = bias(synapse) + (0.0 if recurrent is None else bias(recurrent))
+    w_rec = None if recurrent is None else np.asarray(recurrent.weight, dtype=np.float64)
     beta, theta = float(values(n.decay.beta)), float(values(n.threshold))
     g = np.broadcast_to(values(n.input_gain), (w.shape[0],))
     leak = (1.0 - beta) * np.broadcast_to(values(n.v_leak), (w.shape[0],))
     if n.model is Model.CUBA_LIF:
         gain = g * np.broadcast_to(values(n.syn_input_gain), (w.shape[0],))
+    else:
+        gain, leak = g, g * b + leak
+    rec = None if w_rec is None else gain[:, None] * w_rec
+    if n.model is Model.CUBA_LIF:
         return loihi.FloatCuba(gain[:, None] * w, float(values(n.syn_decay.beta)), beta, theta, leak,
-                               int(n.synapse_order is SynapseOrder.MEMBRANE_FIRST))
-    return loihi.FloatCuba(g[:, None] * w, 0.0, beta, theta, g * b + leak)
+                               int(n.synapse_order is SynapseOrder.MEMBRANE_FIRST), rec)
+    return loihi.FloatCuba(gain[:, None] * w, 0.0, beta, theta, leak, 0, rec)
 
 
-def _layers(graph: nir.NIRGraph) -> tuple[list[tuple[str, str, loihi.FloatCuba]], list[Violation]]:
-    """The chain's (synapse node, neuron node, float layer) triples, or the rules it breaks."""
-    order, violations = _chain(graph)
+def _layers(graph: nir.NIRGraph) -> tuple[list[tuple[str, str, str | None, loihi.FloatCuba]], list[Violation]]:
+    """The chain's (synapse node, neuron node, recurrent synapse node or None, float layer), or the rules it breaks."""
+    order, recurrent, violations = _chain(graph)
     if violations:
         return [], violations
     nodes = flatten(graph).nodes
@@ -124,15 +142,21 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[tuple[str, str, loihi.FloatCuba]]
             violations.append(Violation("graph", "layer pattern", " -> ".join(type(nodes[k]).__name__ for k in order),
                                         "Input -> (Affine|Linear -> LIF|CubaLIF|IF)+ -> Output"))
         return [], violations
-    found: list[tuple[str, str, loihi.FloatCuba]] = []
+    found: list[tuple[str, str, str | None, loihi.FloatCuba]] = []
     for syn_name, neu_name in zip(inner[::2], inner[1::2]):
-        syn, neuron = nodes[syn_name], neuron_from_node(nodes[neu_name])
+        rec_name = recurrent.get(neu_name)
+        neuron = neuron_from_node(nodes[neu_name])
         rules = _neuron_rules(neu_name, neuron)
-        if neuron.model is Model.CUBA_LIF and isinstance(syn, nir.Affine) and np.any(np.asarray(syn.bias) != 0):
-            rules.append(Violation(syn_name, "synapse bias", "nonzero bias into a CubaLIF current", "0 (Loihi's bias adds to v)"))
+        for name in (syn_name, rec_name):
+            syn = nodes.get(name)
+            if neuron.model is Model.CUBA_LIF and isinstance(syn, nir.Affine) and np.any(np.asarray(syn.bias) != 0):
+                rules.append(Violation(name, "synapse bias", "nonzero bias into a CubaLIF current", "0 (Loihi's bias adds to v)"))
+        if rec_name and neuron.model is Model.CUBA_LIF and neuron.synapse_order is SynapseOrder.MEMBRANE_FIRST:
+            rules.append(Violation(rec_name, "recurrent synapse order", "membrane first (a synaptic delay of 1)",
+                                   "current first: netx gives a dense_rec block's two synapses one delay"))
         violations += rules
         if not rules:
-            found.append((syn_name, neu_name, float_layer(syn, neuron)))
+            found.append((syn_name, neu_name, rec_name, float_layer(nodes[syn_name], neuron, nodes.get(rec_name))))
     return found, violations
 
 
@@ -150,7 +174,7 @@ def _integer_rules(name: str, layer: loihi.LoihiCuba) -> list[Violation]:
 def check(graph: nir.NIRGraph) -> list[Violation]:
     """Every design rule the graph breaks (:data:`CHECKS`), each naming its node."""
     layers, violations = _layers(graph)
-    for _, name, f in layers:
+    for _, name, _, f in layers:
         violations += _integer_rules(name, loihi.quantise(f)[0])
     return violations
 
@@ -164,6 +188,7 @@ class LoihiDeployment:
     layers: list[loihi.LoihiCuba]
     scales: list[float]
     synapses: list[str] = field(default_factory=list)  #: the weight node before each neuron node
+    recurrent: list[str | None] = field(default_factory=list)  #: each neuron node's recurrent weight node, or None
     simulator: str = "snn_interop.spec.loihi (Lava PyLifModelBitAcc arithmetic, without Dense's one-step latency)"
     bound: dict[str, float] = field(default_factory=dict)
 
@@ -193,18 +218,23 @@ class LoihiDeployment:
         layer's weights as the integers give them back (:func:`~snn_interop.spec.loihi.from_loihi`),
         divided by the factor the float layer put on the graph's weights."""
         nodes, applied = flatten(graph).nodes, {}
-        for key, f, p, scale in zip(self.synapses, self.floats, self.layers, self.scales):
-            w = np.asarray(nodes[key].weight, dtype=np.float64)
-            factor = np.divide(f.weight, w, out=np.zeros_like(w), where=w != 0)  # the input gain, per weight
-            applied[key] = np.divide(loihi.from_loihi(p, scale).weight, factor, out=np.zeros_like(w), where=factor != 0)
+        for key, rec, f, p, scale in zip(self.synapses, self.recurrent or [None] * len(self.layers), self.floats, self.layers, self.scales):
+            back = loihi.from_loihi(p, scale)
+            for name, float_w, chip_w in ((key, f.weight, back.weight), (rec, f.weight_rec, back.weight_rec)):
+                if name is None:
+                    continue
+                w = np.asarray(nodes[name].weight, dtype=np.float64)
+                factor = np.divide(float_w, w, out=np.zeros_like(w), where=w != 0)  # the input gain, per weight
+                applied[name] = np.divide(chip_w, factor, out=np.zeros_like(w), where=factor != 0)
         return with_weights(graph, applied)
 
     def figures(self) -> dict[str, Any]:
         """Worst quantisation errors over the layers: weights relative to each layer's max |W|, bias and
         threshold relative to the threshold, decays absolute."""
         back = [loihi.from_loihi(p, s) for p, s in zip(self.layers, self.scales)]
-        w_err = [float(np.max(np.abs(b.weight - f.weight)) / np.max(np.abs(f.weight))) for f, b in zip(self.floats, back)]
-        zeroed = sum(int(np.sum((p.weight == 0) & (f.weight != 0))) for f, p in zip(self.floats, self.layers))
+        both = lambda layer: np.hstack([layer.weight, *([] if layer.weight_rec is None else [layer.weight_rec])])  # noqa: E731
+        w_err = [float(np.max(np.abs(both(b) - both(f))) / np.max(np.abs(both(f)))) for f, b in zip(self.floats, back)]
+        zeroed = sum(int(np.sum((both(p) == 0) & (both(f) != 0))) for f, p in zip(self.floats, self.layers))
         return {
             "weight_error_max": max(w_err), "weights_zeroed": zeroed,
             "current_decay_error_max": max(abs(b.alpha - f.alpha) for f, b in zip(self.floats, back)),
@@ -228,8 +258,9 @@ def _unary(x: torch.Tensor) -> np.ndarray:
 
 def _u_worst(p: loihi.LoihiCuba) -> float:
     """The largest |u| every input spiking every step could reach, as a fraction of 2^23 (above 1,
-    u can wrap): 64 max_row sum|W| 4096 / (du + 1)."""
-    return float(np.max(np.abs(p.weight).sum(axis=1))) * (1 << loihi.ACT_SHIFT) * loihi.UNITY / p.i_decay / loihi.MAX_UV
+    u can wrap): 64 max_row sum|W, W_rec| 4096 / (du + 1)."""
+    rows = np.abs(p.weight).sum(axis=1) + (0 if p.weight_rec is None else np.abs(p.weight_rec).sum(axis=1))
+    return float(np.max(rows)) * (1 << loihi.ACT_SHIFT) * loihi.UNITY / p.i_decay / loihi.MAX_UV
 
 
 def build(graph: nir.NIRGraph) -> LoihiDeployment:
@@ -237,9 +268,9 @@ def build(graph: nir.NIRGraph) -> LoihiDeployment:
     layers, violations = _layers(graph)
     if violations:
         raise SpecError("the graph breaks Loihi's design rules; run check() first: " + "; ".join(map(str, violations)))
-    synapses, names, floats = (list(column) for column in zip(*layers))
+    synapses, names, recurrent, floats = (list(column) for column in zip(*layers))
     quantised = [loihi.quantise(f) for f in floats]
-    return LoihiDeployment(names, floats, [q for q, _ in quantised], [s for _, s in quantised], synapses)
+    return LoihiDeployment(names, floats, [q for q, _ in quantised], [s for _, s in quantised], synapses, recurrent)
 
 
 def write_netx(path: Path, layers: list[loihi.LoihiCuba], names: list[str], scales: list[float]) -> None:
@@ -247,6 +278,7 @@ def write_netx(path: Path, layers: list[loihi.LoihiCuba], names: list[str], scal
 
     ``layer/0``: ``type`` "input", ``shape`` [n_in];
     ``layer/k`` (k >= 1): ``type`` "dense", ``shape`` [n_out], ``weight`` int [n_out, n_in],
+    (``type`` "dense_rec" and ``weight_rec`` int [n_out, n_out] for a layer fed its own spikes back),
     ``bias`` int [n_out] (when nonzero; bias_mant, netx applies bias_exp 6), ``delay`` int (when
     nonzero), ``neuron/{type "CUBA", iDecay = du + 1, vDecay = dv, vThMant, refDelay 1, gradedSpike 0}``.
     Attributes (``nir_node``, ``scale``) are ours; netx ignores them."""
@@ -261,9 +293,11 @@ def write_netx(path: Path, layers: list[loihi.LoihiCuba], names: list[str], scal
         for k, (p, name, scale) in enumerate(zip(layers, names, scales), start=1):
             g = group.create_group(str(k))
             g.attrs["nir_node"], g.attrs["scale"] = name, scale
-            g.create_dataset("type", (1,), "S10", [b"dense"])
+            g.create_dataset("type", (1,), "S10", [b"dense" if p.weight_rec is None else b"dense_rec"])
             g.create_dataset("shape", data=np.array([p.weight.shape[0]]))
             g.create_dataset("weight", data=np.asarray(p.weight, dtype=np.int64))
+            if p.weight_rec is not None:
+                g.create_dataset("weight_rec", data=np.asarray(p.weight_rec, dtype=np.int64))
             if np.any(p.bias_mant != 0):
                 g.create_dataset("bias", data=np.broadcast_to(p.bias_mant, (p.weight.shape[0],)).astype(np.int64))
             if p.delay:
@@ -287,12 +321,13 @@ def read_netx(path: Path) -> tuple[list[loihi.LoihiCuba], list[float]]:
             kind = (kind[0] if np.ndim(kind) else kind).decode("ascii")
             if kind == "input":
                 continue
-            if kind != "dense" or g["neuron/type"][()].decode("ascii") != "CUBA":
-                raise SpecError(f"{path}: layer {k} is {kind!r}; read_netx reads input and CUBA dense layers")
+            if kind not in ("dense", "dense_rec") or g["neuron/type"][()].decode("ascii") != "CUBA":
+                raise SpecError(f"{path}: layer {k} is {kind!r}; read_netx reads input and CUBA dense and dense_rec layers")
             n_out = int(g["shape"][()][0])
             bias = g["bias"][()].astype(np.int64) if "bias" in g else np.zeros(n_out, dtype=np.int64)
             delay = int(g["delay"][()]) if "delay" in g else 0
+            rec = g["weight_rec"][()].astype(np.int64) if kind == "dense_rec" else None
             layers.append(loihi.LoihiCuba(g["weight"][()].astype(np.int64), int(g["neuron/iDecay"][()]) - 1, int(g["neuron/vDecay"][()]),
-                                          int(g["neuron/vThMant"][()]), bias, loihi.BIAS_EXP, delay))
+                                          int(g["neuron/vThMant"][()]), bias, loihi.BIAS_EXP, delay, rec))
             scales.append(float(g.attrs.get("scale", np.nan)))
     return layers, scales

@@ -2,7 +2,8 @@
 
 The integer update is Lava's bit-accurate Loihi model (lava-nc/lava
 ``src/lava/proc/lif/models.py``: ``AbstractPyLifModelFixed.subthr_dynamics`` and
-``PyLifModelBitAcc``), per step t with synaptic input a[t] = W s[t] (integer weights, 0/1 spikes):
+``PyLifModelBitAcc``), per step t with synaptic input a[t] = W s[t] (integer weights, 0/1 spikes),
+plus W_rec o[t-1] in a layer that feeds its own spikes o back (netx ``dense_rec``, o[-1] = 0):
 
     decay(x, d) = sign(x) * ((|x| * (4096 - d)) >> 12)              (rounds toward zero)
     u[t] = wrap24(decay(u[t-1], du + 1) + (a[t] << 6))             (ds_offset = 1: du = 4095 clears u)
@@ -11,7 +12,9 @@ The integer update is Lava's bit-accurate Loihi model (lava-nc/lava
 
 wrap24 folds u into 24 bits: x - 2^24 when x > 2^23, x + 2^24 when x <= -2^23.
 Lava's ``Dense`` delivers a[t] one step later (each layer adds a step of latency); this
-simulator leaves that latency out, so its output lines up with the float model's.
+simulator leaves that latency out, so its output lines up with the float model's. A recurrent
+layer's own spikes reach it through a second ``Dense``, one step later in Lava as here, so in
+Lava's shifted time the recurrence is still one step.
 
 The mapping from a float current-based LIF (canonical update, current first: i[t] = alpha i[t-1]
 + g_syn W s[t], v[t] = beta v[t-1] + g i[t] + c, fire when v > theta, reset to zero) uses one
@@ -19,6 +22,7 @@ scale S (integer state units per float unit) per layer: U = S g i, V = S v, henc
 
     du + 1 = max(round(4096 (1 - alpha)), 1),   dv = round(4096 (1 - beta))   (the current always decays by >= 1/4096)
     W_int = round(S g g_syn W / 64),   vth_mant = round(S theta / 64),   bias_mant = round(S c / 2^bias_exp)
+    (W_rec likewise, at the same S: both feed the same current)
 
 and S is the largest that keeps every integer in range (:func:`quantise`). ``from_loihi`` maps back.
 """
@@ -48,7 +52,8 @@ class LoihiCuba:
 
     ``du``/``dv`` as Lava's LIF process takes them (the current's effective decay is du + 1,
     netx's ``iDecay``); ``bias_mant`` is per neuron; ``delay`` extra steps on the synaptic input
-    (netx's ``delay``; 1 expresses a membrane-first synapse order)."""
+    (netx's ``delay``; 1 expresses a membrane-first synapse order); ``weight_rec`` [n_out, n_out]
+    the layer's own spikes back into it, a step later (netx ``dense_rec``), or None."""
 
     weight: np.ndarray
     du: int
@@ -57,6 +62,7 @@ class LoihiCuba:
     bias_mant: np.ndarray
     bias_exp: int = BIAS_EXP
     delay: int = 0
+    weight_rec: np.ndarray | None = None
 
     @property
     def i_decay(self) -> int:
@@ -87,14 +93,16 @@ def step(p: LoihiCuba, a: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.
 
 def run_layer(p: LoihiCuba, s_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Spikes ``s_in`` [T, B, n_in] (0/1) through one layer: (spikes, v before the reset), each
-    [T, B, n_out] int64. The synaptic input is a[t] = weight @ s_in[t - delay]."""
+    [T, B, n_out] int64. The synaptic input is a[t] = weight @ s_in[t - delay] (+ weight_rec @ spikes[t - 1])."""
     a_all = np.einsum("oi,tbi->tbo", np.asarray(p.weight, dtype=np.int64), np.asarray(s_in, dtype=np.int64))
     if p.delay:
         a_all = np.concatenate([np.zeros_like(a_all[: p.delay]), a_all[: a_all.shape[0] - p.delay]])
+    rec = None if p.weight_rec is None else np.asarray(p.weight_rec, dtype=np.int64)
     u = v = np.zeros(a_all.shape[1:], dtype=np.int64)
     spikes, volts = np.zeros_like(a_all), np.zeros_like(a_all)
     for t in range(a_all.shape[0]):
-        u, volts[t], spikes[t] = step(p, a_all[t], u, v)
+        a = a_all[t] if rec is None or t == 0 else a_all[t] + spikes[t - 1] @ rec.T
+        u, volts[t], spikes[t] = step(p, a, u, v)
         v = np.where(spikes[t] > 0, 0, volts[t])
     return spikes, volts
 
@@ -110,7 +118,8 @@ def simulate(layers: list[LoihiCuba], s_in: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class FloatCuba:
     """A float current-based LIF layer in Loihi's form (current first, reset to zero, v > theta):
-    i[t] = alpha i[t-1] + W s[t] (W includes g and g_syn), v[t] = beta v[t-1] + i[t] + c."""
+    i[t] = alpha i[t-1] + W s[t] (+ W_rec o[t-1], its own spikes o) (W, W_rec include g and g_syn),
+    v[t] = beta v[t-1] + i[t] + c."""
 
     weight: np.ndarray
     alpha: float
@@ -118,6 +127,7 @@ class FloatCuba:
     threshold: float
     bias: np.ndarray
     delay: int = 0
+    weight_rec: np.ndarray | None = None
 
 
 def simulate_float(layers: list[FloatCuba], s_in: np.ndarray) -> np.ndarray:
@@ -131,7 +141,7 @@ def simulate_float(layers: list[FloatCuba], s_in: np.ndarray) -> np.ndarray:
         i = v = np.zeros(a.shape[1:])
         out = np.zeros_like(a)
         for t in range(a.shape[0]):
-            i = f.alpha * i + a[t]
+            i = f.alpha * i + a[t] + (out[t - 1] @ f.weight_rec.T if f.weight_rec is not None and t else 0.0)
             v = f.beta * v + i + f.bias
             out[t] = v > f.threshold
             v = np.where(out[t] > 0, 0.0, v)
@@ -146,24 +156,26 @@ def decay_int(keep: float) -> int:
 
 def quantise(f: FloatCuba, w_max: int = LIMITS["weight"][1]) -> tuple[LoihiCuba, float]:
     """The Loihi layer of ``f`` and its scale S (integer state units per float unit): the largest
-    with max |W_int| <= ``w_max``, vth_mant <= 2^17 - 1 and |bias_mant| <= 4095,
+    with max |W_int| <= ``w_max`` (W and W_rec), vth_mant <= 2^17 - 1 and |bias_mant| <= 4095,
 
-        S = min(64 w_max / max |W|,  64 (2^17 - 1) / theta,  2^bias_exp 4095 / max |c|).
+        S = min(64 w_max / max |W, W_rec|,  64 (2^17 - 1) / theta,  2^bias_exp 4095 / max |c|).
 
     Integers are rounded to nearest; weights far below the largest (or below theta / 2^17) round
     to zero (``figures`` counts them)."""
-    largest = [float(np.max(np.abs(f.weight), initial=0.0)), abs(f.threshold), float(np.max(np.abs(f.bias), initial=0.0))]
+    weights = [np.asarray(f.weight), *([] if f.weight_rec is None else [np.asarray(f.weight_rec)])]
+    largest = [max(float(np.max(np.abs(w), initial=0.0)) for w in weights), abs(f.threshold), float(np.max(np.abs(f.bias), initial=0.0))]
     room = [(1 << ACT_SHIFT) * w_max, (1 << VTH_SHIFT) * LIMITS["vth_mant"][1], (1 << BIAS_EXP) * LIMITS["bias_mant"][1]]
     scale = min((r / x for r, x in zip(room, largest) if x > 0), default=1.0)
-    weight = np.rint(scale * np.asarray(f.weight) / (1 << ACT_SHIFT)).astype(np.int64)
+    weight, *rec = (np.rint(scale * w / (1 << ACT_SHIFT)).astype(np.int64) for w in weights)
     bias = np.rint(scale * np.asarray(f.bias, dtype=np.float64) / (1 << BIAS_EXP)).astype(np.int64)
     layer = LoihiCuba(weight, max(decay_int(f.alpha) - 1, 0), decay_int(f.beta), int(np.rint(scale * f.threshold / (1 << VTH_SHIFT))),
-                      bias, BIAS_EXP, f.delay)
+                      bias, BIAS_EXP, f.delay, rec[0] if rec else None)
     return layer, scale
 
 
 def from_loihi(p: LoihiCuba, scale: float) -> FloatCuba:
     """The float layer a Loihi layer computes at scale S (the inverse of :func:`quantise`)."""
-    return FloatCuba(np.asarray(p.weight, dtype=np.float64) * (1 << ACT_SHIFT) / scale, 1.0 - (p.du + 1) / UNITY, 1.0 - p.dv / UNITY,
+    back = lambda w: None if w is None else np.asarray(w, dtype=np.float64) * (1 << ACT_SHIFT) / scale  # noqa: E731
+    return FloatCuba(back(p.weight), 1.0 - (p.du + 1) / UNITY, 1.0 - p.dv / UNITY,
                      p.vth_mant * (1 << VTH_SHIFT) / scale, np.asarray(p.bias_mant, dtype=np.float64) * (1 << p.bias_exp) / scale,
-                     p.delay)
+                     p.delay, back(p.weight_rec))

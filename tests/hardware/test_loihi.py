@@ -14,6 +14,7 @@ from snn_interop import hardware
 from snn_interop.cli import convert_main
 from snn_interop.conversion import convert_full
 from snn_interop.errors import ExitCode
+from snn_interop.nir.graph import flatten
 from snn_interop.spec import loihi
 from snn_interop_plugins import loihi as target
 from tests.conftest import plugin_or_skip
@@ -170,3 +171,74 @@ def test_the_nir_paper_neuron_spikes_where_lava_did_one_step_earlier(corpus, tmp
     ours = target.build(graph).simulate(x)[:, 0, 0].numpy()
     # Lava's Dense delivers each spike a step later; our simulator leaves that latency out.
     assert np.array_equal(np.nonzero(ours)[0] + 1, np.nonzero(trace[:, 2])[0])
+
+
+BRAILLE = "braille_noDelay_noBias_subtract.nir"
+
+
+def test_the_nir_papers_braille_network_maps_with_its_recurrence_as_a_netx_dense_rec(corpus, tmp_path) -> None:
+    """The NIR paper's recurrent Braille network (CubaLIF 40 with 40x40 recurrent weights, read with
+    NIR's defaults: reset to 0): the layer becomes one dense_rec block whose weight_rec carries the
+    recurrence at the layer's scale; the float form with the recurrence is the canonical float model
+    spike for spike, and the chip follows it within the bound."""
+    import h5py
+
+    graph = nir.read(corpus / BRAILLE)
+    assert target.check(graph) == []
+    deployment = target.build(graph)
+    assert deployment.recurrent == ["lif1.w_rec", None] and deployment.layers[0].weight_rec.shape == (40, 40)
+    assert np.abs(np.hstack([deployment.layers[0].weight, deployment.layers[0].weight_rec])).max() == 127  # one scale for both
+    x = hardware.spike_input(graph, 256, 0, 0.3)
+    reference = hardware.float_model(graph)(x).numpy()
+    assert reference.sum() > 30 and np.array_equal(loihi.simulate_float(deployment.floats, x.numpy()), reference)
+    without = dataclasses.replace(deployment.floats[0], weight_rec=None)  # the recurrence matters on this input
+    assert not np.array_equal(loihi.simulate_float([without, deployment.floats[1]], x.numpy()), reference)
+
+    report = hardware.handoff(graph, "loihi", tmp_path / "out", x=x, seed=0)
+    assert report.within_bound and report.forward["mismatch_fraction"] < 0.05, report.table()
+    assert list(report.forward["layers"]) == ["lif1.lif", "lif2"]
+    with h5py.File(tmp_path / "out" / "network.net") as f:
+        assert f["layer/1/type"][0] == b"dense_rec" and f["layer/1/weight_rec"].shape == (40, 40) and f["layer/2/type"][0] == b"dense"
+    layers, _ = target.read_netx(tmp_path / "out" / "network.net")
+    assert np.array_equal(layers[0].weight_rec, deployment.layers[0].weight_rec) and layers[1].weight_rec is None
+    # the chip's recurrent weights back in the graph's units: within half a step of the layer's 8-bit grid
+    nodes = flatten(graph).nodes
+    w = np.asarray(nodes["lif1.w_rec"].weight, np.float64)
+    back = np.asarray(flatten(deployment.chip_weights(graph)).nodes["lif1.w_rec"].weight, np.float64)
+    step = max(np.abs(w).max(), np.abs(np.asarray(nodes["fc1"].weight)).max()) / 127
+    assert 0 < np.abs(back - w).max() <= 0.5 * step * (1 + 1e-6)
+
+
+def test_the_braille_network_with_biases_into_its_currents_is_refused_node_by_node(corpus) -> None:
+    found = target.check(nir.read(corpus / "braille_noDelay_bias_zero.nir"))
+    assert [(v.node, v.rule) for v in found] == [("fc1", "synapse bias"), ("lif1.w_rec", "synapse bias"), ("fc2", "synapse bias")]
+
+
+def recurrent_norse_graph() -> nir.NIRGraph:
+    """norse's LIFRecurrentCell (input and recurrent weights its own) -> Linear -> LIFCell, to NIR."""
+    plugin_or_skip("norse")
+    import norse.torch as nt
+
+    cell = nt.LIFRecurrentCell(N_IN, N_HID)
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        cell.input_weights.copy_(2.0 * torch.rand(N_HID, N_IN, generator=gen) - 0.4)
+        cell.recurrent_weights.copy_(1.5 * (torch.rand(N_HID, N_HID, generator=gen) - 0.5))
+    model = nt.SequentialState(cell, _linear(N_HID, N_OUT, -0.5, 1.0, 2, bias=False), nt.LIFCell())
+    graph, _, _ = convert_full(model, "norse", "nir", verify_result=False, input_shape_=(N_IN,))
+    return graph
+
+
+def test_a_norse_recurrent_cell_maps_as_a_dense_rec_and_a_recurrent_membrane_first_layer_is_refused(tmp_path) -> None:
+    graph = recurrent_norse_graph()
+    deployment = target.build(graph)
+    assert deployment.recurrent == ["0_rec", None]
+    x = hardware.spike_input(graph, 200, 0, 0.3)
+    reference = hardware.float_model(graph)(x).numpy()
+    assert 20 < reference.sum() < 0.9 * reference.size and np.array_equal(loihi.simulate_float(deployment.floats, x.numpy()), reference)
+    assert hardware.handoff(graph, "loihi", tmp_path / "out", x=x, seed=0).within_bound
+
+    first = membrane_first_graph()  # its neuron fed back through a Linear: netx would delay the recurrence too
+    nodes = dict(first.nodes, rec=nir.Linear(weight=np.eye(3) * 0.1))
+    looped = nir.NIRGraph(nodes, [*first.edges, ("cubalif", "rec"), ("rec", "cubalif")])
+    assert [(v.node, v.rule) for v in target.check(looped)] == [("rec", "recurrent synapse order")]
