@@ -224,7 +224,7 @@ def recurrent_norse_graph() -> nir.NIRGraph:
     with torch.no_grad():
         cell.input_weights.copy_(2.0 * torch.rand(N_HID, N_IN, generator=gen) - 0.4)
         cell.recurrent_weights.copy_(1.5 * (torch.rand(N_HID, N_HID, generator=gen) - 0.5))
-    model = nt.SequentialState(cell, _linear(N_HID, N_OUT, -0.5, 1.0, 2, bias=False), nt.LIFCell())
+    model = nt.SequentialState(cell, _linear(N_HID, N_OUT, -0.4, 0.6, 2, bias=False), nt.LIFCell())
     graph, _, _ = convert_full(model, "norse", "nir", verify_result=False, input_shape_=(N_IN,))
     return graph
 
