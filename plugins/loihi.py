@@ -12,6 +12,7 @@ The design rules come from Lava's bit-accurate model and lava-dl's netx loader
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,9 @@ CHECKS = (
 BOUND = {"mismatch_fraction": 0.05}
 BOUND_CUBA = {"mismatch_fraction": 0.3}
 SYNAPSES = (nir.Affine, nir.Linear)
+WEIGHTS = (*SYNAPSES, nir.Conv2d)
 NEURONS = (nir.LIF, nir.CubaLIF, nir.IF)
+BETWEEN = (nir.SumPool2d, nir.Flatten)  #: folded into the next weights (pooling) or netx's flatten
 
 
 def available() -> str | None:
@@ -104,13 +107,12 @@ def _neuron_rules(name: str, n: Neuron) -> list[Violation]:
 
 
 def float_layer(synapse: Any, n: Neuron, recurrent: Any = None) -> loihi.FloatCuba:
-    """The synapse (and the ``recurrent`` one) + canonical neuron in Loihi's float form (gains folded
-    into the weights' rows): LIF/IF: W' = g W, c = g (b + b_rec) + (1 - beta) v_leak;
-    CubaLIF: W' = g g_syn W, c = (1 - beta) v_leak."""
+    """The synapse (Affine, Linear or Conv2d; and the ``recurrent`` one) + canonical neuron in
+    Loihi's float form (gains folded into the weights' output rows or channels): LIF/IF: W' = g W,
+    c = g (b + b_rec) + (1 - beta) v_leak; CubaLIF: W' = g g_syn W, c = (1 - beta) v_leak."""
     w = np.asarray(synapse.weight, dtype=np.float64)
     bias = lambda node: np.asarray(getattr(node, "bias", np.zeros(w.shape[0])), dtype=np.float64)  # noqa: E731
     b = bias(synapse) + (0.0 if recurrent is None else bias(recurrent))
-    w_rec = None if recurrent is None else np.asarray(recurrent.weight, dtype=np.float64)
     beta, theta = float(values(n.decay.beta)), float(values(n.threshold))
     g = np.broadcast_to(values(n.input_gain), (w.shape[0],))
     leak = (1.0 - beta) * np.broadcast_to(values(n.v_leak), (w.shape[0],))
@@ -118,45 +120,151 @@ def float_layer(synapse: Any, n: Neuron, recurrent: Any = None) -> loihi.FloatCu
         gain = g * np.broadcast_to(values(n.syn_input_gain), (w.shape[0],))
     else:
         gain, leak = g, g * b + leak
-    rec = None if w_rec is None else gain[:, None] * w_rec
+    rows = lambda m: gain.reshape(-1, *[1] * (m.ndim - 1)) * m  # noqa: E731
+    rec = None if recurrent is None else rows(np.asarray(recurrent.weight, dtype=np.float64))
+    conv = loihi.Conv(_pair(synapse.stride), _pair(synapse.padding), _pair(synapse.dilation), int(synapse.groups)) \
+        if isinstance(synapse, nir.Conv2d) else None
     if n.model is Model.CUBA_LIF:
-        return loihi.FloatCuba(gain[:, None] * w, float(values(n.syn_decay.beta)), beta, theta, leak,
-                               int(n.synapse_order is SynapseOrder.MEMBRANE_FIRST), rec)
-    return loihi.FloatCuba(gain[:, None] * w, 0.0, beta, theta, leak, 0, rec)
+        return loihi.FloatCuba(rows(w), float(values(n.syn_decay.beta)), beta, theta, leak,
+                               int(n.synapse_order is SynapseOrder.MEMBRANE_FIRST), rec, conv)
+    return loihi.FloatCuba(rows(w), 0.0, beta, theta, leak, 0, rec, conv)
 
 
-def _layers(graph: nir.NIRGraph) -> tuple[list[tuple[str, str, str | None, loihi.FloatCuba]], list[Violation]]:
-    """The chain's (synapse node, neuron node, recurrent synapse node or None, float layer), or the rules it breaks."""
+def _pair(v: Any) -> tuple[int, int]:
+    a = np.broadcast_to(np.asarray(v, dtype=np.int64), (2,))
+    return int(a[0]), int(a[1])
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One netx block: its NIR weight node (a SumPool2d before it folded in), neuron node,
+    recurrent weight node, and the input it reads."""
+
+    synapse: str
+    neuron: str
+    recurrent: str | None
+    float: loihi.FloatCuba
+    pool: tuple[int, int] | None = None  #: a SumPool2d window folded into the weights (each weight repeated over it)
+    in_shape: tuple[int, ...] = ()  #: the block's input, before the folded pooling ([C, H, W] or [n])
+    flattened: bool = False  #: a dense block reading a [C, H, W] input channel-major (netx ``flatten``)
+
+
+def _out_shape(node: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A chain node's output shape from its input's."""
+    if isinstance(node, nir.Conv2d):
+        (sy, sx), (py, px), (dy, dx) = _pair(node.stride), _pair(node.padding), _pair(node.dilation)
+        k = np.shape(node.weight)
+        return (k[0], (shape[1] + 2 * py - dy * (k[2] - 1) - 1) // sy + 1, (shape[2] + 2 * px - dx * (k[3] - 1) - 1) // sx + 1)
+    if isinstance(node, nir.SumPool2d):
+        ky, kx = _pair(node.kernel_size)
+        return (shape[0], shape[1] // ky, shape[2] // kx)
+    if isinstance(node, nir.Flatten):
+        return (int(np.prod(shape)),)
+    if isinstance(node, SYNAPSES):
+        return (int(np.shape(node.weight)[0]),)
+    return shape
+
+
+def _fold_pool(name: str, pool: Any, synapse: Any, shape: tuple[int, ...]) -> tuple[Any, list[Violation]]:
+    """``synapse`` reading the SumPool2d ``pool``'s output (through a Flatten, for a dense one), as one
+    weight node reading the pool's input ``shape``: netx has no pooling block. Exact: the pool sums
+    windows, the weights are linear, so each weight repeated over the window does both (a kernel
+    k times larger with k times the stride and padding; a dense weight per input position)."""
+    (ky, kx), (sy, sx), (py, px) = _pair(pool.kernel_size), _pair(pool.stride), _pair(pool.padding)
+    bad = []
+    if (sy, sx) != (ky, kx) or (py, px) != (0, 0):
+        bad.append(Violation(name, "pooling", f"window {(ky, kx)}, stride {(sy, sx)}, padding {(py, px)}",
+                             "stride = window, no padding (folded into the next weights: netx has no pooling block)"))
+    if shape[1] % ky or shape[2] % kx:
+        bad.append(Violation(name, "pooling", f"a {shape[1]}x{shape[2]} input in {ky}x{kx} windows",
+                             "an input a whole number of windows (folded into the next weights: netx has no pooling block)"))
+    if isinstance(synapse, nir.Conv2d) and _pair(synapse.dilation) != (1, 1):
+        bad.append(Violation(name, "pooling", f"before a convolution dilated {_pair(synapse.dilation)}", "dilation 1"))
+    if bad:
+        return synapse, bad
+    w = np.asarray(synapse.weight, dtype=np.float64)
+    bias = getattr(synapse, "bias", None)
+    if isinstance(synapse, nir.Conv2d):
+        kernel = np.repeat(np.repeat(w, ky, axis=2), kx, axis=3)
+        (cy, cx), (qy, qx) = _pair(synapse.stride), _pair(synapse.padding)
+        return nir.Conv2d(input_shape=np.array(shape[1:]), weight=kernel, stride=np.array([cy * ky, cx * kx]),
+                          padding=np.array([qy * ky, qx * kx]), dilation=np.array([1, 1]), groups=int(synapse.groups),
+                          bias=np.zeros(w.shape[0]) if bias is None else np.asarray(bias)), []
+    c, h, wd = shape[0], shape[1] // ky, shape[2] // kx
+    dense = np.repeat(np.repeat(w.reshape(w.shape[0], c, h, wd), ky, axis=2), kx, axis=3).reshape(w.shape[0], -1)
+    return (nir.Linear(weight=dense) if bias is None else nir.Affine(weight=dense, bias=np.asarray(bias))), []
+
+
+def _unpool(weight: np.ndarray, block: _Layer) -> np.ndarray:
+    """The weights of ``block``'s NIR weight node from its pooling-folded ones (one per window)."""
+    ky, kx = block.pool
+    if weight.ndim == 4:
+        return weight[:, :, ::ky, ::kx]
+    return weight.reshape(weight.shape[0], *block.in_shape)[:, :, ::ky, ::kx].reshape(weight.shape[0], -1)
+
+
+def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
+    """The chain's netx blocks (:class:`_Layer`), or the rules it breaks."""
     order, recurrent, violations = _chain(graph)
     if violations:
         return [], violations
     nodes = flatten(graph).nodes
     inner = order[1:-1]
     for name in inner:
-        if not isinstance(nodes[name], SYNAPSES + NEURONS):
+        if not isinstance(nodes[name], WEIGHTS + NEURONS + BETWEEN):
             violations.append(Violation(name, "node type", type(nodes[name]).__name__,
-                                        "Affine, Linear, LIF, CubaLIF or IF (netx dense blocks; no Conv2d, pooling or Flatten here)"))
-    kinds = ["synapse" if isinstance(nodes[k], SYNAPSES) else "neuron" for k in inner]
-    if violations or not inner or kinds != ["synapse", "neuron"] * (len(inner) // 2):
+                                        "Affine, Linear, Conv2d, SumPool2d, Flatten, LIF, CubaLIF or IF (netx dense, conv)"))
+    kinds = "".join("w" if isinstance(nodes[k], WEIGHTS) else "n" if isinstance(nodes[k], NEURONS) else
+                    "p" if isinstance(nodes[k], nir.SumPool2d) else "f" for k in inner)
+    pattern = re.fullmatch(r"((?:p?f?)wn)+", kinds)
+    if violations or not inner or pattern is None:
         if not violations:
             violations.append(Violation("graph", "layer pattern", " -> ".join(type(nodes[k]).__name__ for k in order),
-                                        "Input -> (Affine|Linear -> LIF|CubaLIF|IF)+ -> Output"))
+                                        "Input -> ([SumPool2d] [Flatten] Affine|Linear|Conv2d -> LIF|CubaLIF|IF)+ -> Output"))
         return [], violations
-    found: list[tuple[str, str, str | None, loihi.FloatCuba]] = []
-    for syn_name, neu_name in zip(inner[::2], inner[1::2]):
-        rec_name = recurrent.get(neu_name)
-        neuron = neuron_from_node(nodes[neu_name])
-        rules = _neuron_rules(neu_name, neuron)
-        for name in (syn_name, rec_name):
-            syn = nodes.get(name)
-            if neuron.model is Model.CUBA_LIF and isinstance(syn, nir.Affine) and np.any(np.asarray(syn.bias) != 0):
-                rules.append(Violation(name, "synapse bias", "nonzero bias into a CubaLIF current", "0 (Loihi's bias adds to v)"))
+    shape = tuple(int(d) for d in np.asarray(nodes[order[0]].input_type["input"]).reshape(-1))
+    found: list[_Layer] = []
+    before: list[str] = []
+    for name in inner:
+        node = nodes[name]
+        if isinstance(node, BETWEEN):
+            before.append(name)
+            continue
+        if isinstance(node, WEIGHTS):
+            syn_name, syn, in_shape, pool, rules = name, node, shape, None, []
+            pools = [k for k in before if isinstance(nodes[k], nir.SumPool2d)]
+            if isinstance(node, nir.Conv2d) and len(shape) != 3:
+                rules.append(Violation(name, "layer pattern", f"a convolution of a {len(shape)}-d input", "[C, H, W] input"))
+            elif not isinstance(node, nir.Conv2d) and len(shape) == 3 and not any(isinstance(nodes[k], nir.Flatten) for k in before):
+                rules.append(Violation(name, "layer pattern", f"a dense layer on a {shape} input", "a Flatten before it"))
+            elif pools:
+                syn, rules = _fold_pool(pools[0], nodes[pools[0]], node, shape)
+                pool = _pair(nodes[pools[0]].kernel_size)
+            violations += rules
+            for k in before:
+                shape = _out_shape(nodes[k], shape)
+            shape = _out_shape(node, shape)
+            flattened, before = bool(before) and not isinstance(node, nir.Conv2d) and len(in_shape) == 3, []
+            continue
+        rec_name = recurrent.get(name)
+        neuron = neuron_from_node(node)
+        rules = _neuron_rules(name, neuron)
+        if isinstance(syn, nir.Conv2d):
+            rules += [Violation(name, "per-channel parameters", f"{what} differs across positions", "one per channel (a conv block's neurons share them)")
+                      for what, v in (("input gain", neuron.input_gain), ("v_leak", neuron.v_leak), ("synaptic gain", neuron.syn_input_gain))
+                      if not uniform(v)]
+            if rec_name:
+                rules.append(Violation(rec_name, "recurrence", "a convolutional layer fed its own spikes back", "dense layers only (netx dense_rec)"))
+        for key, weights in ((syn_name, syn), (rec_name, nodes.get(rec_name))):
+            b = getattr(weights, "bias", None)
+            if neuron.model is Model.CUBA_LIF and b is not None and np.any(np.asarray(b) != 0):
+                rules.append(Violation(key, "synapse bias", "nonzero bias into a CubaLIF current", "0 (Loihi's bias adds to v)"))
         if rec_name and neuron.model is Model.CUBA_LIF and neuron.synapse_order is SynapseOrder.MEMBRANE_FIRST:
             rules.append(Violation(rec_name, "recurrent synapse order", "membrane first (a synaptic delay of 1)",
                                    "current first: netx gives a dense_rec block's two synapses one delay"))
         violations += rules
-        if not rules:
-            found.append((syn_name, neu_name, rec_name, float_layer(nodes[syn_name], neuron, nodes.get(rec_name))))
+        if not rules and not any(v.node == syn_name or v.node in (pools or []) for v in violations):
+            found.append(_Layer(syn_name, name, rec_name, float_layer(syn, neuron, nodes.get(rec_name)), pool, in_shape, flattened))
     return found, violations
 
 
@@ -174,8 +282,8 @@ def _integer_rules(name: str, layer: loihi.LoihiCuba) -> list[Violation]:
 def check(graph: nir.NIRGraph) -> list[Violation]:
     """Every design rule the graph breaks (:data:`CHECKS`), each naming its node."""
     layers, violations = _layers(graph)
-    for _, name, _, f in layers:
-        violations += _integer_rules(name, loihi.quantise(f)[0])
+    for layer in layers:
+        violations += _integer_rules(layer.neuron, loihi.quantise(layer.float)[0])
     return violations
 
 
@@ -189,6 +297,7 @@ class LoihiDeployment:
     scales: list[float]
     synapses: list[str] = field(default_factory=list)  #: the weight node before each neuron node
     recurrent: list[str | None] = field(default_factory=list)  #: each neuron node's recurrent weight node, or None
+    blocks: list[_Layer] = field(default_factory=list)  #: what each layer reads (pooling folded in, flattened input)
     simulator: str = "snn_interop.spec.loihi (Lava PyLifModelBitAcc arithmetic, without Dense's one-step latency)"
     bound: dict[str, float] = field(default_factory=dict)
 
@@ -198,7 +307,8 @@ class LoihiDeployment:
     def save(self, out: Path) -> list[Path]:
         """Write ``network.net``, the netx HDF5 file (:func:`write_netx`)."""
         path = Path(out) / "network.net"
-        write_netx(path, self.layers, self.names, self.scales)
+        write_netx(path, self.layers, self.names, self.scales, self.blocks[0].in_shape if self.blocks else None,
+                   [b.flattened for b in self.blocks] or None)
         return [path]
 
     def simulate(self, x: torch.Tensor) -> torch.Tensor:
@@ -216,13 +326,18 @@ class LoihiDeployment:
     def chip_weights(self, graph: nir.NIRGraph) -> nir.NIRGraph:
         """``graph`` (the one built) with each synapse's weights replaced by the chip's: the float
         layer's weights as the integers give them back (:func:`~snn_interop.spec.loihi.from_loihi`),
-        divided by the factor the float layer put on the graph's weights."""
+        divided by the factor the float layer put on the graph's weights (and, where a pooling was
+        folded in, read at one position of each window: the repeats are equal)."""
         nodes, applied = flatten(graph).nodes, {}
-        for key, rec, f, p, scale in zip(self.synapses, self.recurrent or [None] * len(self.layers), self.floats, self.layers, self.scales):
+        blocks = self.blocks or [None] * len(self.layers)
+        for key, rec, f, p, scale, block in zip(self.synapses, self.recurrent or [None] * len(self.layers), self.floats,
+                                                self.layers, self.scales, blocks):
             back = loihi.from_loihi(p, scale)
             for name, float_w, chip_w in ((key, f.weight, back.weight), (rec, f.weight_rec, back.weight_rec)):
                 if name is None:
                     continue
+                if name == key and block is not None and block.pool:
+                    float_w, chip_w = (_unpool(w, block) for w in (float_w, chip_w))
                 w = np.asarray(nodes[name].weight, dtype=np.float64)
                 factor = np.divide(float_w, w, out=np.zeros_like(w), where=w != 0)  # the input gain, per weight
                 applied[name] = np.divide(chip_w, factor, out=np.zeros_like(w), where=factor != 0)
@@ -249,17 +364,17 @@ class LoihiDeployment:
 
 
 def _unary(x: torch.Tensor) -> np.ndarray:
-    """``x`` [T, B, ...] as the netx dense input's 0/1 spikes [T, B, n_in]."""
+    """``x`` [T, B, ...] as the netx input's 0/1 spikes (unchanged: a dense layer flattens it)."""
     s = x.detach().cpu().numpy()
     if not np.all((s == 0) | (s == 1)):
-        raise ValueError("Loihi's netx dense input takes unary spikes: x must hold only 0 and 1")
-    return s.reshape(*s.shape[:2], -1)
+        raise ValueError("Loihi's netx input takes unary spikes: x must hold only 0 and 1")
+    return s
 
 
 def _u_worst(p: loihi.LoihiCuba) -> float:
     """The largest |u| every input spiking every step could reach, as a fraction of 2^23 (above 1,
     u can wrap): 64 max_row sum|W, W_rec| 4096 / (du + 1)."""
-    rows = np.abs(p.weight).sum(axis=1) + (0 if p.weight_rec is None else np.abs(p.weight_rec).sum(axis=1))
+    rows = np.abs(p.weight).reshape(p.weight.shape[0], -1).sum(axis=1) + (0 if p.weight_rec is None else np.abs(p.weight_rec).sum(axis=1))
     return float(np.max(rows)) * (1 << loihi.ACT_SHIFT) * loihi.UNITY / p.i_decay / loihi.MAX_UV
 
 
@@ -268,15 +383,21 @@ def build(graph: nir.NIRGraph) -> LoihiDeployment:
     layers, violations = _layers(graph)
     if violations:
         raise SpecError("the graph breaks Loihi's design rules; run check() first: " + "; ".join(map(str, violations)))
-    synapses, names, recurrent, floats = (list(column) for column in zip(*layers))
+    floats = [layer.float for layer in layers]
     quantised = [loihi.quantise(f) for f in floats]
-    return LoihiDeployment(names, floats, [q for q, _ in quantised], [s for _, s in quantised], synapses, recurrent)
+    return LoihiDeployment([b.neuron for b in layers], floats, [q for q, _ in quantised], [s for _, s in quantised],
+                           [b.synapse for b in layers], [b.recurrent for b in layers], layers)
 
 
-def write_netx(path: Path, layers: list[loihi.LoihiCuba], names: list[str], scales: list[float]) -> None:
+def write_netx(path: Path, layers: list[loihi.LoihiCuba], names: list[str], scales: list[float],
+               input_shape: tuple[int, ...] | None = None, flattened: list[bool] | None = None) -> None:
     """The netx HDF5 network (what ``lava.lib.dl.netx.hdf5.Network(net_config=path)`` reads):
 
-    ``layer/0``: ``type`` "input", ``shape`` [n_in];
+    ``layer/0``: ``type`` "input", ``shape`` ``input_shape`` ([n_in], or [C, H, W]: netx reverses shapes to WHC);
+    a convolutional layer: ``type`` "conv", ``shape`` [C_out, H_out, W_out], ``weight`` int [C_out,
+    C_in / groups, kh, kw] (PyTorch's layout; netx flips and transposes it for Lava), ``stride``,
+    ``padding``, ``dilation`` (y, x), ``groups``, ``bias`` per channel; a ``type`` "flatten" layer
+    before each dense layer ``flattened`` (netx flattens the conv output channel-major);
     ``layer/k`` (k >= 1): ``type`` "dense", ``shape`` [n_out], ``weight`` int [n_out, n_in],
     (``type`` "dense_rec" and ``weight_rec`` int [n_out, n_out] for a layer fed its own spikes back),
     ``bias`` int [n_out] (when nonzero; bias_mant, netx applies bias_exp 6), ``delay`` int (when
@@ -289,17 +410,30 @@ def write_netx(path: Path, layers: list[loihi.LoihiCuba], names: list[str], scal
         group = f.create_group("layer")
         first = group.create_group("0")
         first.create_dataset("type", (1,), "S10", [b"input"])
-        first.create_dataset("shape", data=np.array([layers[0].weight.shape[1]]))
-        for k, (p, name, scale) in enumerate(zip(layers, names, scales), start=1):
+        first.create_dataset("shape", data=np.array(input_shape or [layers[0].weight.shape[1]]))
+        k, shape = 0, tuple(input_shape or [layers[0].weight.shape[1]])
+        for p, name, scale, flat in zip(layers, names, scales, flattened or [False] * len(layers)):
+            if flat:
+                k += 1
+                group.create_group(str(k)).create_dataset("type", (1,), "S10", [b"flatten"])
+            k += 1
             g = group.create_group(str(k))
             g.attrs["nir_node"], g.attrs["scale"] = name, scale
-            g.create_dataset("type", (1,), "S10", [b"dense" if p.weight_rec is None else b"dense_rec"])
-            g.create_dataset("shape", data=np.array([p.weight.shape[0]]))
+            if p.conv is not None:
+                shape = tuple(loihi.synaptic_input(p.weight, p.conv, np.zeros((1, 1, *shape), dtype=np.int64)).shape[2:])
+                g.create_dataset("type", (1,), "S10", [b"conv"])
+                for key, value in (("stride", p.conv.stride), ("padding", p.conv.padding), ("dilation", p.conv.dilation)):
+                    g.create_dataset(key, data=np.array(value))
+                g.create_dataset("groups", data=np.int64(p.conv.groups))
+            else:
+                shape = (p.weight.shape[0],)
+                g.create_dataset("type", (1,), "S10", [b"dense" if p.weight_rec is None else b"dense_rec"])
+            g.create_dataset("shape", data=np.array(shape))
             g.create_dataset("weight", data=np.asarray(p.weight, dtype=np.int64))
             if p.weight_rec is not None:
                 g.create_dataset("weight_rec", data=np.asarray(p.weight_rec, dtype=np.int64))
             if np.any(p.bias_mant != 0):
-                g.create_dataset("bias", data=np.broadcast_to(p.bias_mant, (p.weight.shape[0],)).astype(np.int64))
+                g.create_dataset("bias", data=np.broadcast_to(p.bias_mant, (p.weight.shape[0],)).astype(np.int64))  # per neuron or channel
             if p.delay:
                 g.create_dataset("delay", data=np.int64(p.delay))
             for key, value in (("iDecay", p.i_decay), ("vDecay", p.dv), ("vThMant", p.vth_mant), ("refDelay", 1), ("gradedSpike", False)):
@@ -319,15 +453,17 @@ def read_netx(path: Path) -> tuple[list[loihi.LoihiCuba], list[float]]:
             g = group[k]
             kind = g["type"][()]
             kind = (kind[0] if np.ndim(kind) else kind).decode("ascii")
-            if kind == "input":
+            if kind in ("input", "flatten"):
                 continue
-            if kind not in ("dense", "dense_rec") or g["neuron/type"][()].decode("ascii") != "CUBA":
-                raise SpecError(f"{path}: layer {k} is {kind!r}; read_netx reads input and CUBA dense and dense_rec layers")
-            n_out = int(g["shape"][()][0])
+            if kind not in ("dense", "dense_rec", "conv") or g["neuron/type"][()].decode("ascii") != "CUBA":
+                raise SpecError(f"{path}: layer {k} is {kind!r}; read_netx reads input, flatten and CUBA dense, dense_rec and conv layers")
+            n_out = int(g["weight"].shape[0])
             bias = g["bias"][()].astype(np.int64) if "bias" in g else np.zeros(n_out, dtype=np.int64)
+            conv = loihi.Conv(*(tuple(int(v) for v in g[key][()]) for key in ("stride", "padding", "dilation")),
+                              int(g["groups"][()])) if kind == "conv" else None
             delay = int(g["delay"][()]) if "delay" in g else 0
             rec = g["weight_rec"][()].astype(np.int64) if kind == "dense_rec" else None
             layers.append(loihi.LoihiCuba(g["weight"][()].astype(np.int64), int(g["neuron/iDecay"][()]) - 1, int(g["neuron/vDecay"][()]),
-                                          int(g["neuron/vThMant"][()]), bias, loihi.BIAS_EXP, delay, rec))
+                                          int(g["neuron/vThMant"][()]), bias, loihi.BIAS_EXP, delay, rec, conv))
             scales.append(float(g.attrs.get("scale", np.nan)))
     return layers, scales

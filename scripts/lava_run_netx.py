@@ -2,7 +2,8 @@
 
     python scripts/lava_run_netx.py NETWORK.net X.npy OUT.npy
 
-X.npy holds 0/1 spikes [T, n_in]; OUT.npy receives Lava's output spikes [T, n_out]. Lava runs the
+X.npy holds 0/1 spikes [T, n_in], or [T, C, H, W] for a network whose first layer is a
+convolution (Lava's layout is WHC: the script transposes); OUT.npy receives Lava's output spikes [T, n_out]. Lava runs the
 network with ``Loihi2SimCfg(select_tag="fixed_pt")`` (``PyLifModelBitAcc``); every netx layer adds
 one step of latency.
 """
@@ -21,7 +22,7 @@ def main(network: str, x_path: str, out_path: str) -> None:
     x = np.load(x_path)
     steps = x.shape[0]
     net = netx.hdf5.Network(net_config=network)
-    source = io.source.RingBuffer(data=x.T.astype(np.int32))
+    source = io.source.RingBuffer(data=np.transpose(x, tuple(range(x.ndim - 1, -1, -1))).astype(np.int32))  # [T, C, H, W] -> WHC x T
     sink = io.sink.RingBuffer(shape=net.out.shape, buffer=steps)
     source.s_out.connect(net.inp)
     net.out.connect(sink.a_in)

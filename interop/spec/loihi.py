@@ -11,6 +11,9 @@ plus W_rec o[t-1] in a layer that feeds its own spikes o back (netx ``dense_rec`
     s[t] = v[t] > (vth_mant << 6);  v[t] = 0 where s[t]             (reset to zero, same step)
 
 wrap24 folds u into 24 bits: x - 2^24 when x > 2^23, x + 2^24 when x <= -2^23.
+In a convolutional layer (netx ``conv``) a[t] is the cross-correlation of s[t] with the integer
+kernel (PyTorch's ``conv2d``: stride, padding, dilation, groups) and the bias is per channel; a
+dense layer after one reads its spikes flattened channel-major (netx ``flatten``).
 Lava's ``Dense`` delivers a[t] one step later (each layer adds a step of latency); this
 simulator leaves that latency out, so its output lines up with the float model's. A recurrent
 layer's own spikes reach it through a second ``Dense``, one step later in Lava as here, so in
@@ -31,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 DECAY_SHIFT = 12  #: decays are 12-bit fractions of 4096
 UNITY = 1 << DECAY_SHIFT
@@ -47,13 +51,46 @@ LIMITS = {"du": (0, UNITY - 1), "dv": (0, UNITY), "vth_mant": (0, (1 << 17) - 1)
 
 
 @dataclass(frozen=True)
+class Conv:
+    """A convolutional layer's geometry (netx ``conv``; PyTorch's ``conv2d``), each pair (y, x)."""
+
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+
+
+def synaptic_input(weight: np.ndarray, conv: Conv | None, s: np.ndarray) -> np.ndarray:
+    """a[t] for every step of spikes ``s`` [T, B, ...]: ``conv2d`` of each [C, H, W] step with the
+    kernel ``weight`` [C_out, C_in / groups, kh, kw], or ``weight`` [n_out, n_in] times each step
+    flattened channel-major. Integer weights give int64 (exact: the float64 sums stay far below
+    2^53), float weights float64."""
+    s = np.asarray(s)
+    if conv is None:
+        return np.einsum("oi,tbi->tbo", weight, s.reshape(*s.shape[:2], -1))
+    x = torch.from_numpy(s.reshape(-1, *s.shape[2:]).astype(np.float64))
+    a = torch.nn.functional.conv2d(x, torch.from_numpy(np.asarray(weight, dtype=np.float64)), stride=conv.stride,
+                                   padding=conv.padding, dilation=conv.dilation, groups=conv.groups).numpy()
+    a = a.reshape(*s.shape[:2], *a.shape[1:])
+    return np.rint(a).astype(np.int64) if np.issubdtype(np.asarray(weight).dtype, np.integer) else a
+
+
+def per_neuron(bias: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """A per-neuron (dense) or per-channel (conv: ``like`` [B, C, H, W]) bias, shaped to add to ``like``."""
+    bias = np.asarray(bias)
+    return bias.reshape(-1, 1, 1) if like.ndim == 4 and bias.ndim == 1 else bias
+
+
+@dataclass(frozen=True)
 class LoihiCuba:
     """One layer of Loihi CUBA neurons behind integer weights ``weight`` [n_out, n_in].
 
     ``du``/``dv`` as Lava's LIF process takes them (the current's effective decay is du + 1,
     netx's ``iDecay``); ``bias_mant`` is per neuron; ``delay`` extra steps on the synaptic input
     (netx's ``delay``; 1 expresses a membrane-first synapse order); ``weight_rec`` [n_out, n_out]
-    the layer's own spikes back into it, a step later (netx ``dense_rec``), or None."""
+    the layer's own spikes back into it, a step later (netx ``dense_rec``), or None; ``conv`` the
+    geometry of a convolutional layer (``weight`` its kernel [C_out, C_in / groups, kh, kw],
+    ``bias_mant`` per channel), or None."""
 
     weight: np.ndarray
     du: int
@@ -63,6 +100,7 @@ class LoihiCuba:
     bias_exp: int = BIAS_EXP
     delay: int = 0
     weight_rec: np.ndarray | None = None
+    conv: Conv | None = None
 
     @property
     def i_decay(self) -> int:
@@ -86,15 +124,16 @@ def step(p: LoihiCuba, a: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.
     """One step on synaptic input ``a`` (integers) from state (u, v): returns (u, v before the
     reset, spikes), int64; the next step starts from v = where(spikes, 0, v before the reset)."""
     u = wrap24(decay(u, p.du + 1) + np.left_shift(np.asarray(a, dtype=np.int64), ACT_SHIFT))
-    bias = np.left_shift(np.asarray(p.bias_mant, dtype=np.int64), p.bias_exp)
+    bias = per_neuron(np.left_shift(np.asarray(p.bias_mant, dtype=np.int64), p.bias_exp), u)
     v = np.clip(decay(v, p.dv) + u + bias, -MAX_UV + 1, MAX_UV - 1)
     return u, v, (v > (int(p.vth_mant) << VTH_SHIFT)).astype(np.int64)
 
 
 def run_layer(p: LoihiCuba, s_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Spikes ``s_in`` [T, B, n_in] (0/1) through one layer: (spikes, v before the reset), each
-    [T, B, n_out] int64. The synaptic input is a[t] = weight @ s_in[t - delay] (+ weight_rec @ spikes[t - 1])."""
-    a_all = np.einsum("oi,tbi->tbo", np.asarray(p.weight, dtype=np.int64), np.asarray(s_in, dtype=np.int64))
+    """Spikes ``s_in`` [T, B, ...] (0/1) through one layer: (spikes, v before the reset), each
+    [T, B, n_out] (a convolution: [T, B, C, H, W]) int64. The synaptic input is a[t] = weight @
+    s_in[t - delay] (:func:`synaptic_input`; + weight_rec @ spikes[t - 1])."""
+    a_all = synaptic_input(np.asarray(p.weight, dtype=np.int64), p.conv, np.asarray(s_in, dtype=np.int64))
     if p.delay:
         a_all = np.concatenate([np.zeros_like(a_all[: p.delay]), a_all[: a_all.shape[0] - p.delay]])
     rec = None if p.weight_rec is None else np.asarray(p.weight_rec, dtype=np.int64)
@@ -108,7 +147,7 @@ def run_layer(p: LoihiCuba, s_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def simulate(layers: list[LoihiCuba], s_in: np.ndarray) -> np.ndarray:
-    """A feed-forward chain of layers on spikes ``s_in`` [T, B, n_in]: output spikes [T, B, n_out]."""
+    """A chain of layers on spikes ``s_in`` [T, B, ...]: output spikes [T, B, n_out]."""
     s = np.asarray(s_in, dtype=np.int64)
     for p in layers:
         s, _ = run_layer(p, s)
@@ -128,21 +167,22 @@ class FloatCuba:
     bias: np.ndarray
     delay: int = 0
     weight_rec: np.ndarray | None = None
+    conv: Conv | None = None
 
 
 def simulate_float(layers: list[FloatCuba], s_in: np.ndarray) -> np.ndarray:
-    """The float form of a chain on spikes ``s_in`` [T, B, n_in] (float64, before any rounding):
+    """The float form of a chain on spikes ``s_in`` [T, B, ...] (float64, before any rounding):
     output spikes [T, B, n_out]; equal to the canonical float model when the mapping is right."""
     s = np.asarray(s_in, dtype=np.float64)
     for f in layers:
-        a = np.einsum("oi,tbi->tbo", f.weight, s)
+        a = synaptic_input(np.asarray(f.weight, dtype=np.float64), f.conv, s)
         if f.delay:
             a = np.concatenate([np.zeros_like(a[: f.delay]), a[: a.shape[0] - f.delay]])
         i = v = np.zeros(a.shape[1:])
         out = np.zeros_like(a)
         for t in range(a.shape[0]):
             i = f.alpha * i + a[t] + (out[t - 1] @ f.weight_rec.T if f.weight_rec is not None and t else 0.0)
-            v = f.beta * v + i + f.bias
+            v = f.beta * v + i + per_neuron(f.bias, v)
             out[t] = v > f.threshold
             v = np.where(out[t] > 0, 0.0, v)
         s = out
@@ -169,7 +209,7 @@ def quantise(f: FloatCuba, w_max: int = LIMITS["weight"][1]) -> tuple[LoihiCuba,
     weight, *rec = (np.rint(scale * w / (1 << ACT_SHIFT)).astype(np.int64) for w in weights)
     bias = np.rint(scale * np.asarray(f.bias, dtype=np.float64) / (1 << BIAS_EXP)).astype(np.int64)
     layer = LoihiCuba(weight, max(decay_int(f.alpha) - 1, 0), decay_int(f.beta), int(np.rint(scale * f.threshold / (1 << VTH_SHIFT))),
-                      bias, BIAS_EXP, f.delay, rec[0] if rec else None)
+                      bias, BIAS_EXP, f.delay, rec[0] if rec else None, f.conv)
     return layer, scale
 
 
@@ -178,4 +218,4 @@ def from_loihi(p: LoihiCuba, scale: float) -> FloatCuba:
     back = lambda w: None if w is None else np.asarray(w, dtype=np.float64) * (1 << ACT_SHIFT) / scale  # noqa: E731
     return FloatCuba(back(p.weight), 1.0 - (p.du + 1) / UNITY, 1.0 - p.dv / UNITY,
                      p.vth_mant * (1 << VTH_SHIFT) / scale, np.asarray(p.bias_mant, dtype=np.float64) * (1 << p.bias_exp) / scale,
-                     p.delay, back(p.weight_rec))
+                     p.delay, back(p.weight_rec), p.conv)

@@ -242,3 +242,64 @@ def test_a_norse_recurrent_cell_maps_as_a_dense_rec_and_a_recurrent_membrane_fir
     nodes = dict(first.nodes, rec=nir.Linear(weight=np.eye(3) * 0.1))
     looped = nir.NIRGraph(nodes, [*first.edges, ("cubalif", "rec"), ("rec", "cubalif")])
     assert [(v.node, v.rule) for v in target.check(looped)] == [("rec", "recurrent synapse order")]
+
+
+CNN = "cnn_sinabs.nir"
+
+
+def cnn_graph(corpus) -> nir.NIRGraph:
+    """The NIR paper's N-MNIST CNN from sinabs, read as sinabs counts time (one step, ``--nir-dt 1``), annotated as the hand-off reads it."""
+    from snn_interop.nir.neurons import NirDefaults
+
+    return hardware._for_chip(nir.read(corpus / CNN), NirDefaults(dt=1.0))[1]
+
+
+def test_the_nir_papers_nmnist_cnn_maps_as_netx_conv_blocks_with_its_pooling_folded(corpus, tmp_path) -> None:
+    """Conv2d -> IF x 3 (two SumPool2d), Flatten, Affine -> IF x 2: netx has conv blocks but no
+    pooling, so each 2x2 sum pooling is folded into the next weights (a kernel repeated over the
+    window at twice the stride and padding; a dense weight per unpooled position). The float form
+    with the folded weights is the canonical float model layer for layer, spike for spike."""
+    import h5py
+
+    graph = cnn_graph(corpus)
+    assert target.check(graph) == []
+    deployment = target.build(graph)
+    blocks = deployment.blocks
+    assert [b.pool for b in blocks] == [None, None, (2, 2), (2, 2), None] and [b.flattened for b in blocks] == [False] * 3 + [True, False]
+    assert deployment.layers[2].weight.shape == (8, 16, 6, 6) and deployment.layers[2].conv == loihi.Conv((2, 2), (2, 2))
+    assert deployment.layers[3].weight.shape == (256, 512)
+    x = hardware.spike_input(graph, 40, 0, 0.3)
+    _, recorded = hardware.float_model(graph)(x, record=True)
+    for k, name in enumerate(deployment.names, start=1):  # each prefix of the chain against the float model's layer
+        reference = recorded[name]["out"].numpy()
+        assert reference.sum() > 20 and np.array_equal(loihi.simulate_float(deployment.floats[:k], x.numpy()), reference), name
+
+    deployment.save(tmp_path)
+    with h5py.File(tmp_path / "network.net") as f:
+        kinds = [f[f"layer/{k}/type"][0] for k in range(len(f["layer"]))]
+        assert kinds == [b"input", b"conv", b"conv", b"conv", b"flatten", b"dense", b"dense"]
+        assert f["layer/0/shape"][()].tolist() == [2, 34, 34] and f["layer/3/shape"][()].tolist() == [8, 8, 8]
+        assert f["layer/3/stride"][()].tolist() == [2, 2] and f["layer/3/padding"][()].tolist() == [2, 2]
+    layers, _ = target.read_netx(tmp_path / "network.net")
+    assert all(np.array_equal(a.weight, b.weight) and a.conv == b.conv for a, b in zip(layers, deployment.layers))
+    # the chip's weights back in the graph's units, one per pooling window: within half a step of each layer's grid
+    nodes, back = flatten(graph).nodes, flatten(deployment.chip_weights(graph)).nodes
+    for key in ("5", "9"):
+        w, q = np.asarray(nodes[key].weight, np.float64), np.asarray(back[key].weight, np.float64)
+        assert q.shape == w.shape and 0 < np.abs(q - w).max() <= 0.5 * np.abs(w).max() / 127 * (1 + 1e-6), key
+
+
+def test_a_pooling_netx_cannot_fold_is_refused_at_the_pooling_node() -> None:
+    def chain(pool: nir.SumPool2d, size: int) -> nir.NIRGraph:
+        flat = nir.Flatten(input_type={"input": np.array([1, size // 2, size // 2])})
+        nodes = {"input": nir.Input(input_type=np.array([1, size, size])), "pool": pool, "flat": flat,
+                 "fc": nir.Linear(weight=np.full((2, (size // 2) ** 2), 0.5)),
+                 "if": nir.IF(r=np.ones(2), v_threshold=np.ones(2)), "output": nir.Output(output_type=np.array([2]))}
+        return nir.NIRGraph(nodes, [("input", "pool"), ("pool", "flat"), ("flat", "fc"), ("fc", "if"), ("if", "output")])
+
+    two = dict(kernel_size=np.array([2, 2]), padding=np.array([0, 0]))
+    assert target.check(chain(nir.SumPool2d(stride=np.array([2, 2]), **two), 6)) == []
+    odd = target.check(chain(nir.SumPool2d(stride=np.array([2, 2]), **two), 5))
+    assert [(v.node, v.rule) for v in odd] == [("pool", "pooling")] and "a 5x5 input in 2x2 windows" in odd[0].found
+    overlapping = target.check(chain(nir.SumPool2d(stride=np.array([1, 1]), **two), 6))
+    assert [(v.node, v.rule) for v in overlapping] == [("pool", "pooling")] and "stride = window" in overlapping[0].limit

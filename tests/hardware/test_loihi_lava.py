@@ -15,28 +15,31 @@ from snn_interop.conversion import convert_full
 from snn_interop.spec import loihi
 from snn_interop_plugins import loihi as target
 from tests.conftest import ROOT
-from tests.hardware.test_loihi import BRAILLE, N_IN, _model, membrane_first_graph, recurrent_norse_graph
+from tests.hardware.test_loihi import BRAILLE, N_IN, _model, cnn_graph, membrane_first_graph, recurrent_norse_graph
 
 LAVA = Path(os.environ.get("SNN_INTEROP_LAVA_PYTHON", ROOT / ".venv-lava" / "bin" / "python"))
 
 
 @pytest.mark.skipif(not LAVA.exists(), reason=f"lava not installed: no {LAVA} (scripts/lava_env.sh makes it)")
-@pytest.mark.parametrize("fw", ["snntorch", "norse", "membrane-first", "braille", "norse-recurrent"])
+@pytest.mark.parametrize("fw", ["snntorch", "norse", "membrane-first", "braille", "norse-recurrent", "cnn"])
 def test_lavas_run_of_our_netx_file_is_our_fixed_point_model_a_step_per_layer_later(fw: str, tmp_path, corpus) -> None:
     """LIF layers with bias; a CubaLIF layer; a netx delay; the NIR paper's recurrent Braille network
     and a norse recurrent cell (dense_rec blocks: Lava's recurrent Dense adds its step inside the
-    layer's shifted time, so the whole network still lags one step per layer)."""
+    layer's shifted time, so the whole network still lags one step per layer); the NIR paper's
+    N-MNIST CNN (three conv blocks with the pooling folded in, a flatten, two dense blocks)."""
     if fw == "membrane-first":
         graph = membrane_first_graph()
     elif fw == "braille":
         graph = nir.read(corpus / BRAILLE)
     elif fw == "norse-recurrent":
         graph = recurrent_norse_graph()
+    elif fw == "cnn":
+        graph = cnn_graph(corpus)
     else:
         graph, _, _ = convert_full(_model(fw), fw, "nir", verify_result=False, input_shape_=(N_IN,))
     deployment = target.build(graph)
     deployment.save(tmp_path)
-    x = hardware.spike_input(graph, 200, 0, 0.3)
+    x = hardware.spike_input(graph, 100 if fw == "cnn" else 200, 0, 0.3)  # Lava's conv runs ~0.1 s a step
     np.save(tmp_path / "x.npy", x[:, 0].numpy())
     subprocess.run([str(LAVA), str(ROOT / "scripts" / "lava_run_netx.py"), str(tmp_path / "network.net"), str(tmp_path / "x.npy"),
                     str(tmp_path / "lava.npy")], check=True, timeout=300)
