@@ -1,9 +1,11 @@
 """Hand-off to Intel Loihi 2 through lava-dl's netx HDF5 network format.
 
-A chain ``Input -> (Affine | Linear -> LIF | CubaLIF | IF)+ -> Output`` becomes one netx
-``dense`` block per synapse + neuron pair, with Loihi's CUBA neuron in fixed point; a neuron
-layer that feeds its own spikes back through one Affine | Linear (a NIR cycle, e.g. the NIR
-paper's Braille network) becomes a ``dense_rec`` block (lava-dl's ``RecurrentDense``). The
+A chain ``Input -> (Affine | Linear | Conv2d -> LIF | CubaLIF | IF)+ -> Output`` becomes one netx
+``dense`` or ``conv`` block per synapse + neuron pair, with Loihi's CUBA neuron in fixed point; a
+neuron layer that feeds its own spikes back through one Affine | Linear (a NIR cycle, e.g. the NIR
+paper's Braille network) becomes a ``dense_rec`` block (lava-dl's ``RecurrentDense``); a Flatten
+before a dense layer netx's ``flatten``, and a SumPool2d is folded into the weights after it
+(netx has no pooling block; e.g. the NIR paper's N-MNIST CNN). The
 integer semantics and the float -> integer mapping are declared in
 :mod:`snn_interop.spec.loihi` (Lava's ``PyLifModelBitAcc``); ``simulate`` runs exactly that.
 The design rules come from Lava's bit-accurate model and lava-dl's netx loader
@@ -33,10 +35,13 @@ CHIP = "Loihi 2"
 TOOLCHAIN = "lava-dl netx"
 EXTRA = "loihi"
 CHECKS = (
-    "graph: a chain Input -> (Affine|Linear -> LIF|CubaLIF|IF)+ -> Output (netx dense blocks); a neuron layer may feed "
-    "its own spikes back through one Affine|Linear (netx dense_rec)",
+    "graph: a chain Input -> ([SumPool2d] [Flatten] Affine|Linear|Conv2d -> LIF|CubaLIF|IF)+ -> Output (netx dense, conv and "
+    "flatten blocks); a dense neuron layer may feed its own spikes back through one Affine|Linear (netx dense_rec)",
+    "pooling: a SumPool2d folded into the next weights (netx has no pooling block): stride = window, no padding, "
+    "an input a whole number of windows, no dilated convolution after it",
     "neuron: reset to zero in the step it fires, single spikes, no lower bound, starts at 0 (Loihi CUBA)",
-    "neuron: one current decay, one voltage decay and one threshold per layer (netx neuron group)",
+    "neuron: one current decay, one voltage decay and one threshold per layer (netx neuron group); "
+    "a conv layer's gains and leak one per channel",
     "synapse: no bias into a CubaLIF current (Loihi's bias adds to v); a recurrent layer's synapse current first "
     "(netx gives both of its synapses one delay)",
     "integers: one scale per layer keeps weights 8-bit signed [-128, 127], vThMant 17-bit [0, 131071] and bias 13-bit "

@@ -474,7 +474,7 @@ class XyloDeployment:
         ``fold`` the synaptic factor of the receiving neuron, module doc). Run in float it shows
         how much of the chip's mismatch the 8-bit weights cause alone."""
         p, spec = self.plan, self.spec
-        nodes, names = nir_graph.flatten(graph).nodes, p.names
+        names = p.names
         scale_h = self.scales["hidden"] / 2.0 ** int(spec["weight_shift_in"])  # global_quantize's scale: the 8-bit integers'
         scale_o = self.scales["output"] / 2.0 ** int(spec["weight_shift_out"])
         w_in = np.squeeze(spec["weights_in"], -1) / scale_h / p.hidden.fold  # (n_in, n_hidden), receivers in columns
