@@ -41,7 +41,7 @@ CHECKS = (
     "an input a whole number of windows, no dilated convolution after it",
     "neuron: reset to zero in the step it fires, single spikes, no lower bound, starts at 0 (Loihi CUBA)",
     "neuron: one current decay, one voltage decay and one threshold per layer (netx neuron group); "
-    "a conv layer's gains and leak one per channel",
+    "a conv layer's input gains and leak one per layer",
     "synapse: no bias into a CubaLIF current (Loihi's bias adds to v); a recurrent layer's synapse current first "
     "(netx gives both of its synapses one delay)",
     "integers: one scale per layer keeps weights 8-bit signed [-128, 127], vThMant 17-bit [0, 131071] and bias 13-bit "
@@ -255,7 +255,8 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
         neuron = neuron_from_node(node)
         rules = _neuron_rules(name, neuron)
         if isinstance(syn, nir.Conv2d):
-            rules += [Violation(name, "per-channel parameters", f"{what} differs across positions", "one per channel (a conv block's neurons share them)")
+            rules += [Violation(name, "conv layer parameters", f"{what} differs across neurons",
+                                "one value for the layer (folded into the shared kernel and the per-channel bias)")
                       for what, v in (("input gain", neuron.input_gain), ("v_leak", neuron.v_leak), ("synaptic gain", neuron.syn_input_gain))
                       if not uniform(v)]
             if rec_name:
