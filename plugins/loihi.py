@@ -4,7 +4,7 @@ A chain ``Input -> (Affine | Linear | Conv2d -> LIF | CubaLIF | IF)+ -> Output``
 ``dense`` or ``conv`` block per synapse + neuron pair, with Loihi's CUBA neuron in fixed point; a
 neuron layer that feeds its own spikes back through one Affine | Linear (a NIR cycle, e.g. the NIR
 paper's Braille network) becomes a ``dense_rec`` block (lava-dl's ``RecurrentDense``); a Flatten
-before a dense layer netx's ``flatten``, and a SumPool2d is folded into the weights after it
+before a dense layer netx's ``flatten``, and a SumPool2d or AvgPool2d is folded into the weights after it
 (netx has no pooling block; e.g. the NIR paper's N-MNIST CNN). The
 integer semantics and the float -> integer mapping are declared in
 :mod:`snn_interop.spec.loihi` (Lava's ``PyLifModelBitAcc``); ``simulate`` runs exactly that.
@@ -35,9 +35,9 @@ CHIP = "Loihi 2"
 TOOLCHAIN = "lava-dl netx"
 EXTRA = "loihi"
 CHECKS = (
-    "graph: a chain Input -> ([SumPool2d] [Flatten] Affine|Linear|Conv2d -> LIF|CubaLIF|IF)+ -> Output (netx dense, conv and "
+    "graph: a chain Input -> ([SumPool2d|AvgPool2d] [Flatten] Affine|Linear|Conv2d -> LIF|CubaLIF|IF)+ -> Output (netx dense, conv and "
     "flatten blocks); a dense neuron layer may feed its own spikes back through one Affine|Linear (netx dense_rec)",
-    "pooling: a SumPool2d folded into the next weights (netx has no pooling block): stride = window, no padding, "
+    "pooling: a SumPool2d or AvgPool2d folded into the next weights (netx has no pooling block): stride = window, no padding, "
     "an input a whole number of windows, no dilated convolution after it",
     "neuron: reset to zero in the step it fires, single spikes, no lower bound, starts at 0 (Loihi CUBA)",
     "neuron: one current decay, one voltage decay and one threshold per layer (netx neuron group); "
@@ -55,7 +55,8 @@ BOUND_CUBA = {"mismatch_fraction": 0.3}
 SYNAPSES = (nir.Affine, nir.Linear)
 WEIGHTS = (*SYNAPSES, nir.Conv2d)
 NEURONS = (nir.LIF, nir.CubaLIF, nir.IF)
-BETWEEN = (nir.SumPool2d, nir.Flatten)  #: folded into the next weights (pooling) or netx's flatten
+POOLS = (nir.SumPool2d, nir.AvgPool2d)
+BETWEEN = (*POOLS, nir.Flatten)  #: folded into the next weights (pooling) or netx's flatten
 
 
 def available() -> str | None:
@@ -160,7 +161,7 @@ def _out_shape(node: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
         (sy, sx), (py, px), (dy, dx) = _pair(node.stride), _pair(node.padding), _pair(node.dilation)
         k = np.shape(node.weight)
         return (k[0], (shape[1] + 2 * py - dy * (k[2] - 1) - 1) // sy + 1, (shape[2] + 2 * px - dx * (k[3] - 1) - 1) // sx + 1)
-    if isinstance(node, nir.SumPool2d):
+    if isinstance(node, POOLS):
         ky, kx = _pair(node.kernel_size)
         return (shape[0], shape[1] // ky, shape[2] // kx)
     if isinstance(node, nir.Flatten):
@@ -171,10 +172,11 @@ def _out_shape(node: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _fold_pool(name: str, pool: Any, synapse: Any, shape: tuple[int, ...]) -> tuple[Any, list[Violation]]:
-    """``synapse`` reading the SumPool2d ``pool``'s output (through a Flatten, for a dense one), as one
+    """``synapse`` reading the pooling ``pool``'s output (through a Flatten, for a dense one), as one
     weight node reading the pool's input ``shape``: netx has no pooling block. Exact: the pool sums
-    windows, the weights are linear, so each weight repeated over the window does both (a kernel
-    k times larger with k times the stride and padding; a dense weight per input position)."""
+    windows (an AvgPool2d then divides by the window's size), the weights are linear, so each weight
+    repeated over the window (and divided) does both (a kernel k times larger with k times the
+    stride and padding; a dense weight per input position)."""
     (ky, kx), (sy, sx), (py, px) = _pair(pool.kernel_size), _pair(pool.stride), _pair(pool.padding)
     bad = []
     if (sy, sx) != (ky, kx) or (py, px) != (0, 0):
@@ -187,7 +189,7 @@ def _fold_pool(name: str, pool: Any, synapse: Any, shape: tuple[int, ...]) -> tu
         bad.append(Violation(name, "pooling", f"before a convolution dilated {_pair(synapse.dilation)}", "dilation 1"))
     if bad:
         return synapse, bad
-    w = np.asarray(synapse.weight, dtype=np.float64)
+    w = np.asarray(synapse.weight, dtype=np.float64) / (ky * kx if isinstance(pool, nir.AvgPool2d) else 1)
     bias = getattr(synapse, "bias", None)
     if isinstance(synapse, nir.Conv2d):
         kernel = np.repeat(np.repeat(w, ky, axis=2), kx, axis=3)
@@ -218,14 +220,14 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
     for name in inner:
         if not isinstance(nodes[name], WEIGHTS + NEURONS + BETWEEN):
             violations.append(Violation(name, "node type", type(nodes[name]).__name__,
-                                        "Affine, Linear, Conv2d, SumPool2d, Flatten, LIF, CubaLIF or IF (netx dense, conv)"))
+                                        "Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, LIF, CubaLIF or IF (netx dense, conv)"))
     kinds = "".join("w" if isinstance(nodes[k], WEIGHTS) else "n" if isinstance(nodes[k], NEURONS) else
-                    "p" if isinstance(nodes[k], nir.SumPool2d) else "f" for k in inner)
+                    "p" if isinstance(nodes[k], POOLS) else "f" for k in inner)
     pattern = re.fullmatch(r"((?:p?f?)wn)+", kinds)
     if violations or not inner or pattern is None:
         if not violations:
             violations.append(Violation("graph", "layer pattern", " -> ".join(type(nodes[k]).__name__ for k in order),
-                                        "Input -> ([SumPool2d] [Flatten] Affine|Linear|Conv2d -> LIF|CubaLIF|IF)+ -> Output"))
+                                        "Input -> ([SumPool2d|AvgPool2d] [Flatten] Affine|Linear|Conv2d -> LIF|CubaLIF|IF)+ -> Output"))
         return [], violations
     shape = tuple(int(d) for d in np.asarray(nodes[order[0]].input_type["input"]).reshape(-1))
     found: list[_Layer] = []
@@ -237,7 +239,7 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
             continue
         if isinstance(node, WEIGHTS):
             syn_name, syn, in_shape, pool, rules = name, node, shape, None, []
-            pools = [k for k in before if isinstance(nodes[k], nir.SumPool2d)]
+            pools = [k for k in before if isinstance(nodes[k], POOLS)]
             if isinstance(node, nir.Conv2d) and len(shape) != 3:
                 rules.append(Violation(name, "layer pattern", f"a convolution of a {len(shape)}-d input", "[C, H, W] input"))
             elif not isinstance(node, nir.Conv2d) and len(shape) == 3 and not any(isinstance(nodes[k], nir.Flatten) for k in before):

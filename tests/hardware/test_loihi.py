@@ -303,3 +303,33 @@ def test_a_pooling_netx_cannot_fold_is_refused_at_the_pooling_node() -> None:
     assert [(v.node, v.rule) for v in odd] == [("pool", "pooling")] and "a 5x5 input in 2x2 windows" in odd[0].found
     overlapping = target.check(chain(nir.SumPool2d(stride=np.array([1, 1]), **two), 6))
     assert [(v.node, v.rule) for v in overlapping] == [("pool", "pooling")] and "stride = window" in overlapping[0].limit
+
+
+def test_a_spikingjelly_cnn_with_average_pooling_maps_with_the_quarter_in_the_next_weights(tmp_path) -> None:
+    """spikingjelly's Conv2d -> IF -> AvgPool2d(2) twice, Flatten, Linear -> IF on 2x16x16: each
+    average is a window sum times 1/4, folded into the next weights like a SumPool2d; the float
+    form is the canonical float model layer for layer, and the chip follows it within the bound."""
+    plugin_or_skip("spikingjelly")
+    from spikingjelly.activation_based import layer, neuron
+
+    from tests.conftest import seeded_weights
+
+    def cell() -> torch.nn.Module:
+        return neuron.IFNode(v_reset=0.0, step_mode="m")
+
+    model = seeded_weights(torch.nn.Sequential(
+        layer.Conv2d(2, 8, 3, padding=1, bias=False, step_mode="m"), cell(), layer.AvgPool2d(2, step_mode="m"),
+        layer.Conv2d(8, 8, 3, padding=1, bias=False, step_mode="m"), cell(), layer.AvgPool2d(2, step_mode="m"),
+        layer.Flatten(step_mode="m"), layer.Linear(128, 10, bias=False, step_mode="m"), cell()), conv=3.0)
+    graph, _, _ = convert_full(model, "spikingjelly", "nir", verify_result=False, input_shape_=(2, 16, 16))
+    assert sum(isinstance(n, nir.AvgPool2d) for n in graph.nodes.values()) == 2 and target.check(graph) == []
+    deployment = target.build(graph)
+    kernel = np.asarray(flatten(graph).nodes["3"].weight)  # the second conv, after the first average
+    assert np.allclose(deployment.floats[1].weight, np.repeat(np.repeat(kernel, 2, axis=2), 2, axis=3) / 4)
+    x = hardware.spike_input(graph, 100, 0, 0.3)
+    _, recorded = hardware.float_model(graph)(x, record=True)
+    for k, name in enumerate(deployment.names, start=1):
+        reference = recorded[name]["out"].numpy()
+        assert reference.sum() > 100 and np.array_equal(loihi.simulate_float(deployment.floats[:k], x.numpy()), reference), name
+    report = hardware.handoff(graph, "loihi", tmp_path / "out", x=x, seed=0)
+    assert report.within_bound and report.forward["mismatch_fraction"] < 0.05, report.table()
