@@ -143,7 +143,7 @@ def _pair(v: Any) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class _Layer:
-    """One netx block: its NIR weight node (a SumPool2d before it folded in), neuron node,
+    """One netx block: its NIR weight node (a pooling before it folded in), neuron node,
     recurrent weight node, and the input it reads."""
 
     synapse: str
