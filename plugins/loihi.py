@@ -5,7 +5,8 @@ A chain ``Input -> (Affine | Linear | Conv2d -> LIF | CubaLIF | IF)+ -> Output``
 neuron layer that feeds its own spikes back through one Affine | Linear (a NIR cycle, e.g. the NIR
 paper's Braille network) becomes a ``dense_rec`` block (lava-dl's ``RecurrentDense``); a Flatten
 before a dense layer netx's ``flatten``, and a SumPool2d or AvgPool2d is folded into the weights after it
-(netx has no pooling block; e.g. the NIR paper's N-MNIST CNN). The
+(netx has no pooling block; e.g. the NIR paper's N-MNIST CNN); a max pool of spikes (SumPool2d ->
+Threshold) becomes a conv block of its own whose neurons fire when a window holds a spike. The
 integer semantics and the float -> integer mapping are declared in
 :mod:`snn_interop.spec.loihi` (Lava's ``PyLifModelBitAcc``); ``simulate`` runs exactly that.
 The design rules come from Lava's bit-accurate model and lava-dl's netx loader
@@ -38,7 +39,8 @@ CHECKS = (
     "graph: a chain Input -> ([SumPool2d|AvgPool2d] [Flatten] Affine|Linear|Conv2d -> LIF|CubaLIF|IF)+ -> Output (netx dense, conv and "
     "flatten blocks); a dense neuron layer may feed its own spikes back through one Affine|Linear (netx dense_rec)",
     "pooling: a SumPool2d or AvgPool2d folded into the next weights (netx has no pooling block): stride = window, no padding, "
-    "an input a whole number of windows, no dilated convolution after it",
+    "an input a whole number of windows, no dilated convolution after it; a max pool of spikes (SumPool2d -> Threshold in (0, 1)) "
+    "a conv block of its own",
     "neuron: reset to zero in the step it fires, single spikes, no lower bound, starts at 0 (Loihi CUBA)",
     "neuron: one current decay, one voltage decay and one threshold per layer (netx neuron group); "
     "a conv layer's input gains and leak one per layer",
@@ -153,6 +155,24 @@ class _Layer:
     pool: tuple[int, int] | None = None  #: a SumPool2d window folded into the weights (each weight repeated over it)
     in_shape: tuple[int, ...] = ()  #: the block's input, before the folded pooling ([C, H, W] or [n])
     flattened: bool = False  #: a dense block reading a [C, H, W] input channel-major (netx ``flatten``)
+    fixed: bool = False  #: a max pool of spikes: ``synapse`` its SumPool2d, ``neuron`` its Threshold; no NIR weights
+
+
+def _max_pool(pool_name: str, pool: Any, end_name: str, end: Any, shape: tuple[int, ...]) -> tuple[_Layer | None, list[Violation]]:
+    """A max pool of spikes (NIR: a SumPool2d into a Threshold below 1, what snn-interop writes for a
+    MaxPool2d) as a conv block of its own: each channel's window summed with weight 1 (groups = C)
+    into neurons without memory (alpha = beta = 0: du = 4095, dv = 4096) that fire when the sum
+    exceeds the threshold, i.e. when the window holds a spike. Exact; Lava runs it a step later, as
+    every block."""
+    theta = np.asarray(end.threshold, dtype=np.float64)
+    if not (np.all(theta == theta.flat[0]) and 0.0 < theta.flat[0] < 1.0):
+        return None, [Violation(end_name, "threshold node", f"threshold {theta.min():g}..{theta.max():g}",
+                                "one value in (0, 1) after a SumPool2d: a max pool of spikes (netx has no other threshold)")]
+    ky, kx = _pair(pool.kernel_size)
+    channels = shape[0]
+    f = loihi.FloatCuba(np.ones((channels, 1, ky, kx)), 0.0, 0.0, float(theta.flat[0]), np.zeros(channels), 0, None,
+                        loihi.Conv(_pair(pool.stride), _pair(pool.padding), (1, 1), channels))
+    return _Layer(pool_name, end_name, None, f, None, shape, False, True), []
 
 
 def _out_shape(node: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -162,8 +182,8 @@ def _out_shape(node: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
         k = np.shape(node.weight)
         return (k[0], (shape[1] + 2 * py - dy * (k[2] - 1) - 1) // sy + 1, (shape[2] + 2 * px - dx * (k[3] - 1) - 1) // sx + 1)
     if isinstance(node, POOLS):
-        ky, kx = _pair(node.kernel_size)
-        return (shape[0], shape[1] // ky, shape[2] // kx)
+        (ky, kx), (sy, sx), (py, px) = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
+        return (shape[0], (shape[1] + 2 * py - ky) // sy + 1, (shape[2] + 2 * px - kx) // sx + 1)
     if isinstance(node, nir.Flatten):
         return (int(np.prod(shape)),)
     if isinstance(node, SYNAPSES):
@@ -218,22 +238,31 @@ def _layers(graph: nir.NIRGraph) -> tuple[list[_Layer], list[Violation]]:
     nodes = flatten(graph).nodes
     inner = order[1:-1]
     for name in inner:
-        if not isinstance(nodes[name], WEIGHTS + NEURONS + BETWEEN):
+        if not isinstance(nodes[name], (*WEIGHTS, *NEURONS, *BETWEEN, nir.Threshold)):
             violations.append(Violation(name, "node type", type(nodes[name]).__name__,
-                                        "Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, LIF, CubaLIF or IF (netx dense, conv)"))
+                                        "Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, LIF, CubaLIF, IF, or "
+                                        "Threshold after a SumPool2d (netx dense, conv)"))
     kinds = "".join("w" if isinstance(nodes[k], WEIGHTS) else "n" if isinstance(nodes[k], NEURONS) else
-                    "p" if isinstance(nodes[k], POOLS) else "f" for k in inner)
-    pattern = re.fullmatch(r"((?:p?f?)wn)+", kinds)
+                    "p" if isinstance(nodes[k], POOLS) else "t" if isinstance(nodes[k], nir.Threshold) else "f" for k in inner)
+    pattern = re.fullmatch(r"(p?f?wn|pt)+", kinds)
     if violations or not inner or pattern is None:
         if not violations:
             violations.append(Violation("graph", "layer pattern", " -> ".join(type(nodes[k]).__name__ for k in order),
-                                        "Input -> ([SumPool2d|AvgPool2d] [Flatten] Affine|Linear|Conv2d -> LIF|CubaLIF|IF)+ -> Output"))
+                                        "Input -> ([SumPool2d|AvgPool2d] [Flatten] Affine|Linear|Conv2d -> LIF|CubaLIF|IF "
+                                        "| SumPool2d -> Threshold)+ -> Output"))
         return [], violations
     shape = tuple(int(d) for d in np.asarray(nodes[order[0]].input_type["input"]).reshape(-1))
     found: list[_Layer] = []
     before: list[str] = []
     for name in inner:
         node = nodes[name]
+        if isinstance(node, nir.Threshold):  # the end of a max pool of spikes: its SumPool2d is the last node before it
+            block, rules = _max_pool(before[-1], nodes[before[-1]], name, node, shape)
+            violations += rules
+            if block is not None:
+                found.append(block)
+            shape, before = _out_shape(nodes[before[-1]], shape), []
+            continue
         if isinstance(node, BETWEEN):
             before.append(name)
             continue
@@ -306,7 +335,7 @@ class LoihiDeployment:
     synapses: list[str] = field(default_factory=list)  #: the weight node before each neuron node
     recurrent: list[str | None] = field(default_factory=list)  #: each neuron node's recurrent weight node, or None
     blocks: list[_Layer] = field(default_factory=list)  #: what each layer reads (pooling folded in, flattened input)
-    simulator: str = "snn_interop.spec.loihi (Lava PyLifModelBitAcc arithmetic, without Dense's one-step latency)"
+    simulator: str = "snn_interop.spec.loihi (Lava PyLifModelBitAcc arithmetic and Dense latency, read one step later per layer)"
     bound: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -325,11 +354,7 @@ class LoihiDeployment:
 
     def layer_spikes(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each layer's spikes [T, B, n] in the fixed-point chain on ``x``, by NIR neuron node."""
-        s, out = _unary(x), {}
-        for name, p in zip(self.names, self.layers):
-            s, _ = loihi.run_layer(p, s)
-            out[name] = torch.from_numpy(s.astype(np.float64))
-        return out
+        return {name: torch.from_numpy(s.astype(np.float64)) for name, s in zip(self.names, loihi.run_chain(self.layers, _unary(x)))}
 
     def chip_weights(self, graph: nir.NIRGraph) -> nir.NIRGraph:
         """``graph`` (the one built) with each synapse's weights replaced by the chip's: the float
@@ -340,6 +365,8 @@ class LoihiDeployment:
         blocks = self.blocks or [None] * len(self.layers)
         for key, rec, f, p, scale, block in zip(self.synapses, self.recurrent or [None] * len(self.layers), self.floats,
                                                 self.layers, self.scales, blocks):
+            if block is not None and block.fixed:  # a max pool's own weights: nothing of the graph's
+                continue
             back = loihi.from_loihi(p, scale)
             for name, float_w, chip_w in ((key, f.weight, back.weight), (rec, f.weight_rec, back.weight_rec)):
                 if name is None:

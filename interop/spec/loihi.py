@@ -14,10 +14,12 @@ wrap24 folds u into 24 bits: x - 2^24 when x > 2^23, x + 2^24 when x <= -2^23.
 In a convolutional layer (netx ``conv``) a[t] is the cross-correlation of s[t] with the integer
 kernel (PyTorch's ``conv2d``: stride, padding, dilation, groups) and the bias is per channel; a
 dense layer after one reads its spikes flattened channel-major (netx ``flatten``).
-Lava's ``Dense`` delivers a[t] one step later (each layer adds a step of latency); this
-simulator leaves that latency out, so its output lines up with the float model's. A recurrent
-layer's own spikes reach it through a second ``Dense``, one step later in Lava as here, so in
-Lava's shifted time the recurrence is still one step.
+Lava's ``Dense`` (and ``Conv``) delivers a[t] one step later, so each layer adds a step of
+latency, while every layer's neurons run from the first step: during the k steps before its
+input arrives, layer k charges with its bias alone (nothing happens without a bias).
+:func:`run_chain` runs exactly that and reads each layer back k steps later, at the float model's
+steps. A recurrent layer's own spikes reach it through a second ``Dense``, one step later in Lava
+as here, so in Lava's shifted time the recurrence is still one step.
 
 The mapping from a float current-based LIF (canonical update, current first: i[t] = alpha i[t-1]
 + g_syn W s[t], v[t] = beta v[t-1] + g i[t] + c, fire when v > theta, reset to zero) uses one
@@ -31,7 +33,7 @@ and S is the largest that keeps every integer in range (:func:`quantise`). ``fro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -146,12 +148,23 @@ def run_layer(p: LoihiCuba, s_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return spikes, volts
 
 
+def run_chain(layers: list[LoihiCuba], s_in: np.ndarray) -> list[np.ndarray]:
+    """Each layer's spikes [T, B, ...] as Lava runs the chain on spikes ``s_in`` [T, B, ...]: every
+    synaptic input a step late (``Dense``'s latency), the input followed by silence until the last
+    layer has answered, layer k read k steps later (at the float model's steps). Lava's output is
+    the last of these, L steps earlier."""
+    steps, count = len(s_in), len(layers)
+    s = np.concatenate([np.asarray(s_in, dtype=np.int64), np.zeros((count, *np.shape(s_in)[1:]), dtype=np.int64)])
+    out = []
+    for k, p in enumerate(layers, start=1):
+        s, _ = run_layer(replace(p, delay=p.delay + 1), s)
+        out.append(s[k:k + steps])
+    return out
+
+
 def simulate(layers: list[LoihiCuba], s_in: np.ndarray) -> np.ndarray:
-    """A chain of layers on spikes ``s_in`` [T, B, ...]: output spikes [T, B, n_out]."""
-    s = np.asarray(s_in, dtype=np.int64)
-    for p in layers:
-        s, _ = run_layer(p, s)
-    return s
+    """The chain's output spikes [T, B, n_out] on spikes ``s_in`` [T, B, ...], at the float model's steps (:func:`run_chain`)."""
+    return run_chain(layers, s_in)[-1]
 
 
 @dataclass(frozen=True)

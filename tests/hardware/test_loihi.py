@@ -169,7 +169,7 @@ def test_the_nir_paper_neuron_spikes_where_lava_did_one_step_earlier(corpus, tmp
     report = hardware.handoff(graph, "loihi", tmp_path / "out", x=x)
     assert report.forward["spike_mismatches"] == 0 and report.forward["spikes_target"] == 4
     ours = target.build(graph).simulate(x)[:, 0, 0].numpy()
-    # Lava's Dense delivers each spike a step later; our simulator leaves that latency out.
+    # Lava's Dense delivers each spike a step later; simulate reads the layer back a step later (no bias: nothing else changes).
     assert np.array_equal(np.nonzero(ours)[0] + 1, np.nonzero(trace[:, 2])[0])
 
 
@@ -333,3 +333,37 @@ def test_a_spikingjelly_cnn_with_average_pooling_maps_with_the_quarter_in_the_ne
         assert reference.sum() > 100 and np.array_equal(loihi.simulate_float(deployment.floats[:k], x.numpy()), reference), name
     report = hardware.handoff(graph, "loihi", tmp_path / "out", x=x, seed=0)
     assert report.within_bound and report.forward["mismatch_fraction"] < 0.05, report.table()
+
+
+def csnn_graph() -> nir.NIRGraph:
+    """spikingjelly's CSNN example (Conv2d, BatchNorm2d, IFNode, MaxPool2d twice; Flatten, Dropout, Linear, IFNode) in NIR."""
+    plugin_or_skip("spikingjelly")
+    from examples.sj_csnn.model import build
+
+    graph, _, _ = convert_full(build(), "spikingjelly", "nir", verify_result=False, input_shape_=(2, 8, 8))
+    return graph
+
+
+def test_spikingjelly_csnn_maps_each_max_pool_as_a_conv_block_of_neurons_that_fire_on_any_spike(tmp_path) -> None:
+    """A max pool of spikes (NIR: SumPool2d -> Threshold 0.5) is no linear map to fold: it becomes a
+    depthwise conv block of its own, weights 1 over each window into neurons without memory that
+    fire when the window holds a spike. The BatchNorms fold into the convolutions' biases. The float
+    form is the canonical float model layer for layer."""
+    graph = csnn_graph()
+    deployment = target.build(hardware._for_chip(graph, hardware.NirDefaults())[1])
+    assert [b.fixed for b in deployment.blocks] == [False, True, False, True, False]
+    pool = deployment.layers[1]
+    assert pool.conv.groups == 8 and pool.conv.stride == (2, 2) and (pool.du, pool.dv) == (4095, 4096) and np.all(pool.weight == 127)
+    x = hardware.spike_input(graph, 100, 0, 0.3)
+    _, recorded = hardware.float_model(graph)(x, record=True)
+    for k, name in enumerate(deployment.names, start=1):
+        reference = recorded[name]["out"].numpy()
+        assert reference.sum() > 100 and np.array_equal(loihi.simulate_float(deployment.floats[:k], x.numpy()), reference), name
+    report = hardware.handoff(graph, "loihi", tmp_path / "out", x=x, seed=0)
+    assert list(report.forward["layers"]) == deployment.names and report.forward["mismatch_fraction"] < 0.1, report.table()
+    assert report.forward["weights_alone"]["spike_mismatches"] > 0  # the 8-bit weights, folded BatchNorms included, move spikes
+
+    threshold = nir.Threshold(threshold=np.full((8, 4, 4), 1.5))  # a count above 1: no max pool
+    nodes = {**graph.nodes, "3_max": threshold}
+    found = target.check(hardware._for_chip(nir.NIRGraph(nodes, graph.edges), hardware.NirDefaults())[1])
+    assert [(v.node, v.rule) for v in found] == [("3_max", "threshold node")]
