@@ -247,6 +247,17 @@ def test_a_norse_recurrent_cell_maps_as_a_dense_rec_and_a_recurrent_membrane_fir
 CNN = "cnn_sinabs.nir"
 
 
+def exact_layer_for_layer(graph: nir.NIRGraph, deployment: target.LoihiDeployment, steps: int, min_spikes: float) -> torch.Tensor:
+    """Asserts that each prefix of the deployment's float form fires as the float model's layer,
+    spike for spike, on seeded spikes at rate 0.3 (each layer firing more than ``min_spikes``); the input."""
+    x = hardware.spike_input(graph, steps, 0, 0.3)
+    _, recorded = hardware.float_model(graph)(x, record=True)
+    for k, name in enumerate(deployment.names, start=1):
+        reference = recorded[name]["out"].numpy()
+        assert reference.sum() > min_spikes and np.array_equal(loihi.simulate_float(deployment.floats[:k], x.numpy()), reference), name
+    return x
+
+
 def cnn_graph(corpus) -> nir.NIRGraph:
     """The NIR paper's N-MNIST CNN from sinabs, read as sinabs counts time (one step, ``--nir-dt 1``), annotated as the hand-off reads it."""
     from snn_interop.nir.neurons import NirDefaults
@@ -268,11 +279,7 @@ def test_the_nir_papers_nmnist_cnn_maps_as_netx_conv_blocks_with_its_pooling_fol
     assert [b.pool for b in blocks] == [None, None, (2, 2), (2, 2), None] and [b.flattened for b in blocks] == [False] * 3 + [True, False]
     assert deployment.layers[2].weight.shape == (8, 16, 6, 6) and deployment.layers[2].conv == loihi.Conv((2, 2), (2, 2))
     assert deployment.layers[3].weight.shape == (256, 512)
-    x = hardware.spike_input(graph, 40, 0, 0.3)
-    _, recorded = hardware.float_model(graph)(x, record=True)
-    for k, name in enumerate(deployment.names, start=1):  # each prefix of the chain against the float model's layer
-        reference = recorded[name]["out"].numpy()
-        assert reference.sum() > 20 and np.array_equal(loihi.simulate_float(deployment.floats[:k], x.numpy()), reference), name
+    exact_layer_for_layer(graph, deployment, 40, 20)
 
     deployment.save(tmp_path)
     with h5py.File(tmp_path / "network.net") as f:
@@ -326,11 +333,7 @@ def test_a_spikingjelly_cnn_with_average_pooling_maps_with_the_quarter_in_the_ne
     deployment = target.build(graph)
     kernel = np.asarray(flatten(graph).nodes["3"].weight)  # the second conv, after the first average
     assert np.allclose(deployment.floats[1].weight, np.repeat(np.repeat(kernel, 2, axis=2), 2, axis=3) / 4)
-    x = hardware.spike_input(graph, 100, 0, 0.3)
-    _, recorded = hardware.float_model(graph)(x, record=True)
-    for k, name in enumerate(deployment.names, start=1):
-        reference = recorded[name]["out"].numpy()
-        assert reference.sum() > 100 and np.array_equal(loihi.simulate_float(deployment.floats[:k], x.numpy()), reference), name
+    x = exact_layer_for_layer(graph, deployment, 100, 100)
     report = hardware.handoff(graph, "loihi", tmp_path / "out", x=x, seed=0)
     assert report.within_bound and report.forward["mismatch_fraction"] < 0.05, report.table()
 
@@ -354,11 +357,7 @@ def test_spikingjelly_csnn_maps_each_max_pool_as_a_conv_block_of_neurons_that_fi
     assert [b.fixed for b in deployment.blocks] == [False, True, False, True, False]
     pool = deployment.layers[1]
     assert pool.conv.groups == 8 and pool.conv.stride == (2, 2) and (pool.du, pool.dv) == (4095, 4096) and np.all(pool.weight == 127)
-    x = hardware.spike_input(graph, 100, 0, 0.3)
-    _, recorded = hardware.float_model(graph)(x, record=True)
-    for k, name in enumerate(deployment.names, start=1):
-        reference = recorded[name]["out"].numpy()
-        assert reference.sum() > 100 and np.array_equal(loihi.simulate_float(deployment.floats[:k], x.numpy()), reference), name
+    x = exact_layer_for_layer(graph, deployment, 100, 100)
     report = hardware.handoff(graph, "loihi", tmp_path / "out", x=x, seed=0)
     assert list(report.forward["layers"]) == deployment.names and report.forward["mismatch_fraction"] < 0.1, report.table()
     assert report.forward["weights_alone"]["spike_mismatches"] > 0  # the 8-bit weights, folded BatchNorms included, move spikes
