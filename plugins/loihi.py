@@ -326,26 +326,42 @@ def check(graph: nir.NIRGraph) -> list[Violation]:
 
 @dataclass
 class LoihiDeployment:
-    """The quantised chain: one Loihi CUBA layer per NIR neuron node, with its scale."""
+    """The quantised chain: one Loihi CUBA layer per block (:class:`_Layer`: its NIR nodes, float
+    layer and what it reads), with its scale."""
 
-    names: list[str]
-    floats: list[loihi.FloatCuba]
+    blocks: list[_Layer]
     layers: list[loihi.LoihiCuba]
     scales: list[float]
-    synapses: list[str] = field(default_factory=list)  #: the weight node before each neuron node
-    recurrent: list[str | None] = field(default_factory=list)  #: each neuron node's recurrent weight node, or None
-    blocks: list[_Layer] = field(default_factory=list)  #: what each layer reads (pooling folded in, flattened input)
     simulator: str = "snn_interop.spec.loihi (Lava PyLifModelBitAcc arithmetic and Dense latency, read one step later per layer)"
     bound: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.bound = self.bound or dict(BOUND_CUBA if any(f.alpha > 0 for f in self.floats) else BOUND)
 
+    @property
+    def names(self) -> list[str]:
+        """Each layer's NIR neuron node (a max pool's: its Threshold)."""
+        return [b.neuron for b in self.blocks]
+
+    @property
+    def synapses(self) -> list[str]:
+        """Each layer's NIR weight node (a max pool's: its SumPool2d)."""
+        return [b.synapse for b in self.blocks]
+
+    @property
+    def recurrent(self) -> list[str | None]:
+        """Each layer's recurrent weight node, or None."""
+        return [b.recurrent for b in self.blocks]
+
+    @property
+    def floats(self) -> list[loihi.FloatCuba]:
+        """Each layer in Loihi's float form, before rounding."""
+        return [b.float for b in self.blocks]
+
     def save(self, out: Path) -> list[Path]:
         """Write ``network.net``, the netx HDF5 file (:func:`write_netx`)."""
         path = Path(out) / "network.net"
-        write_netx(path, self.layers, self.names, self.scales, self.blocks[0].in_shape if self.blocks else None,
-                   [b.flattened for b in self.blocks] or None)
+        write_netx(path, self.layers, self.names, self.scales, self.blocks[0].in_shape, [b.flattened for b in self.blocks])
         return [path]
 
     def simulate(self, x: torch.Tensor) -> torch.Tensor:
@@ -362,16 +378,14 @@ class LoihiDeployment:
         divided by the factor the float layer put on the graph's weights (and, where a pooling was
         folded in, read at one position of each window: the repeats are equal)."""
         nodes, applied = flatten(graph).nodes, {}
-        blocks = self.blocks or [None] * len(self.layers)
-        for key, rec, f, p, scale, block in zip(self.synapses, self.recurrent or [None] * len(self.layers), self.floats,
-                                                self.layers, self.scales, blocks):
-            if block is not None and block.fixed:  # a max pool's own weights: nothing of the graph's
+        for block, p, scale in zip(self.blocks, self.layers, self.scales):
+            if block.fixed:  # a max pool's own weights: nothing of the graph's
                 continue
-            back = loihi.from_loihi(p, scale)
-            for name, float_w, chip_w in ((key, f.weight, back.weight), (rec, f.weight_rec, back.weight_rec)):
+            f, back = block.float, loihi.from_loihi(p, scale)
+            for name, float_w, chip_w in ((block.synapse, f.weight, back.weight), (block.recurrent, f.weight_rec, back.weight_rec)):
                 if name is None:
                     continue
-                if name == key and block is not None and block.pool:
+                if name == block.synapse and block.pool:
                     float_w, chip_w = (_unpool(w, block) for w in (float_w, chip_w))
                 w = np.asarray(nodes[name].weight, dtype=np.float64)
                 factor = np.divide(float_w, w, out=np.zeros_like(w), where=w != 0)  # the input gain, per weight
@@ -418,10 +432,8 @@ def build(graph: nir.NIRGraph) -> LoihiDeployment:
     layers, violations = _layers(graph)
     if violations:
         raise SpecError("the graph breaks Loihi's design rules; run check() first: " + "; ".join(map(str, violations)))
-    floats = [layer.float for layer in layers]
-    quantised = [loihi.quantise(f) for f in floats]
-    return LoihiDeployment([b.neuron for b in layers], floats, [q for q, _ in quantised], [s for _, s in quantised],
-                           [b.synapse for b in layers], [b.recurrent for b in layers], layers)
+    quantised = [loihi.quantise(layer.float) for layer in layers]
+    return LoihiDeployment(layers, [q for q, _ in quantised], [s for _, s in quantised])
 
 
 def write_netx(path: Path, layers: list[loihi.LoihiCuba], names: list[str], scales: list[float],
